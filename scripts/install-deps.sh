@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what building, testing, the demo and the
+# benchmarks need, when it is missing. Idempotent and quiet when all is there.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have clang      || need+=(clang)
+have llvm-strip || need+=(llvm)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+have bpftool    || need+=(bpftool)
+have ip         || need+=(iproute2)
+have iptables   || need+=(iptables)
+have nft        || need+=(nftables)
+have keepalived || need+=(keepalived)
+have tcpdump    || need+=(tcpdump)
+have trafgen    || need+=(netsniff-ng)
+[ -e /usr/include/x86_64-linux-gnu/asm/types.h ] || [ -e /usr/include/asm/types.h ] || need+=(linux-libc-dev)
+
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: missing ${need[*]}; run as root: sudo $0" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# keepalived's package enables a service; the project only ever runs it by
+# hand inside test namespaces, never on the host.
+if have systemctl && systemctl is-enabled keepalived >/dev/null 2>&1; then
+	systemctl disable --now keepalived >/dev/null 2>&1 || true
+fi
+
+# bpffs: the loader mounts it itself when missing, but the demo and bpftool
+# commands expect it.
+if ! mountpoint -q /sys/fs/bpf 2>/dev/null && [ "$(id -u)" -eq 0 ]; then
+	mount -t bpf bpf /sys/fs/bpf || true
+fi
