@@ -1,0 +1,540 @@
+//go:build ignore
+
+// SPDX-License-Identifier: GPL-2.0
+//
+// xvrrp's receive path: an XDP program that recognises VRRP adverts (RFC 5798
+// VRRPv3, RFC 3768 VRRPv2) before netfilter sees them, validates what a
+// receiver can check per packet, rate-limits them and hands the accepted ones
+// to the daemon through a ring buffer. Everything that is not IP protocol 112
+// leaves through the cheapest path possible: XDP_PASS, one counter.
+//
+// Structs and enums that cross into Go are exported by bpf2go (-type), so
+// their layout is declared here and only here (see gen.go).
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define XVRRP_IPPROTO_VRRP 112
+// RFC 5798 §5.1.1.3 / RFC 3768 §5.2.3: adverts are sent with TTL 255.
+#define XVRRP_TTL 255
+#define XVRRP_ADVERT_TYPE 1
+// Adverts are never fragmented and never larger than one Ethernet frame's IP
+// payload (keepalived sizes them to the interface MTU); bounding the VRRP
+// length keeps the checksum loop provable for the verifier. Larger claimed
+// lengths are counted as bad length.
+#define XVRRP_MAX_VRRP_LEN 1480
+#define XVRRP_MAX_PEERS 8
+// Payload room of the two ring record sizes: the small one holds every common
+// advert (v3/IPv4 up to 14 addresses, v2 up to 12, v3/IPv6 up to 3).
+#define XVRRP_SMALL_PAYLOAD 64
+#define XVRRP_NS_PER_SEC 1000000000ULL
+// Elapsed time credited to a bucket is capped so that elapsed*rate cannot
+// overflow (rate <= 1e6/s is enforced by the loader); 60 s refills any bucket
+// the loader accepts.
+#define XVRRP_MAX_REFILL_NS (60ULL * XVRRP_NS_PER_SEC)
+
+// Outcome of one frame. Every frame moves exactly one counter. Keep the Go
+// names (loader/reasons.go) in step: a test fails when they drift.
+enum xvrrp_reason {
+	XVRRP_REASON_ACCEPTED = 0,
+	XVRRP_REASON_NOT_VRRP,
+	XVRRP_REASON_BAD_LENGTH,
+	XVRRP_REASON_BAD_VERSION,
+	XVRRP_REASON_BAD_TYPE,
+	XVRRP_REASON_BAD_AUTH_TYPE,
+	XVRRP_REASON_BAD_TTL,
+	XVRRP_REASON_BAD_CHECKSUM,
+	XVRRP_REASON_BAD_DESTINATION,
+	XVRRP_REASON_FRAGMENT,
+	XVRRP_REASON_UNKNOWN_VRID,
+	XVRRP_REASON_PEER_NOT_ALLOWED,
+	XVRRP_REASON_RATE_LIMITED_SOURCE,
+	XVRRP_REASON_RATE_LIMITED_INSTANCE,
+	XVRRP_REASON_RING_FULL,
+	XVRRP_REASON_MAX,
+};
+
+enum xvrrp_family {
+	XVRRP_FAMILY_IPV4 = 4,
+	XVRRP_FAMILY_IPV6 = 6,
+};
+
+// Key of the instance table. Addresses everywhere are 16 bytes; IPv4 uses the
+// first four and leaves the rest zero.
+struct xvrrp_instance_key {
+	__u32 ifindex;
+	__u8 vrid;
+	__u8 family; // enum xvrrp_family
+	__u16 _pad;
+};
+
+// Per-instance receive policy, programmed by the daemon.
+struct xvrrp_policy {
+	__u8 version; // 2 or 3; other versions are bad version
+	__u8 min_ttl; // 255/255 for multicast (RFC 5798 §7.1); keepalived min_ttl/max_ttl relax it for unicast
+	__u8 max_ttl;
+	__u8 checksum_as_v2; // keepalived v3_checksum_as_v2: IPv4 v3 checksum without pseudo-header
+	__u8 legacy_unicast_checksum; // IPv4 v3: also accept the pseudo-header built with 224.0.0.18
+	__u8 peer_count; // 0: multicast instance; >0: unicast, source must be one of peers
+	__u16 _pad;
+	__u32 src_rate; // tokens per second, per (instance, source)
+	__u32 src_burst;
+	__u32 inst_rate; // tokens per second, all sources of the instance together
+	__u32 inst_burst;
+	__u8 group[16]; // multicast destination of a multicast instance
+	__u8 peers[XVRRP_MAX_PEERS][16];
+};
+
+struct xvrrp_rate_key {
+	struct xvrrp_instance_key instance;
+	__u8 src[16];
+};
+
+// Token bucket; tokens in units of 1e-9 token so refill needs no division.
+struct xvrrp_bucket {
+	__u64 nanotokens;
+	__u64 last_ns;
+};
+
+// Fixed header of each ring record; the VRRP bytes follow it.
+struct xvrrp_event {
+	__u64 timestamp_ns; // bpf_ktime_get_ns: CLOCK_MONOTONIC
+	__u32 ifindex;
+	__u16 vlan; // outer 802.1Q/802.1ad VLAN ID, 0 when untagged
+	__u16 vlan_inner; // inner VLAN ID of a double-tagged frame, else 0
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 length; // VRRP bytes that follow the header
+	__u8 family; // enum xvrrp_family
+	__u8 ttl; // TTL or hop limit
+	__u8 _pad[4];
+};
+
+struct xvrrp_event_small {
+	struct xvrrp_event hdr;
+	__u8 payload[XVRRP_SMALL_PAYLOAD];
+};
+
+struct xvrrp_event_large {
+	struct xvrrp_event hdr;
+	__u8 payload[XVRRP_MAX_VRRP_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct xvrrp_instance_key);
+	__type(value, struct xvrrp_policy);
+} instances SEC(".maps");
+
+// Per (instance, source): LRU so that spoofed sources evict each other and
+// never fail an insert.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct xvrrp_rate_key);
+	__type(value, struct xvrrp_bucket);
+} rate_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct xvrrp_instance_key);
+	__type(value, struct xvrrp_bucket);
+} rate_inst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20); // the loader resizes it (Options.RingBytes)
+} events SEC(".maps");
+
+// One per attached interface (the loader gives each program its own), so
+// counters are per interface without a lookup on the fast path.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVRRP_REASON_MAX);
+	__type(key, enum xvrrp_reason);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+// Per-interface options, fixed at load time (the loader reloads and swaps
+// the program atomically to change them): free on the fast path.
+volatile const __u8 xvrrp_drop_unknown_vrid = 0;
+volatile const __u8 xvrrp_consume_accepted = 0;
+
+// Types only user space reads need a BTF reference for bpf2go -type; these
+// read-only globals are that reference and are never used.
+const enum xvrrp_reason *const xvrrp_btf_reason = 0;
+const enum xvrrp_family *const xvrrp_btf_family = 0;
+const struct xvrrp_rate_key *const xvrrp_btf_rate_key = 0;
+const struct xvrrp_event *const xvrrp_btf_event = 0;
+
+struct xvrrp_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct xvrrp_ipv4_hdr {
+	__u8 ver_ihl;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__sum16 check;
+	__be32 saddr;
+	__be32 daddr;
+};
+
+struct xvrrp_ipv6_hdr {
+	__be32 ver_tc_flow;
+	__be16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+static __always_inline int count(enum xvrrp_reason reason, int verdict)
+{
+	__u32 key = reason;
+	__u64 *n = bpf_map_lookup_elem(&stats, &key);
+	if (n)
+		*n += 1; // per-CPU: no atomic needed
+	return verdict;
+}
+
+static __always_inline __u32 fold32(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return (__u32)s;
+}
+
+static __always_inline __u16 fold16(__u64 s)
+{
+	__u32 v = fold32(s);
+	v = (v & 0xffff) + (v >> 16);
+	v = (v & 0xffff) + (v >> 16);
+	return (__u16)v;
+}
+
+// Refill b at rate tokens/s up to burst; take one token when there is one.
+// Returns 1 when a token was taken. Concurrent CPUs updating one bucket race
+// without a lock: one flow lands on one RX queue, and a lost race lets at
+// most one extra packet per CPU through, which the aggregate bucket bounds.
+static __always_inline int bucket_refill(struct xvrrp_bucket *b, __u64 now, __u32 rate, __u32 burst)
+{
+	__u64 cap = (__u64)burst * XVRRP_NS_PER_SEC;
+	__u64 elapsed = now > b->last_ns ? now - b->last_ns : 0;
+	if (elapsed > XVRRP_MAX_REFILL_NS)
+		elapsed = XVRRP_MAX_REFILL_NS;
+	__u64 t = b->nanotokens + elapsed * rate;
+	if (t > cap)
+		t = cap;
+	b->last_ns = now;
+	b->nanotokens = t;
+	return t >= XVRRP_NS_PER_SEC;
+}
+
+static __always_inline int is_multicast(const __u8 *a, __u8 family)
+{
+	if (family == XVRRP_FAMILY_IPV4)
+		return (a[0] & 0xf0) == 0xe0 || (a[0] == 0xff && a[1] == 0xff && a[2] == 0xff && a[3] == 0xff);
+	return a[0] == 0xff;
+}
+
+static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+{
+	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
+}
+
+SEC("xdp")
+int xvrrp_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	void *l3;
+	__u16 proto;
+	__u16 vlan = 0, vlan_inner = 0;
+
+	// Fast path first: anything but IPv4/IPv6/VLAN leaves here.
+	if ((void *)(eth + 1) > data_end)
+		return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+	proto = eth->h_proto;
+	l3 = eth + 1;
+
+	// Up to two tags, outer 802.1ad or 802.1Q, inner 802.1Q (QinQ).
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct xvrrp_vlan_hdr *vh = l3;
+		if ((void *)(vh + 1) > data_end)
+			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		if (i == 0)
+			vlan = bpf_ntohs(vh->tci) & 0x0fff;
+		else
+			vlan_inner = bpf_ntohs(vh->tci) & 0x0fff;
+		proto = vh->proto;
+		l3 = vh + 1;
+	}
+
+	__u8 family, ttl;
+	__u8 src[16] = {}, dst[16] = {};
+	void *vrrp;
+	__u32 vlen;
+
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct xvrrp_ipv4_hdr *ip = l3;
+		if ((void *)(ip + 1) > data_end)
+			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		if (ip->protocol != XVRRP_IPPROTO_VRRP)
+			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		// Any fragment (MF set or non-zero offset) is not an advert:
+		// adverts fit one frame, and a fragment's bytes cannot be
+		// checked alone.
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return count(XVRRP_REASON_FRAGMENT, XDP_DROP);
+		__u32 ihl = (ip->ver_ihl & 0x0f) * 4;
+		__u32 tot = bpf_ntohs(ip->tot_len);
+		if ((ip->ver_ihl >> 4) != 4 || ihl < sizeof(*ip) || tot < ihl)
+			return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+		// tot_len, not the frame end, bounds the advert: Ethernet pads
+		// short frames.
+		if (l3 + tot > data_end)
+			return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+		vlen = tot - ihl;
+		vrrp = l3 + ihl; // IHL > 5: options are skipped, not interpreted
+		family = XVRRP_FAMILY_IPV4;
+		ttl = ip->ttl;
+		*(__be32 *)src = ip->saddr;
+		*(__be32 *)dst = ip->daddr;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct xvrrp_ipv6_hdr *ip6 = l3;
+		if ((void *)(ip6 + 1) > data_end)
+			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		// Only next header 112 directly after the fixed header is an
+		// advert here. Extension headers are not walked: a VRRP packet
+		// behind one (hop-by-hop, destination options, fragment...) is
+		// passed to the stack untouched and counted as not VRRP. RFC
+		// 5798 senders never add them.
+		if (ip6->nexthdr != XVRRP_IPPROTO_VRRP)
+			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		vlen = bpf_ntohs(ip6->payload_len);
+		vrrp = ip6 + 1;
+		if (vrrp + vlen > data_end)
+			return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+		family = XVRRP_FAMILY_IPV6;
+		ttl = ip6->hop_limit;
+		__builtin_memcpy(src, ip6->saddr, 16);
+		__builtin_memcpy(dst, ip6->daddr, 16);
+	} else {
+		return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+	}
+
+	// From here on the frame is IP protocol 112: junk is dropped.
+	if (vlen < 8 || vlen > XVRRP_MAX_VRRP_LEN)
+		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+	if (vrrp + 8 > data_end)
+		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+	__u8 *v = vrrp;
+	__u8 version = v[0] >> 4;
+	__u8 vrid = v[1];
+	__u32 naddr = v[3];
+
+	// RFC 5798 §7.1 / RFC 3768 §7.1: version must be 3 (or 2), type 1.
+	// VRRPv2 (RFC 3768) exists only for IPv4.
+	if (version != 3 && !(version == 2 && family == XVRRP_FAMILY_IPV4))
+		return count(XVRRP_REASON_BAD_VERSION, XDP_DROP);
+	if ((v[0] & 0x0f) != XVRRP_ADVERT_TYPE)
+		return count(XVRRP_REASON_BAD_TYPE, XDP_DROP);
+	// RFC 3768 §5.3.6: an unknown authentication type is discarded; 1
+	// (simple password) and 2 (AH) are RFC 2338's, still sent by
+	// keepalived. Whether the password matches is the daemon's check.
+	if (version == 2 && v[4] > 2)
+		return count(XVRRP_REASON_BAD_AUTH_TYPE, XDP_DROP);
+
+	// RFC 5798 §7.1 / RFC 3768 §7.1: the length must match the count of
+	// addresses; v2 carries 8 bytes of authentication data after them
+	// (RFC 3768 §5.3.10). Like keepalived, the match is exact.
+	__u32 want = 8 + naddr * (family == XVRRP_FAMILY_IPV4 ? 4 : 16) + (version == 2 ? 8 : 0);
+	if (vlen != want)
+		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+
+	struct xvrrp_instance_key ikey = {
+		.ifindex = ctx->ingress_ifindex,
+		.vrid = vrid,
+		.family = family,
+		._pad = 0,
+	};
+	struct xvrrp_policy *pol = bpf_map_lookup_elem(&instances, &ikey);
+	if (!pol) {
+		// RFC 5798 §7.1: a VRID not configured here is discarded by
+		// us, but another VRRP cluster may share the LAN, so the
+		// stack still gets it unless the interface says otherwise.
+		if (xvrrp_drop_unknown_vrid)
+			return count(XVRRP_REASON_UNKNOWN_VRID, XDP_DROP);
+		return count(XVRRP_REASON_UNKNOWN_VRID, XDP_PASS);
+	}
+	if (version != pol->version)
+		return count(XVRRP_REASON_BAD_VERSION, XDP_DROP);
+
+	// RFC 5798 §7.1 / RFC 3768 §7.1: TTL/hop limit must be 255; the
+	// policy relaxes it for unicast peers (keepalived min_ttl/max_ttl).
+	if (ttl < pol->min_ttl || ttl > pol->max_ttl)
+		return count(XVRRP_REASON_BAD_TTL, XDP_DROP);
+
+	// RFC 5798 §5.1.1.2 / §5.1.2.2: multicast instances receive on their
+	// group (224.0.0.18 / ff02::12 unless keepalived's vrrp_mcast_group4/6
+	// say otherwise); unicast instances (keepalived unicast_peer) only on
+	// a unicast address, and only from a configured peer.
+	__u32 npeers = pol->peer_count;
+	if (npeers == 0) {
+		if (!addr_eq(dst, pol->group))
+			return count(XVRRP_REASON_BAD_DESTINATION, XDP_DROP);
+	} else {
+		if (is_multicast(dst, family))
+			return count(XVRRP_REASON_BAD_DESTINATION, XDP_DROP);
+		int ok = 0;
+#pragma unroll
+		for (int i = 0; i < XVRRP_MAX_PEERS; i++) {
+			if (i < npeers && addr_eq(src, pol->peers[i]))
+				ok = 1;
+		}
+		if (!ok)
+			return count(XVRRP_REASON_PEER_NOT_ALLOWED, XDP_DROP);
+	}
+
+	// Checksum (RFC 5798 §5.2.8 with the pseudo-header of RFC 8200 §8.1 /
+	// RFC 768; RFC 3768 §5.3.8 over the VRRP packet alone). Sum the VRRP
+	// bytes once, then try the variants the policy allows. The length is
+	// a multiple of 4 (checked above), so 32-bit words cover it.
+	__u64 sum = 0;
+	__u32 nwords = vlen / 4;
+	for (__u32 i = 0; i < XVRRP_MAX_VRRP_LEN / 4; i++) {
+		if (i >= nwords)
+			break;
+		__u32 *w = vrrp + i * 4;
+		if ((void *)(w + 1) > data_end)
+			break; // cannot happen (bounded above); tells the verifier
+		sum += *w;
+	}
+	int csum_ok;
+	// keepalived applies v3_checksum_as_v2 and the legacy unicast form to
+	// IPv4 only; IPv6 always uses the pseudo-header.
+	if (version == 2 || (pol->checksum_as_v2 && family == XVRRP_FAMILY_IPV4)) {
+		csum_ok = fold16(sum) == 0xffff;
+	} else {
+		__u64 ps = sum;
+		if (family == XVRRP_FAMILY_IPV4) {
+			ps += *(__u32 *)src;
+			ps += bpf_htonl((XVRRP_IPPROTO_VRRP << 16) | vlen);
+		} else {
+			const __u32 *s = (const __u32 *)src;
+			ps += (__u64)s[0] + s[1] + s[2] + s[3];
+			ps += bpf_htonl(vlen) + bpf_htonl(XVRRP_IPPROTO_VRRP);
+		}
+		__u64 with_dst = ps;
+		if (family == XVRRP_FAMILY_IPV4) {
+			with_dst += *(__u32 *)dst;
+		} else {
+			const __u32 *d = (const __u32 *)dst;
+			with_dst += (__u64)d[0] + d[1] + d[2] + d[3];
+		}
+		csum_ok = fold16(with_dst) == 0xffff;
+		if (!csum_ok && pol->legacy_unicast_checksum && family == XVRRP_FAMILY_IPV4) {
+			// keepalived <= 1.3.6 built unicast v3 checksums with
+			// 224.0.0.18 as the pseudo-header destination; keepalived
+			// still accepts them (vrrp.c, vrrp_check_packet).
+			ps += bpf_htonl(0xe0000012);
+			csum_ok = fold16(ps) == 0xffff;
+		}
+	}
+	if (!csum_ok)
+		return count(XVRRP_REASON_BAD_CHECKSUM, XDP_DROP);
+
+	// Rate limits come before the ring reservation so a flood costs the
+	// ring nothing. A known source with an empty bucket is dropped
+	// without touching the aggregate; a new source is only inserted when
+	// the aggregate has a token, so a spoofed-source flood churns the
+	// LRU no faster than the aggregate rate.
+	__u64 now = bpf_ktime_get_ns();
+	struct xvrrp_rate_key rkey = {};
+	rkey.instance = ikey;
+	__builtin_memcpy(rkey.src, src, 16);
+	struct xvrrp_bucket *sb = bpf_map_lookup_elem(&rate_src, &rkey);
+	if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
+		return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
+
+	struct xvrrp_bucket *ib = bpf_map_lookup_elem(&rate_inst, &ikey);
+	if (ib) {
+		if (!bucket_refill(ib, now, pol->inst_rate, pol->inst_burst))
+			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
+		ib->nanotokens -= XVRRP_NS_PER_SEC;
+	} else {
+		if (pol->inst_burst == 0)
+			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
+		struct xvrrp_bucket nb = {
+			.nanotokens = ((__u64)pol->inst_burst - 1) * XVRRP_NS_PER_SEC,
+			.last_ns = now,
+		};
+		bpf_map_update_elem(&rate_inst, &ikey, &nb, BPF_ANY);
+	}
+	if (sb) {
+		sb->nanotokens -= XVRRP_NS_PER_SEC;
+	} else {
+		if (pol->src_burst == 0)
+			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
+		struct xvrrp_bucket nb = {
+			.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC,
+			.last_ns = now,
+		};
+		bpf_map_update_elem(&rate_src, &rkey, &nb, BPF_ANY);
+	}
+
+	int verdict = xvrrp_consume_accepted ? XDP_DROP : XDP_PASS;
+	__u32 off = vrrp - data;
+	struct xvrrp_event *e;
+	int err;
+	if (vlen <= XVRRP_SMALL_PAYLOAD) {
+		struct xvrrp_event_small *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+		if (!s)
+			return count(XVRRP_REASON_RING_FULL, verdict);
+		err = bpf_xdp_load_bytes(ctx, off, s->payload, vlen);
+		e = &s->hdr;
+	} else {
+		struct xvrrp_event_large *l = bpf_ringbuf_reserve(&events, sizeof(*l), 0);
+		if (!l)
+			return count(XVRRP_REASON_RING_FULL, verdict);
+		err = bpf_xdp_load_bytes(ctx, off, l->payload, vlen);
+		e = &l->hdr;
+	}
+	if (err) {
+		// Cannot happen: the bytes were read above. Never hand the
+		// daemon a half-filled record.
+		bpf_ringbuf_discard(e, 0);
+		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+	}
+	e->timestamp_ns = now;
+	e->ifindex = ikey.ifindex;
+	e->vlan = vlan;
+	e->vlan_inner = vlan_inner;
+	__builtin_memcpy(e->src, src, 16);
+	__builtin_memcpy(e->dst, dst, 16);
+	e->length = vlen;
+	e->family = family;
+	e->ttl = ttl;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	// Flags 0: the kernel wakes the reader only when it has caught up
+	// with the producer, so a busy reader gets no wakeup per record.
+	bpf_ringbuf_submit(e, 0);
+	return count(XVRRP_REASON_ACCEPTED, verdict);
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/xvrrp/xvrrp/control/daemon"
+)
+
+// cmdCheck validates a configuration file exactly as `xvrrpd -t` does, with
+// the same exit codes.
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	strict := fs.Bool("strict", false, "unknown keywords are errors")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xvrrpctl check [--strict] FILE")
+		return 2
+	}
+	return daemon.Check(fs.Arg(0), *strict, stdout)
+}

@@ -1,0 +1,313 @@
+// Package daemon is xvrrpd's runtime: it joins the XDP receive path
+// (loader), the protocol engine (control/fsm, control/advert, control/sched),
+// the host side (vip) and the trackers (control/track), and serves status,
+// metrics and reloads. The engine stays pure; every syscall happens here or
+// in the packages at the edges.
+//
+// Concurrency: one mutex (Daemon.mu) guards every instance. The ring-buffer
+// reader, the timer scheduler, link events, tracker updates, signals and the
+// control socket each take it for the duration of one step; actions are
+// executed under it (an advert send is one sendto; VIP changes are netlink
+// calls), except GARP/NA bursts and notify scripts, which run on their own.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/xvrrp/xvrrp/control/config"
+	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/control/metrics"
+	"github.com/xvrrp/xvrrp/control/sched"
+	"github.com/xvrrp/xvrrp/control/status"
+	"github.com/xvrrp/xvrrp/loader"
+	"github.com/xvrrp/xvrrp/vip"
+)
+
+// Options are xvrrpd's command-line settings. Every host path is one, so
+// that tests can run several daemons in several namespaces on one host.
+type Options struct {
+	ConfigFile    string
+	Strict        bool
+	PinDir        string
+	ControlSocket string
+	PIDFile       string
+	MetricsAddr   string // "" disables the HTTP listener
+	ReadyFile     string // written once every instance is running
+	DataDumpFile  string // SIGUSR1
+	StatsDumpFile string // SIGUSR2
+	Version       string
+	Logger        *slog.Logger
+}
+
+// Daemon is one running xvrrpd.
+type Daemon struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	dp      *loader.Dataplane
+	sched   *sched.Scheduler
+	ifaces  map[string]*iface
+	insts   []*instance // indexed by scheduler id; nil = free slot
+	byKey   map[loader.InstanceKey]*instance
+	byName  map[string]*instance
+	groups  map[string]*syncGroup
+	acts    []fsm.Action
+	gacts   []fsm.GroupAction
+	reload  status.Reload
+	started time.Time
+	stopped bool
+	warns   []string
+
+	vips     *vip.Manager
+	trackers *trackerSet
+	metrics  *metrics.Registry
+	httpSrv  *metrics.Server
+	ctl      *controlServer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// schedCapacity bounds instance ids; reloads reuse freed ids.
+const schedCapacity = 1 << 16
+
+// New loads the configuration and prepares the daemon; nothing on the host
+// changes until Start.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	cfg, warns, err := config.Load(opts.ConfigFile, config.Options{Strict: opts.Strict})
+	for _, w := range warns {
+		opts.Logger.Warn(w.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		opts:   opts,
+		log:    opts.Logger,
+		cfg:    cfg,
+		ifaces: map[string]*iface{},
+		byKey:  map[loader.InstanceKey]*instance{},
+		byName: map[string]*instance{},
+		groups: map[string]*syncGroup{},
+		acts:   make([]fsm.Action, 0, 16),
+		gacts:  make([]fsm.GroupAction, 0, 32),
+	}
+	for _, w := range warns {
+		d.warns = append(d.warns, w.String())
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	s, err := sched.New(schedCapacity, d.fire, sched.Options{})
+	if err != nil {
+		return nil, err
+	}
+	d.sched = s
+	return d, nil
+}
+
+// Start checks what the host must provide, loads the XDP program, starts
+// every instance and the servers. On error everything it did is undone.
+func (d *Daemon) Start() (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("xvrrpd must run as root (it loads XDP programs and manages addresses): run it with sudo or as a root service")
+	}
+	if err := d.checkInterfaces(d.cfg); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			d.teardown()
+		}
+	}()
+	if d.vips, err = vip.NewManager(); err != nil {
+		return err
+	}
+	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir})
+	if err != nil {
+		return err
+	}
+	d.dp = dp
+	d.started = time.Now()
+	d.trackers = newTrackerSet(d)
+	d.metrics = metrics.NewRegistry(d.opts.Version, d.Status)
+
+	d.mu.Lock()
+	err = d.apply(d.cfg, nil)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := d.startReceiver(); err != nil {
+		return err
+	}
+	if err := d.watchLinks(); err != nil {
+		return err
+	}
+	if err := d.watchAddrs(); err != nil {
+		return err
+	}
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.sched.Run(d.ctx) }()
+	if err := d.trackers.start(d.cfg); err != nil {
+		return err
+	}
+	if d.opts.ControlSocket != "" {
+		if d.ctl, err = listenControl(d, d.opts.ControlSocket); err != nil {
+			return err
+		}
+	}
+	if d.opts.MetricsAddr != "" {
+		if d.httpSrv, err = metrics.Listen(d.opts.MetricsAddr, d.metrics, d.healthy); err != nil {
+			return err
+		}
+	}
+	if d.opts.PIDFile != "" {
+		if err := writeFileAtomic(d.opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+			return fmt.Errorf("write pid file: %w (pass --pid-file)", err)
+		}
+	}
+	if d.opts.ReadyFile != "" {
+		if err := writeFileAtomic(d.opts.ReadyFile, []byte("ready\n")); err != nil {
+			return fmt.Errorf("write ready file: %w", err)
+		}
+	}
+	d.log.Info("xvrrpd running", "config", d.opts.ConfigFile, "instances", len(d.byName), "pin_dir", d.opts.PinDir)
+	return nil
+}
+
+// Stop is the SIGTERM path: every instance sends priority 0 and drops its
+// VIPs (RFC 5798 §6.4.3 "Shutdown"), XDP is detached and the pins removed.
+func (d *Daemon) Stop() {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return
+	}
+	d.stopped = true
+	now := time.Now()
+	for _, in := range d.insts {
+		if in != nil {
+			d.shutdownInstance(in, now)
+		}
+	}
+	d.mu.Unlock()
+	d.teardown()
+}
+
+// teardown releases everything Start acquired, in reverse order.
+func (d *Daemon) teardown() {
+	d.cancel()
+	if d.trackers != nil {
+		d.trackers.stop()
+	}
+	if d.ctl != nil {
+		d.ctl.close()
+	}
+	if d.httpSrv != nil {
+		_ = d.httpSrv.Close()
+	}
+	d.mu.Lock()
+	for _, ifc := range d.ifaces {
+		ifc.close()
+	}
+	d.mu.Unlock()
+	if d.dp != nil {
+		if err := d.dp.Close(); err != nil {
+			d.log.Warn("closing the dataplane", "err", err)
+		}
+	}
+	d.wg.Wait()
+	if d.vips != nil {
+		_ = d.vips.Close()
+	}
+	if d.opts.PIDFile != "" {
+		_ = os.Remove(d.opts.PIDFile)
+	}
+	if d.opts.ReadyFile != "" {
+		_ = os.Remove(d.opts.ReadyFile)
+	}
+}
+
+func (d *Daemon) healthy() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return errors.New("stopping")
+	}
+	for name, ifc := range d.ifaces {
+		if !ifc.attached() {
+			return fmt.Errorf("XDP not attached to %s", name)
+		}
+	}
+	return nil
+}
+
+// Reload reads the configuration file again. A bad file changes nothing:
+// the old configuration keeps running and the errors are returned.
+func (d *Daemon) Reload() error {
+	cfg, warns, err := config.Load(d.opts.ConfigFile, config.Options{Strict: d.opts.Strict})
+	for _, w := range warns {
+		d.log.Warn(w.String())
+	}
+	if err == nil {
+		err = d.checkInterfaces(cfg)
+	}
+	d.mu.Lock()
+	d.reload.Last = time.Now()
+	if err != nil {
+		d.reload.Failures++
+		d.reload.LastError = err.Error()
+		d.mu.Unlock()
+		d.log.Error("reload failed; the previous configuration keeps running", "err", err)
+		return err
+	}
+	old := d.cfg
+	err = d.apply(cfg, old)
+	if err != nil {
+		d.reload.Failures++
+		d.reload.LastError = err.Error()
+		d.mu.Unlock()
+		d.log.Error("reload failed", "err", err)
+		return err
+	}
+	d.cfg = cfg
+	d.warns = d.warns[:0]
+	for _, w := range warns {
+		d.warns = append(d.warns, w.String())
+	}
+	d.reload.Successes++
+	d.reload.LastError = ""
+	d.mu.Unlock()
+	if err := d.trackers.start(cfg); err != nil {
+		d.log.Error("restarting trackers after reload", "err", err)
+	}
+	d.log.Info("configuration reloaded", "instances", len(cfg.Instances))
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

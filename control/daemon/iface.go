@@ -1,0 +1,325 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/xvrrp/xvrrp/control/config"
+	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/loader"
+	"github.com/xvrrp/xvrrp/vip"
+)
+
+// iface is one interface xvrrpd serves: XDP attached, VRRP multicast groups
+// joined, an AF_PACKET sender open.
+type iface struct {
+	name   string
+	index  int
+	mode   loader.AttachMode
+	up     bool
+	sender *vip.Sender
+	ann    *vip.Announcer
+	groups io.Closer
+	dp     *loader.Dataplane
+}
+
+func (ifc *iface) attached() bool { return ifc.mode != loader.AttachMode(0) }
+
+func (ifc *iface) close() {
+	if ifc.groups != nil {
+		_ = ifc.groups.Close()
+	}
+	if ifc.sender != nil {
+		_ = ifc.sender.Close()
+	}
+	if ifc.ann != nil {
+		_ = ifc.ann.Close()
+	}
+}
+
+// linkUp is RFC 2863 operational state as the kernel reports it: a veth
+// whose peer is down, or a NIC without carrier, is not up.
+func linkUp(l netlink.Link) bool {
+	a := l.Attrs()
+	if a.Flags&net.FlagUp == 0 {
+		return false
+	}
+	switch a.OperState {
+	case netlink.OperUp, netlink.OperUnknown:
+		return true
+	}
+	return false
+}
+
+// checkInterfaces fails with one line per missing interface before anything
+// is touched.
+func (d *Daemon) checkInterfaces(cfg *config.Config) error {
+	seen := map[string]bool{}
+	for _, in := range cfg.Instances {
+		if seen[in.Interface] {
+			continue
+		}
+		seen[in.Interface] = true
+		if _, err := netlink.LinkByName(in.Interface); err != nil {
+			return fmt.Errorf("%s: vrrp_instance %s: interface %s does not exist here: fix `interface` or create the link", in.Pos, in.Name, in.Interface)
+		}
+	}
+	return nil
+}
+
+// ensureIface attaches XDP to name and opens its sender once.
+func (d *Daemon) ensureIface(name string, cfg *config.Config) (*iface, error) {
+	if ifc := d.ifaces[name]; ifc != nil {
+		return ifc, nil
+	}
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	ifc := &iface{name: name, index: l.Attrs().Index, up: linkUp(l), dp: d.dp}
+	mode, err := d.dp.Attach(name, loader.IfaceOptions{})
+	if err != nil {
+		return nil, err
+	}
+	ifc.mode = mode
+	ifc.sender, err = vip.NewSender(vip.SenderConfig{Ifindex: ifc.index})
+	if err == nil {
+		ifc.ann, err = vip.NewAnnouncer(vip.AnnouncerConfig{Ifindex: ifc.index})
+	}
+	if err != nil {
+		ifc.close()
+		_ = d.dp.Detach(name)
+		return nil, err
+	}
+	// A physical NIC filters multicast nobody joined: XDP only sees what
+	// the NIC lets in (RFC 5798 §5.1.1.2 group 224.0.0.18, §5.1.2.2 ff02::12).
+	ifc.groups, err = vip.JoinGroups(ifc.index, cfg.Global.McastGroup4, cfg.Global.McastGroup6)
+	if err != nil {
+		ifc.close()
+		_ = d.dp.Detach(name)
+		return nil, err
+	}
+	d.ifaces[name] = ifc
+	d.log.Info("XDP attached", "interface", name, "mode", mode.String())
+	return ifc, nil
+}
+
+func (d *Daemon) detachUnusedIfaces() {
+	used := map[string]bool{}
+	for _, r := range d.byName {
+		used[r.ifc.name] = true
+	}
+	for name, ifc := range d.ifaces {
+		if !used[name] {
+			ifc.close()
+			if err := d.dp.Detach(name); err != nil {
+				d.log.Warn("detach XDP", "interface", name, "err", err)
+			}
+			delete(d.ifaces, name)
+		}
+	}
+}
+
+// sourceAddr picks the advert source when unicast_src_ip is not set: the
+// interface's primary IPv4 address, or its IPv6 link-local address (RFC 5798
+// §5.1.2.1: IPv6 adverts come from the link-local address).
+func (ifc *iface) sourceAddr(family int) netip.Addr {
+	var a netip.Addr
+	var err error
+	if family == 6 {
+		a, err = vip.LinkLocalIPv6(ifc.index)
+	} else {
+		a, err = vip.PrimaryIPv4(ifc.index)
+	}
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a
+}
+
+// programDataplane writes the instance's receive policy into the XDP table.
+func (d *Daemon) programDataplane(r *instance) {
+	p := loader.InstancePolicy{
+		Version:      uint8(r.cfg.Version),
+		MinTTL:       255,
+		MaxTTL:       255,
+		ChecksumAsV2: false,
+		Group:        r.cfg.McastGroup,
+		Rates:        loader.DefaultRates(r.cfg.AdvertInterval),
+	}
+	if r.cfg.Unicast() {
+		// keepalived's unicast_peer min_ttl/max_ttl relax RFC 5798 §7.1's
+		// TTL 255 rule for routed unicast peers.
+		p.MinTTL, p.MaxTTL = 255, 255
+		for _, peer := range r.cfg.UnicastPeers {
+			p.Peers = append(p.Peers, peer.Addr)
+			if peer.MinTTL > 0 && uint8(peer.MinTTL) < p.MinTTL {
+				p.MinTTL = uint8(peer.MinTTL)
+			}
+		}
+		// keepalived accepts its old unicast checksum form too.
+		p.LegacyUnicastChecksum = true
+	}
+	if err := d.dp.SetInstance(r.key, p); err != nil {
+		d.log.Error("program the XDP instance table", "instance", r.cfg.Name, "err", err)
+	}
+}
+
+// watchLinks follows link state through a netlink subscription: a primary
+// interface going down is a fault (unless dont_track_primary), as is the
+// interface of a tracked VIP (unless no_track).
+func (d *Daemon) watchLinks() error {
+	ch := make(chan netlink.LinkUpdate, 64)
+	if err := netlink.LinkSubscribeWithOptions(ch, d.ctx.Done(), netlink.LinkSubscribeOptions{
+		ErrorCallback: func(err error) { d.log.Warn("netlink link subscription", "err", err) },
+	}); err != nil {
+		return fmt.Errorf("subscribe to link events: %w", err)
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for u := range ch {
+			if u.Header.Type != unix.RTM_NEWLINK && u.Header.Type != unix.RTM_DELLINK {
+				continue
+			}
+			up := u.Header.Type == unix.RTM_NEWLINK && linkUp(u.Link)
+			d.linkChanged(u.Link.Attrs().Name, up)
+		}
+	}()
+	return nil
+}
+
+// watchAddrs follows address changes: an instance without unicast_src_ip
+// sources its adverts from the interface's primary IPv4 or link-local IPv6
+// address, which may appear late (IPv6 duplicate address detection) or
+// change; without one it is in FAULT ("no usable source address").
+func (d *Daemon) watchAddrs() error {
+	ch := make(chan netlink.AddrUpdate, 64)
+	if err := netlink.AddrSubscribeWithOptions(ch, d.ctx.Done(), netlink.AddrSubscribeOptions{
+		ErrorCallback: func(err error) { d.log.Warn("netlink address subscription", "err", err) },
+	}); err != nil {
+		return fmt.Errorf("subscribe to address events: %w", err)
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		for u := range ch {
+			d.addrChanged(u.LinkIndex)
+		}
+	}()
+	// An address may have settled between startup and the subscription.
+	d.mu.Lock()
+	idx := make([]int, 0, len(d.ifaces))
+	for _, ifc := range d.ifaces {
+		idx = append(idx, ifc.index)
+	}
+	d.mu.Unlock()
+	for _, i := range idx {
+		d.addrChanged(i)
+	}
+	return nil
+}
+
+func (d *Daemon) addrChanged(ifindex int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	now := time.Now()
+	for _, r := range d.byName {
+		if r.ifc.index != ifindex || r.cfg.SrcIP.IsValid() {
+			continue
+		}
+		if a := r.ifc.sourceAddr(r.cfg.Family); a != r.src {
+			d.log.Info("advert source address changed", "instance", r.cfg.Name, "from", r.src, "to", a)
+			r.src = a
+			d.handle(r, fsm.Event{Kind: fsm.EventSetPrimaryAddr, Addr: a}, now)
+		}
+	}
+}
+
+func (d *Daemon) linkChanged(name string, up bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	now := time.Now()
+	if ifc := d.ifaces[name]; ifc != nil && ifc.up != up {
+		ifc.up = up
+		d.log.Info("interface state changed", "interface", name, "up", up)
+		for _, r := range d.byName {
+			if r.ifc != ifc {
+				continue
+			}
+			d.handle(r, faultEvent(up, fsm.FaultReason{Kind: fsm.FaultPrimaryInterfaceDown, Name: name}), now)
+		}
+	}
+	for _, r := range d.byName {
+		for _, v := range r.vips {
+			if v.Dev == name && v.Dev != r.ifc.name && !v.NoTrack {
+				d.handle(r, faultEvent(up, fsm.FaultReason{Kind: fsm.FaultTrackedInterfaceDown, Name: name}), now)
+				break
+			}
+		}
+	}
+	d.trackers.linkChanged(name, up)
+}
+
+// applyVIPInterfaceFaults sets the initial fault for VIPs on other, down
+// interfaces (keepalived: a VIP's interface is tracked unless no_track).
+func (d *Daemon) applyVIPInterfaceFaults(r *instance, now time.Time) {
+	for _, v := range r.vips {
+		if v.Dev == r.ifc.name || v.NoTrack {
+			continue
+		}
+		l, err := netlink.LinkByName(v.Dev)
+		if err != nil || !linkUp(l) {
+			d.handle(r, fsm.Event{Kind: fsm.EventSetFault, Fault: fsm.FaultReason{Kind: fsm.FaultTrackedInterfaceDown, Name: v.Dev}}, now)
+		}
+	}
+}
+
+func faultEvent(ok bool, r fsm.FaultReason) fsm.Event {
+	if ok {
+		return fsm.Event{Kind: fsm.EventClearFault, Fault: r}
+	}
+	return fsm.Event{Kind: fsm.EventSetFault, Fault: r}
+}
+
+// hostVIP is a configured address in the form the vip package manages.
+type hostVIP struct{ vip.VIP }
+
+// hostVIPFromConfig converts a parsed virtual_ipaddress line through the
+// vip package's parser of the same keepalived syntax, so both agree on
+// every option's meaning.
+func hostVIPFromConfig(v config.VIP, defaultDev string) (hostVIP, error) {
+	fields := []string{v.Prefix.String()}
+	if v.Broadcast.IsValid() {
+		fields = append(fields, "brd", v.Broadcast.String())
+	}
+	if v.Dev != "" {
+		fields = append(fields, "dev", v.Dev)
+	}
+	if v.Scope != "" {
+		fields = append(fields, "scope", v.Scope)
+	}
+	if v.Label != "" {
+		fields = append(fields, "label", v.Label)
+	}
+	if v.NoTrack {
+		fields = append(fields, "no_track")
+	}
+	hv, err := vip.ParseVIP(fields)
+	if err != nil {
+		return hostVIP{}, fmt.Errorf("%s: %w", v.Pos, err)
+	}
+	return hostVIP{hv.WithDefaultDev(defaultDev)}, nil
+}

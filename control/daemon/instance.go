@@ -1,0 +1,340 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/xvrrp/xvrrp/control/advert"
+	"github.com/xvrrp/xvrrp/control/config"
+	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/control/status"
+	"github.com/xvrrp/xvrrp/loader"
+	"github.com/xvrrp/xvrrp/vip"
+)
+
+// recentTransitions is how many transitions an instance remembers for
+// `xvrrpctl status NAME`.
+const recentTransitions = 16
+
+// instance is one running vrrp_instance.
+type instance struct {
+	id     int
+	cfg    *config.Instance
+	m      *fsm.Machine
+	group  *syncGroup
+	member int // index in group
+	ifc    *iface
+	key    loader.InstanceKey
+
+	src  netip.Addr   // advert source address
+	dsts []netip.Addr // multicast group, or the unicast peers
+
+	tmpl    advert.Advert // what we send, Priority set per send
+	encOpts advert.EncodeOptions
+	decOpts advert.DecodeOptions
+	auth    bool // v2 PASS authentication configured
+	pass    [8]byte
+	buf     []byte
+	rx      advert.Advert // decode scratch
+
+	sender *vip.Sender    // the interface's, or the instance's own with use_vmac
+	ann    *vip.Announcer // likewise
+
+	vips     []hostVIP
+	vipsHeld bool
+	garp     *garpRun
+
+	since       time.Time
+	reason      string
+	transitions []status.Transition
+	counts      map[transitionKey]uint64
+	errs        [numErrKinds]uint64
+	lastAdvert  time.Time
+	delta       int
+}
+
+type transitionKey struct{ from, to, cause string }
+
+// Error kinds counted per instance (metrics: xvrrp_instance_errors_total).
+type errKind int
+
+const (
+	errChecksum errKind = iota
+	errLength
+	errVersion
+	errInterval
+	errAuth
+	errAddrList
+	errTTL
+	errOther
+	numErrKinds
+)
+
+var errKindNames = [numErrKinds]string{"checksum", "length", "version", "interval_mismatch", "auth", "address_list_mismatch", "ttl", "other"}
+
+// fsmConfig maps keepalived's instance settings onto the engine's.
+func fsmConfig(in *config.Instance, src netip.Addr) fsm.Config {
+	st := fsm.StateBackup
+	if in.State == config.StateMaster {
+		st = fsm.StateMaster
+	}
+	c := fsm.Config{
+		Name:                 in.Name,
+		VRID:                 uint8(in.VRID),
+		Version:              uint8(in.Version),
+		Priority:             uint8(in.Priority),
+		AdvertInterval:       in.AdvertInterval,
+		InitialState:         st,
+		NoPreempt:            in.Nopreempt,
+		PreemptDelay:         in.PreemptDelay,
+		DownTimerAdverts:     in.DownTimerAdverts,
+		LowerPrioNoAdvert:    in.LowerPrioNoAdvert,
+		HigherPrioSendAdvert: in.HigherPrioSendAdvert,
+		DontTrackPrimary:     in.DontTrackPrimary,
+		PrimaryAddr:          src,
+		CheckUnicastSrc:      in.CheckUnicastSrc,
+	}
+	for _, p := range in.UnicastPeers {
+		c.UnicastPeers = append(c.UnicastPeers, p.Addr)
+	}
+	return c
+}
+
+// newInstance builds the runtime of one configured instance on ifc. It
+// changes nothing on the host.
+func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error) {
+	src := in.SrcIP
+	if !src.IsValid() {
+		src = ifc.sourceAddr(in.Family)
+	}
+	m, err := fsm.New(fsmConfig(in, src))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in.Pos, err)
+	}
+	for _, w := range m.Warnings() {
+		d.log.Warn(fmt.Sprintf("%s: %s", in.Pos, w))
+	}
+	r := &instance{
+		cfg:    in,
+		m:      m,
+		ifc:    ifc,
+		key:    loader.InstanceKey{Ifindex: uint32(ifc.index), VRID: uint8(in.VRID), Family: familyOf(in.Family)},
+		src:    src,
+		buf:    make([]byte, 0, 1500),
+		counts: map[transitionKey]uint64{},
+		rx:     advert.Advert{Addrs: make([]netip.Addr, 0, 16)},
+		reason: "not started",
+	}
+	if in.Unicast() {
+		for _, p := range in.UnicastPeers {
+			r.dsts = append(r.dsts, p.Addr)
+		}
+	} else {
+		r.dsts = []netip.Addr{in.McastGroup}
+	}
+	r.tmpl = advert.Advert{Version: uint8(in.Version), Type: 1, VRID: uint8(in.VRID), Priority: uint8(in.Priority)}
+	if in.Version == 2 {
+		// RFC 3768 §5.3.7: Adver Int in whole seconds.
+		r.tmpl.Interval = uint16(max(1, in.AdvertInterval/time.Second))
+	} else {
+		// RFC 5798 §5.2.7: Max Adver Int in centiseconds, 12 bits.
+		r.tmpl.Interval = uint16(min(4095, max(1, in.AdvertInterval/(10*time.Millisecond))))
+	}
+	if in.Auth != nil && in.Version == 2 {
+		// RFC 2338 §5.3.6.1 simple text password; AH is not supported (the
+		// parser refuses it), so only PASS reaches here.
+		r.auth = true
+		r.pass = advert.Password(in.Auth.Pass)
+		r.tmpl.AuthType = 1
+		r.tmpl.AuthData = r.pass
+	}
+	for _, v := range in.VIPs {
+		hv, err := hostVIPFromConfig(v, in.Interface)
+		if err != nil {
+			return nil, err
+		}
+		r.vips = append(r.vips, hv)
+		// RFC 5798 §5.2.9: the advert lists the instance's own-family
+		// addresses; excluded VIPs are never advertised.
+		if v.Prefix.Addr().Is4() == (in.Family == 4) {
+			r.tmpl.Addrs = append(r.tmpl.Addrs, v.Prefix.Addr())
+		}
+	}
+	for _, v := range in.ExcludedVIPs {
+		hv, err := hostVIPFromConfig(v, in.Interface)
+		if err != nil {
+			return nil, err
+		}
+		r.vips = append(r.vips, hv)
+	}
+	if in.UseVMAC {
+		// use_vmac: adverts and announcements carry the virtual router MAC
+		// 00:00:5e:00:01:VRID (RFC 5798 §7.3); the interface's sender and
+		// announcer use its own MAC, so this instance gets its own.
+		mac := vip.VirtualRouterMAC(in.Family == 6, uint8(in.VRID))
+		var err error
+		if r.sender, err = vip.NewSender(vip.SenderConfig{Ifindex: ifc.index, SourceMAC: mac}); err != nil {
+			return nil, err
+		}
+		if r.ann, err = vip.NewAnnouncer(vip.AnnouncerConfig{Ifindex: ifc.index, SourceMAC: mac}); err != nil {
+			r.sender.Close()
+			return nil, err
+		}
+	} else {
+		r.sender, r.ann = ifc.sender, ifc.ann
+	}
+	return r, nil
+}
+
+func familyOf(f int) loader.Family {
+	if f == 6 {
+		return loader.IPv6
+	}
+	return loader.IPv4
+}
+
+func (r *instance) familyName() string {
+	if r.cfg.Family == 6 {
+		return "inet6"
+	}
+	return "inet"
+}
+
+// sameAddrs reports whether the advert lists exactly our addresses (in any
+// order): RFC 5798 §7.1 "MAY verify that the IPvX Address(es) associated
+// with the VRID are valid"; keepalived drops the advert when they differ
+// unless skip_check_adv_addr is set.
+func (r *instance) sameAddrs(got []netip.Addr) bool {
+	want := r.tmpl.Addrs
+	if len(got) != len(want) {
+		return false
+	}
+	for _, a := range got {
+		if !slices.Contains(want, a) {
+			return false
+		}
+	}
+	return true
+}
+
+// sendAdvert encodes and sends one advert at prio to every destination.
+func (d *Daemon) sendAdvert(r *instance, prio uint8) {
+	if !r.src.IsValid() {
+		return // FAULT (no usable source address) already explains why
+	}
+	r.tmpl.Priority = prio
+	for _, dst := range r.dsts {
+		b, err := r.tmpl.Append(r.buf[:0], r.src, dst, r.encOpts)
+		if err != nil {
+			d.log.Error("encode advert", "instance", r.cfg.Name, "err", err)
+			return
+		}
+		r.buf = b
+		if err := r.sender.SendAdvert(dst, r.src, b); err != nil {
+			d.log.Warn("send advert", "instance", r.cfg.Name, "interface", r.ifc.name, "dst", dst, "err", err)
+		}
+	}
+}
+
+// handle delivers ev to the instance (through its sync group if it has one),
+// executes the resulting actions and reschedules the timers.
+func (d *Daemon) handle(r *instance, ev fsm.Event, now time.Time) {
+	if g := r.group; g != nil {
+		before := g.g.State()
+		d.gacts = g.g.Handle(r.member, ev, now, d.gacts[:0])
+		for _, ga := range d.gacts {
+			d.do(g.members[ga.Member], ga.Action, now)
+		}
+		for _, mem := range g.members {
+			d.schedule(mem)
+		}
+		if after := g.g.State(); after != before {
+			d.groupTransition(g, before, after)
+		}
+		return
+	}
+	d.acts = r.m.Handle(ev, now, d.acts[:0])
+	for _, a := range d.acts {
+		d.do(r, a, now)
+	}
+	d.schedule(r)
+}
+
+func (d *Daemon) schedule(r *instance) {
+	if t := r.m.NextDeadline(); t.IsZero() {
+		d.sched.Remove(r.id)
+	} else {
+		d.sched.Reset(r.id, t)
+	}
+}
+
+// do executes one action of the engine.
+func (d *Daemon) do(r *instance, a fsm.Action, now time.Time) {
+	switch a.Kind {
+	case fsm.ActionSendAdvert:
+		d.sendAdvert(r, a.Priority)
+	case fsm.ActionAddVIPs:
+		d.addVIPs(r)
+	case fsm.ActionRemoveVIPs:
+		d.removeVIPs(r)
+	case fsm.ActionSendGratuitous:
+		d.startGARP(r)
+	case fsm.ActionTransition:
+		d.transition(r, a, now)
+	}
+}
+
+// transition logs, records and notifies one state change.
+func (d *Daemon) transition(r *instance, a fsm.Action, now time.Time) {
+	from, to := a.From.String(), a.To.String()
+	cause := causeOf(a)
+	d.log.Info(fmt.Sprintf("%s: %s → %s: %s", r.cfg.Name, from, to, a.Reason),
+		"instance", r.cfg.Name, "from", from, "to", to, "cause", cause, "priority", r.m.EffectivePriority())
+	r.since, r.reason = now, a.Reason
+	if len(r.transitions) == recentTransitions {
+		copy(r.transitions, r.transitions[1:])
+		r.transitions = r.transitions[:recentTransitions-1]
+	}
+	r.transitions = append(r.transitions, status.Transition{Time: now, From: from, To: to, Cause: cause, Reason: a.Reason})
+	r.counts[transitionKey{from, to, cause}]++
+	if a.From == fsm.StateMaster {
+		d.stopGARP(r)
+	}
+	d.trackers.notifyInstance(r, a.To)
+}
+
+// addVIPs puts the instance's addresses on the host; errors are logged and
+// do not stop the others (a missing dev for one VIP must not cost the rest).
+func (d *Daemon) addVIPs(r *instance) {
+	for i := range r.vips {
+		if err := d.vips.Add(r.vips[i].VIP); err != nil {
+			d.log.Error("add VIP", "instance", r.cfg.Name, "vip", r.vips[i].String(), "err", err)
+		}
+	}
+	r.vipsHeld = true
+}
+
+func (d *Daemon) removeVIPs(r *instance) {
+	for i := range r.vips {
+		if err := d.vips.Remove(r.vips[i].VIP); err != nil {
+			d.log.Error("remove VIP", "instance", r.cfg.Name, "vip", r.vips[i].String(), "err", err)
+		}
+	}
+	r.vipsHeld = false
+}
+
+// shutdownInstance is SIGTERM or removal by reload for one instance.
+func (d *Daemon) shutdownInstance(r *instance, now time.Time) {
+	d.handle(r, fsm.Event{Kind: fsm.EventShutdown}, now)
+	d.sched.Remove(r.id)
+	d.stopGARP(r)
+}
+
+// causeOf names a transition's cause in one stable word for metrics labels
+// (the Reason text carries numbers and addresses).
+func causeOf(a fsm.Action) string {
+	return strings.ToLower(a.From.String() + "_to_" + a.To.String())
+}

@@ -1,0 +1,162 @@
+package daemon
+
+import (
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/control/status"
+	"github.com/xvrrp/xvrrp/loader"
+)
+
+// Status returns the complete current status document. It is what the
+// control socket serves, what metrics are computed from at scrape time and
+// what the SIGUSR dumps print.
+func (d *Daemon) Status() *status.Document {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	doc := &status.Document{
+		Version:    d.opts.Version,
+		RouterID:   d.cfg.Global.RouterID,
+		ConfigFile: d.opts.ConfigFile,
+		PID:        os.Getpid(),
+		Started:    d.started,
+		Reload:     d.reload,
+		Warnings:   slices.Clone(d.warns),
+	}
+	if doc.RouterID == "" {
+		doc.RouterID, _ = os.Hostname()
+	}
+	names := make([]string, 0, len(d.byName))
+	for n := range d.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		doc.Instances = append(doc.Instances, d.instanceStatus(d.byName[n]))
+	}
+	gnames := make([]string, 0, len(d.groups))
+	for n := range d.groups {
+		gnames = append(gnames, n)
+	}
+	slices.Sort(gnames)
+	for _, n := range gnames {
+		g := d.groups[n]
+		sg := status.SyncGroup{Name: n, State: g.g.State().String()}
+		for _, m := range g.members {
+			sg.Members = append(sg.Members, m.cfg.Name)
+		}
+		doc.SyncGroups = append(doc.SyncGroups, sg)
+	}
+	inames := make([]string, 0, len(d.ifaces))
+	for n := range d.ifaces {
+		inames = append(inames, n)
+	}
+	slices.Sort(inames)
+	for _, n := range inames {
+		ifc := d.ifaces[n]
+		si := status.Interface{Name: n, Index: ifc.index}
+		if ifc.attached() {
+			si.XDPMode = ifc.mode.String()
+		}
+		if c, err := d.dp.Counters(n); err == nil {
+			si.Counters = map[string]uint64{}
+			for _, reason := range loader.Reasons() {
+				si.Counters[reason.String()] = c[reason]
+			}
+		}
+		doc.Interfaces = append(doc.Interfaces, si)
+	}
+	doc.Dataplane.PinDir = d.opts.PinDir
+	if c, err := d.dp.TotalCounters(); err == nil {
+		doc.Dataplane.RingLost = c[loader.ReasonRingFull]
+	}
+	return doc
+}
+
+func (d *Daemon) instanceStatus(r *instance) status.Instance {
+	m := r.m
+	st := status.Instance{
+		Name:                 r.cfg.Name,
+		Interface:            r.cfg.Interface,
+		VRID:                 r.cfg.VRID,
+		Family:               r.familyName(),
+		Version:              r.cfg.Version,
+		Unicast:              r.cfg.Unicast(),
+		State:                m.State().String(),
+		Since:                r.since,
+		Reason:               r.reason,
+		BasePriority:         r.cfg.Priority,
+		EffectivePriority:    int(m.EffectivePriority()),
+		AdvertInterval:       status.Duration(r.cfg.AdvertInterval),
+		MasterAdvertInterval: status.Duration(m.MasterAdverInterval()),
+		MasterDownInterval:   status.Duration(m.MasterDownInterval()),
+		FaultReasons:         m.FaultReasons(),
+		Transitions:          slices.Clone(r.transitions),
+		LastAdvert:           r.lastAdvert,
+		Errors:               map[string]uint64{},
+	}
+	if r.group != nil {
+		st.SyncGroup = r.group.cfg.Name
+	}
+	switch {
+	case m.State() == fsm.StateMaster:
+		st.Master = "self"
+	default:
+		if a, p := m.Master(); a.IsValid() {
+			st.Master, st.MasterPriority = a.String(), int(p)
+		}
+	}
+	stats := m.Stats()
+	st.AdvertsSent, st.AdvertsReceived = stats.AdvertsSent, stats.AdvertsReceived
+	for k, n := range r.errs {
+		if n > 0 {
+			st.Errors[errKindNames[k]] = n
+		}
+	}
+	if stats.DroppedInterval > 0 {
+		st.Errors["interval_mismatch"] = stats.DroppedInterval
+	}
+	if stats.DroppedVersion > 0 {
+		st.Errors["version"] += stats.DroppedVersion
+	}
+	if stats.DroppedUnknownPeer > 0 {
+		st.Errors["unknown_peer"] = stats.DroppedUnknownPeer
+	}
+	present := hostAddrs()
+	for _, v := range r.vips {
+		_, ok := present[v.Dev+" "+v.Prefix.Addr().String()]
+		st.VIPs = append(st.VIPs, status.VIP{Address: v.Prefix.String(), Dev: v.Dev, NoTrack: v.NoTrack, Present: ok})
+	}
+	for kv, n := range r.counts {
+		st.TransitionCounts = append(st.TransitionCounts, status.TransitionCount{From: kv.from, To: kv.to, Cause: kv.cause, Count: n})
+	}
+	slices.SortFunc(st.TransitionCounts, func(a, b status.TransitionCount) int {
+		return strings.Compare(a.From+a.To+a.Cause, b.From+b.To+b.Cause)
+	})
+	st.Trackers = d.trackers.instanceTrackers(r)
+	return st
+}
+
+// hostAddrs lists the addresses on the host as "dev addr" keys, to report
+// whether each VIP is really present (not merely believed to be).
+func hostAddrs() map[string]struct{} {
+	out := map[string]struct{}{}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return out
+	}
+	for _, l := range links {
+		addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			out[l.Attrs().Name+" "+a.IP.String()] = struct{}{}
+		}
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+//go:build linux
+
+package loader
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xvrrp/xvrrp/bpf"
+)
+
+// Reason is the outcome of one frame in the XDP program (C enum
+// xvrrp_reason). Every frame moves exactly one counter.
+type Reason uint32
+
+const (
+	ReasonAccepted            = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_ACCEPTED)
+	ReasonNotVRRP             = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_NOT_VRRP)
+	ReasonBadLength           = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_LENGTH)
+	ReasonBadVersion          = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_VERSION)
+	ReasonBadType             = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_TYPE)
+	ReasonBadAuthType         = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_AUTH_TYPE)
+	ReasonBadTTL              = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_TTL)
+	ReasonBadChecksum         = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_CHECKSUM)
+	ReasonBadDestination      = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_BAD_DESTINATION)
+	ReasonFragment            = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_FRAGMENT)
+	ReasonUnknownVRID         = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_UNKNOWN_VRID)
+	ReasonPeerNotAllowed      = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_PEER_NOT_ALLOWED)
+	ReasonRateLimitedSource   = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_SOURCE)
+	ReasonRateLimitedInstance = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_INSTANCE)
+	ReasonRingFull            = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RING_FULL)
+
+	// NumReasons is the number of reasons (and of counters).
+	NumReasons = int(bpf.XvrrpXvrrpReasonXVRRP_REASON_MAX)
+)
+
+// reasonNames are the metric label values; a test checks them against the C
+// enum's names (XVRRP_REASON_<UPPER>).
+var reasonNames = [NumReasons]string{
+	ReasonAccepted:            "accepted",
+	ReasonNotVRRP:             "not_vrrp",
+	ReasonBadLength:           "bad_length",
+	ReasonBadVersion:          "bad_version",
+	ReasonBadType:             "bad_type",
+	ReasonBadAuthType:         "bad_auth_type",
+	ReasonBadTTL:              "bad_ttl",
+	ReasonBadChecksum:         "bad_checksum",
+	ReasonBadDestination:      "bad_destination",
+	ReasonFragment:            "fragment",
+	ReasonUnknownVRID:         "unknown_vrid",
+	ReasonPeerNotAllowed:      "peer_not_allowed",
+	ReasonRateLimitedSource:   "rate_limited_source",
+	ReasonRateLimitedInstance: "rate_limited_instance",
+	ReasonRingFull:            "ring_full",
+}
+
+func (r Reason) String() string {
+	if int(r) < NumReasons {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint32(r))
+}
+
+// Reasons lists every reason in enum order, for metric exporters.
+func Reasons() []Reason {
+	rs := make([]Reason, NumReasons)
+	for i := range rs {
+		rs[i] = Reason(i)
+	}
+	return rs
+}
+
+// Counters holds packets per reason, summed over CPUs, indexed by Reason.
+type Counters [NumReasons]uint64
+
+// Add adds c2 to c.
+func (c *Counters) Add(c2 Counters) {
+	for i := range c {
+		c[i] += c2[i]
+	}
+}
+
+func readCounters(m *ebpf.Map) (Counters, error) {
+	var c Counters
+	var percpu []uint64
+	for i := range NumReasons {
+		if err := m.Lookup(uint32(i), &percpu); err != nil {
+			return c, fmt.Errorf("read counter %s: %w", Reason(i), err)
+		}
+		for _, v := range percpu {
+			c[i] += v
+		}
+	}
+	return c, nil
+}
+
+// Counters returns the counters of one attached interface.
+func (d *Dataplane) Counters(ifname string) (Counters, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.ifaces[ifname]
+	if p == nil {
+		return Counters{}, fmt.Errorf("counters of %s: not attached by this daemon", ifname)
+	}
+	return readCounters(p.stats)
+}
+
+// TotalCounters sums the counters of every attached interface.
+func (d *Dataplane) TotalCounters() (Counters, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var total Counters
+	for name, p := range d.ifaces {
+		c, err := readCounters(p.stats)
+		if err != nil {
+			return total, fmt.Errorf("counters of %s: %w", name, err)
+		}
+		total.Add(c)
+	}
+	return total, nil
+}

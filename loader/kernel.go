@@ -1,0 +1,104 @@
+//go:build linux
+
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
+)
+
+// ErrPrivileges is wrapped by the error Open returns when the process may not
+// load BPF programs or attach XDP.
+var ErrPrivileges = errors.New("xvrrpd needs root or CAP_BPF+CAP_NET_ADMIN: run as root")
+
+const (
+	capNetAdmin = 12
+	capSysAdmin = 21
+	capBPF      = 39
+)
+
+func checkPrivileges() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read process capabilities: %w", err)
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(capNetAdmin) && (has(capBPF) || has(capSysAdmin)) {
+		return nil
+	}
+	return ErrPrivileges
+}
+
+func checkKernel() error {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return fmt.Errorf("kernel has no BTF (/sys/kernel/btf/vmlinux: %w): xvrrp needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.10 or later)", err)
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		return fmt.Errorf("kernel lacks BPF ring buffers (%w): xvrrp needs Linux 5.8 or later", err)
+	}
+	if err := features.HaveProgramHelper(ebpf.XDP, asm.FnXdpLoadBytes); err != nil {
+		return fmt.Errorf("kernel lacks bpf_xdp_load_bytes (%w): xvrrp needs Linux 5.18 or later", err)
+	}
+	return nil
+}
+
+func checkRingBytes(n int) error {
+	page := os.Getpagesize()
+	if n < page || n&(n-1) != 0 || n > 1<<30 {
+		return fmt.Errorf("ring size %d bytes: must be a power of two between the page size (%d) and 1 GiB", n, page)
+	}
+	return nil
+}
+
+// ensureBPFFS makes sure dir can be created on a bpffs, mounting
+// /sys/fs/bpf when nothing is mounted there and dir lies under it.
+func ensureBPFFS(dir string) error {
+	dir = filepath.Clean(dir)
+	if !onBPFFS(dir) {
+		const std = "/sys/fs/bpf"
+		if dir != std && !strings.HasPrefix(dir, std+"/") {
+			return fmt.Errorf("pin directory %s is not on a bpffs: use a directory under /sys/fs/bpf or mount one (mount -t bpf bpf <dir>)", dir)
+		}
+		if err := unix.Mount("bpf", std, "bpf", 0, "mode=0700"); err != nil {
+			return fmt.Errorf("bpffs is not mounted at %s and mounting it failed: %w (mount -t bpf bpf %s)", std, err, std)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create pin directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// onBPFFS reports whether the nearest existing ancestor of dir is a bpffs.
+func onBPFFS(dir string) bool {
+	for p := dir; ; p = filepath.Dir(p) {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err == nil {
+			return st.Type == unix.BPF_FS_MAGIC
+		}
+		if p == "/" {
+			return false
+		}
+	}
+}
+
+// explainErrno turns the errnos the kernel answers BPF calls with into what
+// the operator can do about them.
+func explainErrno(err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("%w: %w", ErrPrivileges, err)
+	case errors.Is(err, unix.ENOMEM):
+		return fmt.Errorf("%w: the kernel refused the memory (lower Options.RingBytes or raise the memory cgroup limit)", err)
+	}
+	return err
+}

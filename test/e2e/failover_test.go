@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/test/lab"
+)
+
+// The failover budgets of issue 4: Master_Down_Interval + 20 ms after a cut,
+// Skew_Time + 20 ms after a graceful stop. Both are measured from the
+// event and logged.
+const failoverSlack = 20 * time.Millisecond
+
+func TestFailoverLinkCutWithinMasterDownInterval(t *testing.T) {
+	lan := lab.NewLAN(t, 2)
+	const interval = 100 * time.Millisecond
+	a := inst{name: "VI_1", vrid: 51, prio: 150, vips: []string{"198.18.0.100/24"}}
+	b := inst{name: "VI_1", vrid: 51, prio: 100, vips: []string{"198.18.0.100/24"}}
+	startXvrrpd(t, lan.Hosts[0], confOf(a), startOpts{})
+	n2 := startXvrrpd(t, lan.Hosts[1], confOf(b), startOpts{})
+	waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 10*time.Second)
+	capt, err := lan.Bridge.StartCapture(lan.Hosts[1].Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let the backup see a few adverts at the master's own rhythm.
+	time.Sleep(300 * time.Millisecond)
+	cut := time.Now()
+	lan.Cut(lan.Hosts[0])
+	took := waitAddr(t, lan.Hosts[1], "198.18.0.100", 5*time.Second).Sub(cut)
+	mdi := masterDown(100, interval)
+	garp, ok := capt.First(cut, func(f []byte) bool { return lab.IsGARP(f, ipOf("198.18.0.100")) })
+	if !ok {
+		t.Fatalf("no gratuitous ARP for 198.18.0.100 from the new master on the wire")
+	}
+	t.Logf("link cut: backup owned the VIP after %s (Master_Down_Interval %s), GARP on the wire after %s",
+		fmtMs(took), fmtMs(mdi), fmtMs(garp.At.Sub(cut)))
+	if took > mdi+failoverSlack {
+		t.Fatalf("failover took %s, budget Master_Down_Interval %s + %s", fmtMs(took), fmtMs(mdi), fmtMs(failoverSlack))
+	}
+	if st := n2.instance("VI_1"); st.State != "MASTER" || !strings.Contains(st.Reason, "master down") {
+		t.Fatalf("backup: state %s reason %q, want MASTER because the master down interval expired", st.State, st.Reason)
+	}
+}
+
+func TestGracefulShutdownWithinSkewTime(t *testing.T) {
+	lan := lab.NewLAN(t, 2)
+	const interval = 100 * time.Millisecond
+	a := inst{name: "VI_1", vrid: 51, prio: 150, vips: []string{"198.18.0.100/24"}}
+	b := inst{name: "VI_1", vrid: 51, prio: 100, vips: []string{"198.18.0.100/24"}}
+	n1 := startXvrrpd(t, lan.Hosts[0], confOf(a), startOpts{})
+	startXvrrpd(t, lan.Hosts[1], confOf(b), startOpts{})
+	waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+
+	start := time.Now()
+	done := make(chan time.Time, 1)
+	go func() { done <- waitAddr(t, lan.Hosts[1], "198.18.0.100", 5*time.Second) }()
+	n1.stop() // fails the test unless xvrrpd exits 0 within one second
+	took := (<-done).Sub(start)
+	skew := fsm.SkewTime(100, interval)
+	t.Logf("SIGTERM: backup owned the VIP after %s (Skew_Time %s)", fmtMs(took), fmtMs(skew))
+	if took > skew+failoverSlack {
+		t.Fatalf("graceful failover took %s, budget Skew_Time %s + %s", fmtMs(took), fmtMs(skew), fmtMs(failoverSlack))
+	}
+	// The stopped master left nothing behind: no VIP, no XDP program.
+	if hasAddr(t, lan.Hosts[0], "198.18.0.100") {
+		t.Fatal("the stopped master still holds the VIP")
+	}
+	if out := lan.Hosts[0].IP("link", "show", "eth0"); strings.Contains(out, "xdp") {
+		t.Fatalf("XDP still attached after exit:\n%s", out)
+	}
+	if !strings.Contains(n1.proc.Log(), "MASTER → STOP") {
+		t.Fatalf("the master did not log its MASTER → STOP transition:\n%s", n1.proc.Log())
+	}
+}

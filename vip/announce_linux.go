@@ -1,0 +1,184 @@
+package vip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// AnnouncerConfig configures an Announcer.
+type AnnouncerConfig struct {
+	// Ifindex is the interface the VIPs live on.
+	Ifindex int
+	// SourceMAC is the MAC announced for the VIPs (Ethernet source, ARP
+	// sender, NA target link-layer address); nil means the interface's,
+	// with use_vmac pass VirtualRouterMAC(ipv6, vrid).
+	SourceMAC net.HardwareAddr
+	// Router sets the NA Router flag. keepalived sets it when the interface
+	// forwards IPv6; IPv6Forwarding reads that setting.
+	Router bool
+}
+
+// Announcer sends gratuitous ARPs for IPv4 VIPs and unsolicited neighbour
+// advertisements for IPv6 VIPs. Both go out on an AF_PACKET socket:
+//   - the source MAC can be the VMAC, which an ICMPv6 socket cannot give;
+//   - netfilter's OUTPUT chain cannot drop them (an ip6tables rule dropping
+//     ICMPv6 must not silently break failover), the same reason adverts use
+//     AF_PACKET;
+//   - the hop limit is 255 by construction (RFC 4861 §7.1.2).
+type Announcer struct {
+	cfg    AnnouncerConfig
+	ifname string
+	fd     int
+	srcMAC [6]byte
+	sleep  func(context.Context, time.Duration) error
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+// NewAnnouncer opens the AF_PACKET socket in the calling thread's network
+// namespace.
+func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
+	ifi, err := net.InterfaceByIndex(cfg.Ifindex)
+	if err != nil {
+		return nil, fmt.Errorf("announcer: interface %d: %w", cfg.Ifindex, err)
+	}
+	mac := cfg.SourceMAC
+	if mac == nil {
+		mac = ifi.HardwareAddr
+	}
+	src, err := hwAddr6(mac)
+	if err != nil {
+		return nil, fmt.Errorf("announcer on %s: source MAC: %w", ifi.Name, err)
+	}
+	fd, err := openPacketSocket(cfg.Ifindex)
+	if err != nil {
+		return nil, fmt.Errorf("announcer on %s: %w", ifi.Name, err)
+	}
+	return &Announcer{cfg: cfg, ifname: ifi.Name, fd: fd, srcMAC: src, sleep: sleepCtx, buf: make([]byte, 0, 128)}, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Close closes the socket.
+func (a *Announcer) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fd < 0 {
+		return nil
+	}
+	err := unix.Close(a.fd)
+	a.fd = -1
+	return err
+}
+
+// Announce sends one message per VIP, at once: a gratuitous ARP for each
+// IPv4 VIP and an unsolicited NA for each IPv6 VIP.
+func (a *Announcer) Announce(vips []VIP) error {
+	return a.SendBurst(context.Background(), vips, Burst{Repeat: 1})
+}
+
+// SendBurst sends b.Repeat rounds of announcements for vips, each round
+// announcing every VIP once (keepalived's order), waiting b.ARPInterval
+// between consecutive ARPs and b.NAInterval between consecutive NAs. It does
+// no scheduling beyond those gaps: the daemon calls it with
+// GARPConfig.EntryBurst at MASTER entry, DelayedBurst after its delay and
+// RefreshBurst periodically. It returns early if ctx ends (e.g. the
+// instance left MASTER).
+func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
+	var ll netip.Addr
+	for _, v := range vips {
+		if v.Is6() {
+			var err error
+			if ll, err = LinkLocalIPv6(a.cfg.Ifindex); err != nil {
+				return fmt.Errorf("unsolicited NA on %s: %w", a.ifname, err)
+			}
+			break
+		}
+	}
+	var sentARP, sentNA bool
+	var errs []error
+	for r := 0; r < b.Repeat; r++ {
+		for _, v := range vips {
+			gap, sent := b.ARPInterval, &sentARP
+			if v.Is6() {
+				gap, sent = b.NAInterval, &sentNA
+			}
+			if *sent && gap > 0 {
+				if err := a.sleep(ctx, gap); err != nil {
+					return errors.Join(append(errs, err)...)
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			var err error
+			if v.Is6() {
+				err = a.sendNA(ll, v.Addr())
+			} else {
+				err = a.sendGARP(v.Addr())
+			}
+			*sent = true
+			if err != nil {
+				// Keep announcing the other VIPs; one bad address must
+				// not leave the rest pointing at the old master.
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sendGARP sends keepalived's gratuitous ARP (vrrp_arp.c
+// send_gratuitous_arp_immediate): see appendGratuitousARP.
+func (a *Announcer) sendGARP(vip netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	frame := appendGratuitousARP(a.buf[:0], a.srcMAC, vip)
+	if _, err := unix.Write(a.fd, frame); err != nil {
+		return fmt.Errorf("send gratuitous ARP for %v on %s: %w", vip, a.ifname, err)
+	}
+	return nil
+}
+
+// sendNA sends an unsolicited NA for vip from the link-local address src:
+// RFC 4861 §7.2.2 wants an address assigned to the interface as source, and
+// keepalived uses the link-local one.
+func (a *Announcer) sendNA(src, vip netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	frame := appendUnsolicitedNA(a.buf[:0], a.srcMAC, src, vip, a.cfg.Router)
+	if _, err := unix.Write(a.fd, frame); err != nil {
+		return fmt.Errorf("send unsolicited NA for %v on %s: %w", vip, a.ifname, err)
+	}
+	return nil
+}
+
+// IPv6Forwarding reports whether ifname forwards IPv6 (its
+// net.ipv6.conf.<ifname>.forwarding sysctl, read in the calling thread's
+// network namespace), for AnnouncerConfig.Router.
+func IPv6Forwarding(ifname string) (bool, error) {
+	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/forwarding")
+	if err != nil {
+		return false, fmt.Errorf("read IPv6 forwarding of %s: %w", ifname, err)
+	}
+	return strings.TrimSpace(string(b)) != "0", nil
+}
