@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -163,7 +164,7 @@ func TestVethAdvertsArriveDespiteFirewall(t *testing.T) {
 			if err := evr.Read(&ev); err != nil {
 				t.Fatalf("%s: read event %d of %d: %v (seen per advert %v)", phase, n+1, len(frames), err, seen)
 			}
-			i := slicesIndex(want, func(w advert) bool { return bytes.Equal(ev.Payload, w.vrrp()) && ev.Src == w.src })
+			i := slices.IndexFunc(want, func(w advert) bool { return bytes.Equal(ev.Payload, w.vrrp()) && ev.Src == w.src })
 			if i < 0 {
 				t.Fatalf("%s: unexpected event %+v", phase, ev)
 			}
@@ -249,13 +250,4 @@ func TestVethAdvertsArriveDespiteFirewall(t *testing.T) {
 	if out := b.IP("link", "show", "b0"); regexp.MustCompile(`prog/xdp|xdpgeneric|xdp `).MatchString(out) {
 		t.Errorf("XDP still attached after Detach:\n%s", out)
 	}
-}
-
-func slicesIndex[T any](s []T, f func(T) bool) int {
-	for i, v := range s {
-		if f(v) {
-			return i
-		}
-	}
-	return -1
 }

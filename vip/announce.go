@@ -3,8 +3,11 @@ package vip
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
+
+	"github.com/mdlayher/arp"
 )
 
 // GARPConfig holds keepalived's gratuitous ARP / unsolicited NA settings
@@ -102,20 +105,20 @@ var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 // (vrrp_arp.c): an ARP request (RFC 826) sent to the Ethernet broadcast,
 // sender hardware address mac, sender and target protocol address both the
 // VIP (RFC 5227 §3 / RFC 5798 §6.4.2), target hardware address
-// ff:ff:ff:ff:ff:ff as keepalived writes it.
-func appendGratuitousARP(b []byte, mac [6]byte, vip netip.Addr) []byte {
+// ff:ff:ff:ff:ff:ff as keepalived writes it. The ARP payload is
+// github.com/mdlayher/arp's; the frame goes out on the announcer's own
+// AF_PACKET socket, below netfilter, like adverts.
+func appendGratuitousARP(b []byte, mac [6]byte, vip netip.Addr) ([]byte, error) {
+	p, err := arp.NewPacket(arp.OperationRequest, net.HardwareAddr(mac[:]), vip, net.HardwareAddr(broadcastMAC[:]), vip)
+	if err != nil {
+		return b, fmt.Errorf("gratuitous ARP for %s: %w", vip, err)
+	}
+	payload, err := p.MarshalBinary()
+	if err != nil {
+		return b, fmt.Errorf("gratuitous ARP for %s: %w", vip, err)
+	}
 	b = appendEthernet(b, broadcastMAC, mac, etherTypeARP)
-	b = append(b,
-		0, 1, // hardware type Ethernet
-		0x08, 0x00, // protocol type IPv4
-		6, 4, // address lengths
-		0, 1, // operation: request
-	)
-	ip := vip.As4()
-	b = append(b, mac[:]...)
-	b = append(b, ip[:]...)
-	b = append(b, broadcastMAC[:]...)
-	return append(b, ip[:]...)
+	return append(b, payload...), nil
 }
 
 // appendUnsolicitedNA appends an Ethernet frame with an unsolicited

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,6 +39,7 @@ type Announcer struct {
 	cfg    AnnouncerConfig
 	ifname string
 	fd     int
+	nl     *netlink.Handle
 	srcMAC [6]byte
 	sleep  func(context.Context, time.Duration) error
 
@@ -60,11 +62,18 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("announcer on %s: source MAC: %w", ifi.Name, err)
 	}
+	// The handle finds the link-local source for NAs later, from whatever
+	// thread SendBurst runs on, in this namespace.
+	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("announcer on %s: open rtnetlink handle: %w", ifi.Name, err)
+	}
 	fd, err := openPacketSocket(cfg.Ifindex)
 	if err != nil {
+		nl.Close()
 		return nil, fmt.Errorf("announcer on %s: %w", ifi.Name, err)
 	}
-	return &Announcer{cfg: cfg, ifname: ifi.Name, fd: fd, srcMAC: src, sleep: sleepCtx, buf: make([]byte, 0, 128)}, nil
+	return &Announcer{cfg: cfg, ifname: ifi.Name, fd: fd, nl: nl, srcMAC: src, sleep: sleepCtx, buf: make([]byte, 0, 128)}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -85,6 +94,7 @@ func (a *Announcer) Close() error {
 	if a.fd < 0 {
 		return nil
 	}
+	a.nl.Close()
 	err := unix.Close(a.fd)
 	a.fd = -1
 	return err
@@ -108,7 +118,7 @@ func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
 	for _, v := range vips {
 		if v.Is6() {
 			var err error
-			if ll, err = LinkLocalIPv6(a.cfg.Ifindex); err != nil {
+			if ll, err = sourceAddrWith(a.nl, a.cfg.Ifindex, netlink.FAMILY_V6, nil, usableLinkLocal); err != nil {
 				return fmt.Errorf("unsolicited NA on %s: %w", a.ifname, err)
 			}
 			break
@@ -152,7 +162,11 @@ func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
 func (a *Announcer) sendGARP(vip netip.Addr) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	frame := appendGratuitousARP(a.buf[:0], a.srcMAC, vip)
+	frame, err := appendGratuitousARP(a.buf[:0], a.srcMAC, vip)
+	if err != nil {
+		return err
+	}
+	a.buf = frame
 	if _, err := unix.Write(a.fd, frame); err != nil {
 		return fmt.Errorf("send gratuitous ARP for %v on %s: %w", vip, a.ifname, err)
 	}

@@ -246,7 +246,11 @@ func checkNA(t *testing.T, f []byte, mac [6]byte, src, target netip.Addr, router
 
 func TestAppendGratuitousARP(t *testing.T) {
 	vip := netip.MustParseAddr("198.18.0.100")
-	checkGARP(t, appendGratuitousARP(nil, testSrcMAC, vip), testSrcMAC, vip)
+	frame, err := appendGratuitousARP(nil, testSrcMAC, vip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGARP(t, frame, testSrcMAC, vip)
 }
 
 func TestAppendUnsolicitedNA_RFC4861Section7_2_6(t *testing.T) {

@@ -14,12 +14,11 @@ import (
 // pair is two namespaces joined by a veth: a0 (198.18.0.1/24,
 // 2001:db8::1/64) in A and b0 (198.18.0.2/24, 2001:db8::2/64) in B.
 type pair struct {
-	A, B         *lab.NS
-	aIdx, bIdx   int
-	aMAC, bMAC   [6]byte
-	aLL          netip.Addr
-	aIP4, bIP4   netip.Addr
-	captureIface string
+	A, B       *lab.NS
+	aIdx, bIdx int
+	aMAC, bMAC [6]byte
+	aLL        netip.Addr
+	aIP4, bIP4 netip.Addr
 }
 
 func newPair(t *testing.T) *pair {
@@ -183,4 +182,3 @@ func macOf(h net.HardwareAddr) [6]byte {
 }
 
 func fmtMAC(m [6]byte) string { return net.HardwareAddr(m[:]).String() }
-

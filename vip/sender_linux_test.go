@@ -106,7 +106,7 @@ func TestSendAdvert(t *testing.T) {
 				return err
 			}
 			defer unix.Close(fd)
-			err = unix.Sendto(fd, testVRRP, 0, &unix.SockaddrInet4{Addr: GroupIPv4.As4()})
+			err = unix.Sendto(fd, testVRRP, 0, &unix.SockaddrInet4{Addr: p.bIP4.As4()})
 			if !errors.Is(err, unix.EPERM) {
 				t.Errorf("raw-socket VRRP send under OUTPUT drop: %v, want EPERM (rule not active?)", err)
 			}

@@ -29,9 +29,11 @@ func PrimaryIPv4(ifindex int, exclude ...netip.Addr) (netip.Addr, error) {
 // address of the interface the packet is sent from. An address still doing
 // DAD (tentative) or that failed it is not usable.
 func LinkLocalIPv6(ifindex int) (netip.Addr, error) {
-	return sourceAddr(ifindex, netlink.FAMILY_V6, nil, func(a netlink.Addr, ip netip.Addr) bool {
-		return ip.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
-	})
+	return sourceAddr(ifindex, netlink.FAMILY_V6, nil, usableLinkLocal)
+}
+
+func usableLinkLocal(a netlink.Addr, ip netip.Addr) bool {
+	return ip.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
 }
 
 func sourceAddr(ifindex, family int, exclude []netip.Addr, ok func(netlink.Addr, netip.Addr) bool) (netip.Addr, error) {
@@ -40,6 +42,10 @@ func sourceAddr(ifindex, family int, exclude []netip.Addr, ok func(netlink.Addr,
 		return netip.Addr{}, fmt.Errorf("open rtnetlink handle: %w", err)
 	}
 	defer h.Close()
+	return sourceAddrWith(h, ifindex, family, exclude, ok)
+}
+
+func sourceAddrWith(h *netlink.Handle, ifindex, family int, exclude []netip.Addr, ok func(netlink.Addr, netip.Addr) bool) (netip.Addr, error) {
 	l, err := h.LinkByIndex(ifindex)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("interface %d: %w", ifindex, err)

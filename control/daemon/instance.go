@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"strings"
 	"net/netip"
 	"slices"
 	"time"
@@ -290,7 +289,7 @@ func (d *Daemon) do(r *instance, a fsm.Action, now time.Time) {
 // transition logs, records and notifies one state change.
 func (d *Daemon) transition(r *instance, a fsm.Action, now time.Time) {
 	from, to := a.From.String(), a.To.String()
-	cause := causeOf(a)
+	cause := string(a.Cause)
 	d.log.Info(fmt.Sprintf("%s: %s → %s: %s", r.cfg.Name, from, to, a.Reason),
 		"instance", r.cfg.Name, "from", from, "to", to, "cause", cause, "priority", r.m.EffectivePriority())
 	r.since, r.reason = now, a.Reason
@@ -331,10 +330,4 @@ func (d *Daemon) shutdownInstance(r *instance, now time.Time) {
 	d.handle(r, fsm.Event{Kind: fsm.EventShutdown}, now)
 	d.sched.Remove(r.id)
 	d.stopGARP(r)
-}
-
-// causeOf names a transition's cause in one stable word for metrics labels
-// (the Reason text carries numbers and addresses).
-func causeOf(a fsm.Action) string {
-	return strings.ToLower(a.From.String() + "_to_" + a.To.String())
 }

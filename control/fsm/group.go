@@ -160,7 +160,7 @@ func (g *Group) Handle(member int, ev Event, now time.Time, out []GroupAction) [
 		reason := "sync group " + g.name + ": " + g.members[leader].cfg.Name + " is MASTER"
 		for i, x := range g.members {
 			if i != leader && x.state == StateBackup {
-				g.scratch = x.becomeMaster(now, reason, g.scratch[:0])
+				g.scratch = x.becomeMaster(now, CauseSyncGroup, reason, g.scratch[:0])
 				out = g.emit(i, g.scratch, out)
 			}
 		}
@@ -170,7 +170,7 @@ func (g *Group) Handle(member int, ev Event, now time.Time, out []GroupAction) [
 		for i, x := range g.members {
 			if i != member && x.state == StateMaster {
 				g.scratch = g.scratch[:0]
-				g.scratch = x.transition(StateBackup, reason, g.scratch)
+				g.scratch = x.transition(StateBackup, CauseSyncGroup, reason, g.scratch)
 				g.scratch = append(g.scratch, Action{Kind: ActionRemoveVIPs})
 				x.adverAt = time.Time{}
 				x.masterAdverInt = x.cfg.AdvertInterval
@@ -191,7 +191,7 @@ func (g *Group) Handle(member int, ev Event, now time.Time, out []GroupAction) [
 		if all {
 			for i, x := range g.members {
 				reason := "sync group " + g.name + ": every member's master down interval expired (" + x.downReason() + ")"
-				g.scratch = x.becomeMaster(now, reason, g.scratch[:0])
+				g.scratch = x.becomeMaster(now, CauseSyncGroup, reason, g.scratch[:0])
 				out = g.emit(i, g.scratch, out)
 			}
 		}

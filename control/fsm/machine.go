@@ -218,7 +218,7 @@ func (m *Machine) Handle(ev Event, now time.Time, out []Action) []Action {
 	return out
 }
 
-func (m *Machine) transition(to State, reason string, out []Action) []Action {
+func (m *Machine) transition(to State, cause Cause, reason string, out []Action) []Action {
 	from := m.state
 	m.state = to
 	if to == StateMaster {
@@ -227,7 +227,7 @@ func (m *Machine) transition(to State, reason string, out []Action) []Action {
 	if from == StateMaster {
 		m.stats.ReleaseMaster++
 	}
-	return append(out, Action{Kind: ActionTransition, From: from, To: to, Reason: reason})
+	return append(out, Action{Kind: ActionTransition, From: from, To: to, Cause: cause, Reason: reason})
 }
 
 func (m *Machine) sendAdvert(prio uint8, out []Action) []Action {
@@ -241,13 +241,13 @@ func (m *Machine) sendAdvert(prio uint8, out []Action) []Action {
 // becomeMaster is RFC 5798 §6.4.1/§6.4.2 "transition to Master": send an
 // advert, take the addresses, announce them, start the Adver_Timer with our
 // own interval (a v3 master reverts to its configured interval).
-func (m *Machine) becomeMaster(now time.Time, reason string, out []Action) []Action {
+func (m *Machine) becomeMaster(now time.Time, cause Cause, reason string, out []Action) []Action {
 	m.wantMaster = false
 	m.masterAdverInt = m.cfg.AdvertInterval
 	m.masterAddr = m.cfg.PrimaryAddr
 	m.masterPrio = m.eff
 	m.preemptAt = time.Time{}
-	out = m.transition(StateMaster, reason, out)
+	out = m.transition(StateMaster, cause, reason, out)
 	out = m.sendAdvert(m.eff, out)
 	out = append(out, Action{Kind: ActionAddVIPs}, Action{Kind: ActionSendGratuitous})
 	m.adverAt = now.Add(m.cfg.AdvertInterval)
@@ -256,11 +256,11 @@ func (m *Machine) becomeMaster(now time.Time, reason string, out []Action) []Act
 
 // becomeBackup enters BACKUP with a full Master_Down_Timer at our own
 // interval (RFC 5798 §6.4.1; keepalived vrrp_state_leave_fault).
-func (m *Machine) becomeBackup(now time.Time, reason string, out []Action) []Action {
+func (m *Machine) becomeBackup(now time.Time, cause Cause, reason string, out []Action) []Action {
 	m.wantMaster = false
 	m.masterAdverInt = m.cfg.AdvertInterval
 	m.cause = causeNoAdvert
-	out = m.transition(StateBackup, reason, out)
+	out = m.transition(StateBackup, cause, reason, out)
 	m.downAt = now.Add(m.MasterDownInterval())
 	return out
 }
@@ -271,13 +271,13 @@ func (m *Machine) startup(now time.Time, out []Action) []Action {
 	}
 	m.masterAddr, m.masterPrio = netip.Addr{}, 0
 	if m.faulted() {
-		return m.transition(StateFault, "startup: "+m.firstFault(), out)
+		return m.transition(StateFault, CauseFault, "startup: "+m.firstFault(), out)
 	}
 	// RFC 5798 §6.4.1: the owner goes straight to MASTER.
 	if m.eff == PriorityOwner {
-		return m.becomeMaster(now, "startup: address owner (priority 255)", out)
+		return m.becomeMaster(now, CauseOwner, "startup: address owner (priority 255)", out)
 	}
-	out = m.becomeBackup(now, "startup", out)
+	out = m.becomeBackup(now, CauseStartup, "startup", out)
 	if m.cfg.PreemptDelay > 0 {
 		// keepalived.conf(5) preempt_delay: "after startup ... until preemption".
 		m.preemptAt = now.Add(m.cfg.PreemptDelay)
@@ -316,9 +316,22 @@ func (m *Machine) timer(now time.Time, out []Action) []Action {
 			m.wantMaster = true
 			return out
 		}
-		return m.becomeMaster(now, m.downReason(), out)
+		return m.becomeMaster(now, m.downCause(), m.downReason(), out)
 	}
 	return out
+}
+
+// downCause is the Cause of a Master_Down_Timer expiry.
+func (m *Machine) downCause() Cause {
+	switch m.cause {
+	case causePrioZero:
+		return CausePriorityZero
+	case causePreempt:
+		return CausePreempt
+	case causeStartMast:
+		return CauseStartAsMaster
+	}
+	return CauseMasterDown
 }
 
 func (m *Machine) downReason() string {
@@ -464,7 +477,7 @@ func (m *Machine) masterAdvert(adv *Advert, now time.Time, out []Action) []Actio
 	} else {
 		reason = fmt.Sprintf("equal priority %d from higher address %s", adv.Priority, adv.Src)
 	}
-	out = m.transition(StateBackup, reason, out)
+	out = m.transition(StateBackup, CauseHigherPriority, reason, out)
 	out = append(out, Action{Kind: ActionRemoveVIPs})
 	m.adverAt = time.Time{}
 	m.masterAdverInt = m.cfg.AdvertInterval
@@ -488,12 +501,12 @@ func (m *Machine) setFault(r FaultReason, now time.Time, out []Action) []Action 
 	case StateMaster:
 		// keepalived vrrp_state_leave_master → FAULT: priority 0 so backups
 		// take over after Skew_Time, and give the addresses up.
-		out = m.transition(StateFault, r.String(), out)
+		out = m.transition(StateFault, CauseFault, r.String(), out)
 		out = m.sendAdvert(PriorityStop, out)
 		out = append(out, Action{Kind: ActionRemoveVIPs})
 		m.adverAt = time.Time{}
 	case StateBackup:
-		out = m.transition(StateFault, r.String(), out)
+		out = m.transition(StateFault, CauseFault, r.String(), out)
 		m.downAt = time.Time{}
 		m.wantMaster = false
 	}
@@ -513,9 +526,9 @@ func (m *Machine) clearFault(r FaultReason, now time.Time, out []Action) []Actio
 	// keepalived vrrp_state_leave_fault: the owner goes straight to MASTER,
 	// others to BACKUP with a full Master_Down_Interval at their own interval.
 	if m.eff == PriorityOwner {
-		return m.becomeMaster(now, reason+"; address owner", out)
+		return m.becomeMaster(now, CauseFaultCleared, reason+"; address owner", out)
 	}
-	return m.becomeBackup(now, reason, out)
+	return m.becomeBackup(now, CauseFaultCleared, reason, out)
 }
 
 func (m *Machine) shutdown(out []Action) []Action {
@@ -524,11 +537,11 @@ func (m *Machine) shutdown(out []Action) []Action {
 		return out
 	case StateMaster:
 		// RFC 5798 §6.4.3 Shutdown: cancel Adver_Timer, send priority 0.
-		out = m.transition(StateStop, "shutdown", out)
+		out = m.transition(StateStop, CauseShutdown, "shutdown", out)
 		out = m.sendAdvert(PriorityStop, out)
 		out = append(out, Action{Kind: ActionRemoveVIPs})
 	default:
-		out = m.transition(StateStop, "shutdown", out)
+		out = m.transition(StateStop, CauseShutdown, "shutdown", out)
 	}
 	m.adverAt, m.downAt, m.preemptAt = time.Time{}, time.Time{}, time.Time{}
 	m.wantMaster = false

@@ -608,3 +608,40 @@ func TestEveryTransitionHasOneReason(t *testing.T) {
 	transition(t, h.start())
 	h.wantState(StateBackup)
 }
+
+func TestEveryTransitionHasItsCause(t *testing.T) {
+	peer := netip.MustParseAddr("198.18.0.99")
+	want := func(t *testing.T, acts []Action, c Cause) {
+		t.Helper()
+		if got := transition(t, acts).Cause; got != c {
+			t.Fatalf("cause %q, want %q", got, c)
+		}
+	}
+	t.Run("tour", func(t *testing.T) {
+		h := newHarness(t, cfg(nil))
+		want(t, h.start(), CauseStartup)
+		want(t, h.fire(), CauseMasterDown)
+		want(t, h.advert(peer, 200, time.Second), CauseHigherPriority)
+		h.advert(peer, 0, time.Second)
+		want(t, h.fire(), CausePriorityZero)
+		fault := FaultReason{Kind: FaultTracker, Name: "chk"}
+		want(t, h.ev(Event{Kind: EventSetFault, Fault: fault}), CauseFault)
+		want(t, h.ev(Event{Kind: EventClearFault, Fault: fault}), CauseFaultCleared)
+		want(t, h.ev(Event{Kind: EventShutdown}), CauseShutdown)
+	})
+	t.Run("owner", func(t *testing.T) {
+		h := newHarness(t, cfg(func(c *Config) { c.Priority = 255 }))
+		want(t, h.start(), CauseOwner)
+	})
+	t.Run("preempt", func(t *testing.T) {
+		h := newHarness(t, cfg(nil))
+		h.start()
+		h.advert(peer, 50, time.Second)
+		want(t, h.fire(), CausePreempt)
+	})
+	t.Run("start_as_master", func(t *testing.T) {
+		h := newHarness(t, cfg(func(c *Config) { c.InitialState = StateMaster }))
+		h.start()
+		want(t, h.fire(), CauseStartAsMaster)
+	})
+}

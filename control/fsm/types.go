@@ -231,11 +231,30 @@ func (k ActionKind) String() string {
 	return fmt.Sprintf("ActionKind(%d)", uint8(k))
 }
 
+// Cause classifies a transition in one stable word, for metrics labels and
+// alerting (Reason carries the details: numbers and addresses).
+type Cause string
+
+const (
+	CauseStartup        Cause = "startup"
+	CauseOwner          Cause = "address_owner"
+	CauseMasterDown     Cause = "master_down"
+	CausePriorityZero   Cause = "priority_zero"
+	CausePreempt        Cause = "preempt"
+	CauseStartAsMaster  Cause = "start_as_master"
+	CauseHigherPriority Cause = "higher_priority"
+	CauseFault          Cause = "fault"
+	CauseFaultCleared   Cause = "fault_cleared"
+	CauseSyncGroup      Cause = "sync_group"
+	CauseShutdown       Cause = "shutdown"
+)
+
 // Action is an output of Machine.Handle.
 type Action struct {
 	Kind     ActionKind
 	Priority uint8 // ActionSendAdvert
 	From, To State // ActionTransition
+	Cause    Cause // ActionTransition
 	Reason   string
 }
 

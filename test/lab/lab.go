@@ -105,16 +105,23 @@ func (n *NS) Run(name string, args ...string) string {
 }
 
 // Do runs fn on an OS thread switched into the namespace, for Go code that
-// opens sockets, netlink handles or attaches XDP there. The thread is
-// discarded afterwards (never returned to the Go scheduler in the namespace).
+// opens sockets, netlink handles or attaches XDP there. The thread switches
+// back before it is released; if it cannot, it stays locked and the runtime
+// discards it (the main thread included: it never returns to the scheduler,
+// though `ip netns pids` would then list the test, so restoring matters).
 func (n *NS) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// Deliberately no UnlockOSThread: the goroutine exits and the runtime
-		// throws the thread away, so it can never leak into other goroutines.
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- fmt.Errorf("read current netns: %w", err)
+			return
+		}
+		defer orig.Close()
 		h, err := netns.GetFromName(n.Name)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("open netns %s: %w", n.Name, err)
 			return
 		}
@@ -123,7 +130,11 @@ func (n *NS) Do(fn func() error) error {
 			errc <- fmt.Errorf("enter netns %s: %w", n.Name, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
