@@ -3,10 +3,6 @@
 package loader
 
 import (
-	"fmt"
-	"os"
-	"runtime/pprof"
-	"time"
 	"bytes"
 	"encoding/binary"
 	"net/netip"
@@ -85,13 +81,6 @@ func FuzzXDPMatchesDecoder(f *testing.F) {
 	}
 	d := openTest(f)
 	f.Fuzz(func(t *testing.T, payload []byte, sel byte) {
-		tm := time.AfterFunc(5*time.Second, func() {
-			fh, _ := os.Create("/tmp/fuzzhang.txt")
-			fmt.Fprintf(fh, "%x %x\n", payload, sel)
-			pprof.Lookup("goroutine").WriteTo(fh, 2)
-			fh.Close()
-		})
-		defer tm.Stop()
 		if len(payload) > maxVRRPLen {
 			return
 		}

@@ -113,6 +113,7 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 		switch {
 		case p.keep != nil:
 			d.programDataplane(p.keep)
+			d.trackers.recompute(p.keep) // its tracker lines may have changed
 		case p.repl != nil:
 			wasMaster := p.repl.m.State() == fsm.StateMaster
 			d.sched.Remove(p.repl.id)
@@ -147,6 +148,7 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 		delay = 0
 	}
 	for _, r := range start {
+		d.trackers.recompute(r)
 		if delay > 0 {
 			// vrrp_startup_delay: keepalived waits before starting VRRP at
 			// boot, so that interfaces settle.
@@ -155,15 +157,27 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 				d.mu.Lock()
 				defer d.mu.Unlock()
 				if !d.stopped && d.byName[r.cfg.Name] == r {
-					d.handle(r, fsm.Event{Kind: fsm.EventStartup}, time.Now())
+					d.startInstance(r, time.Now())
 				}
 			})
 			continue
 		}
-		d.handle(r, fsm.Event{Kind: fsm.EventStartup}, now)
+		d.startInstance(r, now)
 	}
 	d.detachUnusedIfaces()
 	return nil
+}
+
+// startInstance sends the engine its Startup event, unless a weight-0
+// tracker has not reported yet: keepalived holds such an instance in INIT,
+// and trackers.recompute starts it when the result comes in.
+func (d *Daemon) startInstance(r *instance, now time.Time) {
+	if d.trackers.pendingInit(r) {
+		r.waitingInit = true
+		d.log.Info(fmt.Sprintf("%s: waiting in INIT for the first result of its trackers", r.cfg.Name))
+		return
+	}
+	d.handle(r, fsm.Event{Kind: fsm.EventStartup}, now)
 }
 
 // sameEngine reports whether the running instance can continue unchanged:

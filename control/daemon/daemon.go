@@ -146,6 +146,9 @@ func (d *Daemon) Start() (err error) {
 	d.started = time.Now()
 	d.trackers = newTrackerSet(d)
 	d.metrics = metrics.NewRegistry(d.opts.Version, d.Status)
+	if err := d.trackers.start(d.cfg); err != nil {
+		return err
+	}
 
 	d.mu.Lock()
 	err = d.apply(d.cfg, nil)
@@ -164,9 +167,6 @@ func (d *Daemon) Start() (err error) {
 	}
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); d.sched.Run(d.ctx) }()
-	if err := d.trackers.start(d.cfg); err != nil {
-		return err
-	}
 	if d.opts.ControlSocket != "" {
 		if d.ctl, err = listenControl(d, d.opts.ControlSocket); err != nil {
 			return err
@@ -268,22 +268,27 @@ func (d *Daemon) Reload() error {
 	if err == nil {
 		err = d.checkInterfaces(cfg)
 	}
+	if err == nil {
+		// The new trackers start before the instances switch; on error the
+		// old ones keep running.
+		err = d.trackers.start(cfg)
+	}
 	d.mu.Lock()
 	d.reload.Last = time.Now()
+	if err == nil {
+		if err = d.apply(cfg, d.cfg); err != nil {
+			d.mu.Unlock()
+			if terr := d.trackers.start(d.cfg); terr != nil {
+				d.log.Error("restarting the previous trackers", "err", terr)
+			}
+			d.mu.Lock()
+		}
+	}
 	if err != nil {
 		d.reload.Failures++
 		d.reload.LastError = err.Error()
 		d.mu.Unlock()
 		d.log.Error("reload failed; the previous configuration keeps running", "err", err)
-		return err
-	}
-	old := d.cfg
-	err = d.apply(cfg, old)
-	if err != nil {
-		d.reload.Failures++
-		d.reload.LastError = err.Error()
-		d.mu.Unlock()
-		d.log.Error("reload failed", "err", err)
 		return err
 	}
 	d.cfg = cfg
@@ -294,9 +299,6 @@ func (d *Daemon) Reload() error {
 	d.reload.Successes++
 	d.reload.LastError = ""
 	d.mu.Unlock()
-	if err := d.trackers.start(cfg); err != nil {
-		d.log.Error("restarting trackers after reload", "err", err)
-	}
 	d.log.Info("configuration reloaded", "instances", len(cfg.Instances))
 	return nil
 }

@@ -53,6 +53,9 @@ type instance struct {
 	errs        [numErrKinds]uint64
 	lastAdvert  time.Time
 	delta       int
+
+	trackerFaults map[string]bool // tracker fault reasons set on the engine
+	waitingInit   bool            // held in INIT until weight-0 trackers report
 }
 
 type transitionKey struct{ from, to, cause string }
@@ -124,6 +127,7 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 		src:    src,
 		buf:    make([]byte, 0, 1500),
 		counts: map[transitionKey]uint64{},
+		trackerFaults: map[string]bool{},
 		rx:     advert.Advert{Addrs: make([]netip.Addr, 0, 16)},
 		reason: "not started",
 	}

@@ -171,7 +171,7 @@ func NewFileWatcher(files []FileConfig, log *slog.Logger, emit func(Update)) (*F
 			return nil, err
 		}
 		dir := filepath.Dir(c.Path)
-		wd, err := unix.InotifyAddWatch(fd, dir, unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO|unix.IN_MOVED_FROM|unix.IN_DELETE|unix.IN_CREATE)
+		wd, err := unix.InotifyAddWatch(fd, dir, unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO|unix.IN_MOVED_FROM|unix.IN_DELETE)
 		if err != nil {
 			w.closeFDs()
 			return nil, fmt.Errorf("track_file %s: watch %s: %w (the directory must exist)", c.Name, dir, err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,6 +186,31 @@ func (e *ProcessEvents) handle(ev xbpf.ProcEvent) {
 	}
 	if _, err := os.Stat(filepath.Join(e.root, strconv.Itoa(pid))); err != nil {
 		e.t.Exit(pid)
+		return
+	}
+	// Likewise a child forked before the pid was watched sent no fork
+	// event: adopt the children the kernel lists now.
+	e.adoptChildren(pid, 4)
+}
+
+func (e *ProcessEvents) adoptChildren(pid, depth int) {
+	if depth == 0 {
+		return
+	}
+	files, _ := filepath.Glob(filepath.Join(e.root, strconv.Itoa(pid), "task", "*", "children"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, w := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(w)
+			if err != nil || e.t.isCounted(child) {
+				continue
+			}
+			e.t.Fork(pid, child)
+			e.adoptChildren(child, depth-1)
+		}
 	}
 }
 

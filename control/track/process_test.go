@@ -226,7 +226,11 @@ func TestProcessEventsBPF_ForkCounted(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = exec.Command("pkill", "-P", fmt.Sprint(c.Process.Pid)).Run(); _ = c.Process.Kill(); _ = c.Wait() }()
+	defer func() {
+		_ = exec.Command("pkill", "-P", fmt.Sprint(c.Process.Pid)).Run()
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}()
 	waitValue(t, up, true, 1)
 	deadline := time.Now().Add(15 * time.Second)
 	for tr.Counts()["p"] < 2 {
