@@ -73,7 +73,14 @@ struct xvrrp_instance_key {
 	__u16 _pad;
 };
 
-// Per-instance receive policy, programmed by the daemon.
+// Token bucket; tokens in units of 1e-9 token so refill needs no division.
+struct xvrrp_bucket {
+	__u64 nanotokens;
+	__u64 last_ns;
+};
+
+// Per-instance receive policy, programmed by the daemon, and the instance's
+// aggregate token bucket, which lives here to save a map lookup per advert.
 struct xvrrp_policy {
 	__u8 version; // 2 or 3; other versions are bad version
 	__u8 min_ttl; // 255/255 for multicast (RFC 5798 §7.1); keepalived min_ttl/max_ttl relax it for unicast
@@ -88,17 +95,15 @@ struct xvrrp_policy {
 	__u32 inst_burst;
 	__u8 group[16]; // multicast destination of a multicast instance
 	__u8 peers[XVRRP_MAX_PEERS][16];
+	// State, written by the program: all sources of the instance together.
+	// The loader zeroes it on every update; the first advert refills it to
+	// inst_burst.
+	struct xvrrp_bucket aggregate;
 };
 
 struct xvrrp_rate_key {
 	struct xvrrp_instance_key instance;
 	__u8 src[16];
-};
-
-// Token bucket; tokens in units of 1e-9 token so refill needs no division.
-struct xvrrp_bucket {
-	__u64 nanotokens;
-	__u64 last_ns;
 };
 
 // Fixed header of each ring record; the VRRP bytes follow it.
@@ -142,13 +147,6 @@ struct {
 } rate_src SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct xvrrp_instance_key);
-	__type(value, struct xvrrp_bucket);
-} rate_inst SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20); // the loader resizes it (Options.RingBytes)
 } events SEC(".maps");
@@ -173,6 +171,14 @@ const enum xvrrp_reason *const xvrrp_btf_reason = 0;
 const enum xvrrp_family *const xvrrp_btf_family = 0;
 const struct xvrrp_rate_key *const xvrrp_btf_rate_key = 0;
 const struct xvrrp_event *const xvrrp_btf_event = 0;
+
+// Not linux/if_ether.h's ethhdr: that one is packed, which makes clang load
+// the EtherType a byte at a time.
+struct xvrrp_eth_hdr {
+	__u8 dst[6];
+	__u8 src[6];
+	__be16 h_proto;
+};
 
 struct xvrrp_vlan_hdr {
 	__be16 tci;
@@ -260,7 +266,7 @@ int xvrrp_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	struct xvrrp_eth_hdr *eth = data;
 	void *l3;
 	__u16 proto;
 	__u16 vlan = 0, vlan_inner = 0;
@@ -474,20 +480,9 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
 		return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
 
-	struct xvrrp_bucket *ib = bpf_map_lookup_elem(&rate_inst, &ikey);
-	if (ib) {
-		if (!bucket_refill(ib, now, pol->inst_rate, pol->inst_burst))
-			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
-		ib->nanotokens -= XVRRP_NS_PER_SEC;
-	} else {
-		if (pol->inst_burst == 0)
-			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
-		struct xvrrp_bucket nb = {
-			.nanotokens = ((__u64)pol->inst_burst - 1) * XVRRP_NS_PER_SEC,
-			.last_ns = now,
-		};
-		bpf_map_update_elem(&rate_inst, &ikey, &nb, BPF_ANY);
-	}
+	if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
+		return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
+	pol->aggregate.nanotokens -= XVRRP_NS_PER_SEC;
 	if (sb) {
 		sb->nanotokens -= XVRRP_NS_PER_SEC;
 	} else {
@@ -508,7 +503,20 @@ int xvrrp_xdp(struct xdp_md *ctx)
 		struct xvrrp_event_small *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 		if (!s)
 			return count(XVRRP_REASON_RING_FULL, verdict);
-		err = bpf_xdp_load_bytes(ctx, off, s->payload, vlen);
+		// Word copy from the packet, already bounds-checked by the
+		// checksum loop: cheaper than bpf_xdp_load_bytes for small
+		// adverts. vlen is a multiple of 4 (length check above).
+		err = 0;
+		for (__u32 i = 0; i < XVRRP_SMALL_PAYLOAD / 4; i++) {
+			if (i >= nwords)
+				break;
+			__u32 *w = vrrp + i * 4;
+			if ((void *)(w + 1) > data_end) {
+				err = -1;
+				break;
+			}
+			((__u32 *)s->payload)[i] = *w;
+		}
 		e = &s->hdr;
 	} else {
 		struct xvrrp_event_large *l = bpf_ringbuf_reserve(&events, sizeof(*l), 0);

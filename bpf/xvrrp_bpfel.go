@@ -73,6 +73,7 @@ type XvrrpXvrrpPolicy struct {
 	InstBurst             uint32
 	Group                 [16]uint8
 	Peers                 [8][16]uint8
+	Aggregate             XvrrpXvrrpBucket
 }
 
 type XvrrpXvrrpRateKey struct {
@@ -108,7 +109,6 @@ const (
 const (
 	XvrrpMapEvents               = "events"
 	XvrrpMapInstances            = "instances"
-	XvrrpMapRateInst             = "rate_inst"
 	XvrrpMapRateSrc              = "rate_src"
 	XvrrpMapStats                = "stats"
 	XvrrpProgXvrrpXdp            = "xvrrp_xdp"
@@ -171,7 +171,6 @@ type XvrrpProgramSpecs struct {
 type XvrrpMapSpecs struct {
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Instances *ebpf.MapSpec `ebpf:"instances"`
-	RateInst  *ebpf.MapSpec `ebpf:"rate_inst"`
 	RateSrc   *ebpf.MapSpec `ebpf:"rate_src"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
@@ -210,7 +209,6 @@ func (o *XvrrpObjects) Close() error {
 type XvrrpMaps struct {
 	Events    *ebpf.Map `ebpf:"events"`
 	Instances *ebpf.Map `ebpf:"instances"`
-	RateInst  *ebpf.Map `ebpf:"rate_inst"`
 	RateSrc   *ebpf.Map `ebpf:"rate_src"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 }
@@ -219,7 +217,6 @@ func (m *XvrrpMaps) Close() error {
 	return _XvrrpClose(
 		m.Events,
 		m.Instances,
-		m.RateInst,
 		m.RateSrc,
 		m.Stats,
 	)

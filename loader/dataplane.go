@@ -8,7 +8,7 @@
 //
 // Layout under Options.PinDir (default /sys/fs/bpf/xvrrp):
 //
-//	instances  rate_src  rate_inst  events   shared by every interface
+//	instances  rate_src  events              shared by every interface
 //	<ifname>/stats                           per-CPU counters of one interface
 //	<ifname>/link                            the XDP link of one interface
 //
@@ -68,20 +68,19 @@ type Dataplane struct {
 }
 
 type sharedMaps struct {
-	instances, rateSrc, rateInst, events *ebpf.Map
+	instances, rateSrc, events *ebpf.Map
 }
 
 func (s *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		bpf.XvrrpMapInstances: s.instances,
 		bpf.XvrrpMapRateSrc:   s.rateSrc,
-		bpf.XvrrpMapRateInst:  s.rateInst,
 		bpf.XvrrpMapEvents:    s.events,
 	}
 }
 
 func (s *sharedMaps) close() {
-	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.rateInst, s.events} {
+	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.events} {
 		if m != nil {
 			m.Close()
 		}
@@ -131,7 +130,6 @@ func Open(opts Options) (*Dataplane, error) {
 	}{
 		{bpf.XvrrpMapInstances, &d.shared.instances},
 		{bpf.XvrrpMapRateSrc, &d.shared.rateSrc},
-		{bpf.XvrrpMapRateInst, &d.shared.rateInst},
 		{bpf.XvrrpMapEvents, &d.shared.events},
 	} {
 		m, err := openPinnedMap(spec.Maps[s.name], filepath.Join(opts.PinDir, s.name))

@@ -212,11 +212,10 @@ func (d *Dataplane) SetInstance(k InstanceKey, p InstancePolicy) error {
 	if d.closed {
 		return errClosed
 	}
+	// val.Aggregate is zero: the aggregate bucket restarts (full at the
+	// next advert).
 	if err := d.shared.instances.Put(&key, &val); err != nil {
 		return fmt.Errorf("set instance %v: %w", k, explainErrno(err))
-	}
-	if err := d.shared.rateInst.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("reset rate of instance %v: %w", k, err)
 	}
 	return nil
 }
@@ -238,9 +237,6 @@ func (d *Dataplane) DeleteInstance(k InstanceKey) error {
 			return fmt.Errorf("delete instance %v: no such instance", k)
 		}
 		return fmt.Errorf("delete instance %v: %w", k, err)
-	}
-	if err := d.shared.rateInst.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("delete rate of instance %v: %w", k, err)
 	}
 	return nil
 }

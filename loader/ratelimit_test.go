@@ -39,13 +39,15 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bpf.XvrrpXvrrpBucket
-	if err := dp.shared.rateInst.Lookup(&ik, &b); err == nil {
-		b.LastNs -= uint64(d)
-		if err := dp.shared.rateInst.Put(&ik, &b); err != nil {
-			t.Fatal(err)
-		}
+	var pol bpf.XvrrpXvrrpPolicy
+	if err := dp.shared.instances.Lookup(&ik, &pol); err != nil {
+		t.Fatal(err)
 	}
+	pol.Aggregate.LastNs -= uint64(d)
+	if err := dp.shared.instances.Put(&ik, &pol); err != nil {
+		t.Fatal(err)
+	}
+	var b bpf.XvrrpXvrrpBucket
 	var rk bpf.XvrrpXvrrpRateKey
 	it := dp.shared.rateSrc.Iterate()
 	var keys []bpf.XvrrpXvrrpRateKey

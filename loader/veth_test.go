@@ -117,7 +117,7 @@ func TestVethAdvertsArriveDespiteFirewall(t *testing.T) {
 	if got := d.Mode("b0"); got != mode {
 		t.Errorf("Mode(b0) = %v, Attach said %v", got, mode)
 	}
-	for _, p := range []string{"instances", "rate_src", "rate_inst", "events", "b0/stats", "b0/link"} {
+	for _, p := range []string{"instances", "rate_src", "events", "b0/stats", "b0/link"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("pin %s missing: %v", p, err)
 		}

@@ -145,4 +145,3 @@ func printJSON(stdout, stderr io.Writer, v any) int {
 	}
 	return 0
 }
-

@@ -120,16 +120,16 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 		d.log.Warn(fmt.Sprintf("%s: %s", in.Pos, w))
 	}
 	r := &instance{
-		cfg:    in,
-		m:      m,
-		ifc:    ifc,
-		key:    loader.InstanceKey{Ifindex: uint32(ifc.index), VRID: uint8(in.VRID), Family: familyOf(in.Family)},
-		src:    src,
-		buf:    make([]byte, 0, 1500),
-		counts: map[transitionKey]uint64{},
+		cfg:           in,
+		m:             m,
+		ifc:           ifc,
+		key:           loader.InstanceKey{Ifindex: uint32(ifc.index), VRID: uint8(in.VRID), Family: familyOf(in.Family)},
+		src:           src,
+		buf:           make([]byte, 0, 1500),
+		counts:        map[transitionKey]uint64{},
 		trackerFaults: map[string]bool{},
-		rx:     advert.Advert{Addrs: make([]netip.Addr, 0, 16)},
-		reason: "not started",
+		rx:            advert.Advert{Addrs: make([]netip.Addr, 0, 16)},
+		reason:        "not started",
 	}
 	if in.Unicast() {
 		for _, p := range in.UnicastPeers {

@@ -603,4 +603,3 @@ func scriptSecurityFindings(cfg *config.Config) []string {
 	}
 	return out
 }
-

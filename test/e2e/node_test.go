@@ -23,7 +23,8 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "xvrrp-e2e-bin")
+	// Outside /tmp: tests mount a private /tmp over it for some daemons.
+	dir, err := os.MkdirTemp("/run", "xvrrp-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -79,10 +80,19 @@ func wrapPrivateTmp(o startOpts, argv []string) []string {
 func startXvrrpd(t *testing.T, h *lab.Host, conf string, o startOpts) *node {
 	t.Helper()
 	dir := nodeDir(t, h)
-	n := &node{t: t, host: h, dir: dir, conf: filepath.Join(dir, "keepalived.conf"), kind: "xvrrpd"}
-	if err := os.WriteFile(n.conf, []byte(conf), 0o644); err != nil {
+	path := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return startXvrrpdFile(t, h, path, o)
+}
+
+// startXvrrpdFile runs xvrrpd on h with the configuration file at path,
+// unchanged, waiting for its ready file.
+func startXvrrpdFile(t *testing.T, h *lab.Host, path string, o startOpts) *node {
+	t.Helper()
+	dir := nodeDir(t, h)
+	n := &node{t: t, host: h, dir: dir, conf: path, kind: "xvrrpd"}
 	ready := filepath.Join(dir, "ready")
 	argv := append([]string{filepath.Join(binDir, "xvrrpd"), "-f", n.conf,
 		"--pin-dir", "/sys/fs/bpf/xvrrp-" + h.Name,

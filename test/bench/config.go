@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config selects what a run measures and for how long.
+type Config struct {
+	Scenarios         []string // density, failover, flood, micro
+	DensityDuration   time.Duration
+	DensityIntervals  string // comma-separated durations
+	DensitySizes      string // comma-separated: 255 and/or 1020
+	FailoverReps      int
+	FailoverIntervals string
+	FloodDuration     time.Duration
+	FloodIdle         time.Duration
+	FloodBin          string
+	MicroBenchtime    string
+	OutDir            string
+	Kinds             []Kind // daemons to run; both unless narrowed
+}
+
+func parseDurations(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			return nil, fmt.Errorf("interval %q: %w", f, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// DensityCases expands the density matrix: sizes × intervals.
+func (c Config) DensityCases() ([]DensityCase, error) {
+	ivs, err := parseDurations(c.DensityIntervals)
+	if err != nil {
+		return nil, err
+	}
+	var cases []DensityCase
+	for _, f := range strings.Split(c.DensitySizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("density size %q: %w", f, err)
+		}
+		for _, iv := range ivs {
+			switch {
+			case n >= 1 && n <= 255:
+				cases = append(cases, DensityCase{Name: fmt.Sprintf("%d×eth0 @%v", n, iv), Per: n, Interval: iv})
+			case n%4 == 0 && n/4 <= 255:
+				cases = append(cases, DensityCase{Name: fmt.Sprintf("%d×4 VLANs @%v", n, iv), VLANs: []int{10, 11, 12, 13}, Per: n / 4, Interval: iv})
+			default:
+				return nil, fmt.Errorf("density size %d: use 1..255 (one interface) or a multiple of 4 up to 1020 (4 VLANs)", n)
+			}
+		}
+	}
+	return cases, nil
+}
+
+// order alternates which daemon runs first from one cell to the next, so
+// neither always gets the quieter machine.
+func (c Config) order(i int) []Kind {
+	o := []Kind{Xvrrpd, Keepalived}
+	if i%2 == 1 {
+		o = []Kind{Keepalived, Xvrrpd}
+	}
+	if len(c.Kinds) == 0 {
+		return o
+	}
+	return slices.DeleteFunc(o, func(k Kind) bool { return !slices.Contains(c.Kinds, k) })
+}
+
+// RunAll runs the selected scenarios. A failed cell is reported and the run
+// goes on; an interrupted context stops it.
+func (r *Runner) RunAll(ctx context.Context, c Config) error {
+	var errs []error
+	keep := func(err error) bool {
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		r.logf("ERROR: %v", err)
+		errs = append(errs, err)
+		return true
+	}
+	if slices.Contains(c.Scenarios, "density") {
+		cases, err := c.DensityCases()
+		if err != nil {
+			return err
+		}
+		for i, dc := range cases {
+			for _, k := range c.order(i) {
+				if !keep(r.Density(ctx, dc, k, c.DensityDuration)) {
+					return ctx.Err()
+				}
+			}
+		}
+	}
+	if slices.Contains(c.Scenarios, "failover") {
+		ivs, err := parseDurations(c.FailoverIntervals)
+		if err != nil {
+			return err
+		}
+		i := 0
+		for _, iv := range ivs {
+			for _, fc := range []FailoverCase{CutLink, Terminate} {
+				for _, k := range c.order(i) {
+					if !keep(r.Failover(ctx, fc, iv, k, c.FailoverReps)) {
+						return ctx.Err()
+					}
+				}
+				i++
+			}
+		}
+	}
+	if slices.Contains(c.Scenarios, "flood") {
+		for _, k := range c.order(0) {
+			if !keep(r.Flood(ctx, k, c)) {
+				return ctx.Err()
+			}
+		}
+	}
+	if slices.Contains(c.Scenarios, "micro") {
+		if !keep(r.Micro(ctx, c.MicroBenchtime)) {
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WriteFiles writes results.md, results.csv and the charts into dir.
+func (res *Results) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	md, err := os.Create(filepath.Join(dir, "results.md"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(md, "Measured %s.\n\n", time.Now().UTC().Format(time.RFC3339))
+	res.WriteMarkdown(md)
+	if err := md.Close(); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		return err
+	}
+	if err := res.WriteCSV(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return res.DrawCharts(dir)
+}

@@ -1,0 +1,350 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/xvrrp/xvrrp/control/status"
+)
+
+// Kind names the daemon under test.
+type Kind string
+
+// The two daemons the benchmark compares.
+const (
+	Xvrrpd     Kind = "xvrrpd"
+	Keepalived Kind = "keepalived"
+)
+
+// Kinds is the order runs alternate in.
+var Kinds = []Kind{Xvrrpd, Keepalived}
+
+// Daemon is one running xvrrpd or keepalived on a host.
+type Daemon struct {
+	Kind Kind
+	Host *Host
+	Dir  string
+	Log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Tools locates the programs a run needs.
+type Tools struct {
+	Xvrrpd     string // path of bin/xvrrpd
+	Keepalived string
+}
+
+// StartDaemon writes conf into a fresh directory and starts kind on h. It
+// returns once the process runs; Wait* methods tell when it is ready.
+func (l *Lab) StartDaemon(tools Tools, kind Kind, h *Host, conf string) (*Daemon, error) {
+	dir, err := os.MkdirTemp(l.Dir, string(kind)+"-"+h.Port+"-")
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(dir, "keepalived.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	d := &Daemon{Kind: kind, Host: h, Dir: dir, Log: filepath.Join(dir, "daemon.log"), done: make(chan struct{})}
+	var argv []string
+	switch kind {
+	case Xvrrpd:
+		pin := "/sys/fs/bpf/xvrrp-" + h.Name
+		l.Defer(func() { os.RemoveAll(pin) })
+		argv = []string{tools.Xvrrpd, "-f", confPath, "--pin-dir", pin,
+			"--control-socket", d.Socket(), "--pid-file", filepath.Join(dir, "pid"),
+			"--metrics-address", "", "--ready-file", d.readyFile()}
+	case Keepalived:
+		argv = []string{tools.Keepalived, "--vrrp", "--dont-fork", "--log-console", "--log-detail", "--no-syslog",
+			"-f", confPath, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
+			"-c", filepath.Join(dir, "checkers.pid")}
+	default:
+		return nil, fmt.Errorf("unknown daemon kind %q", kind)
+	}
+	logf, err := os.Create(d.Log)
+	if err != nil {
+		return nil, err
+	}
+	d.cmd = h.Command(argv[0], argv[1:]...)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Own process group so signals reach the daemon and its children only;
+	// killed with the benchmark if the benchmark dies.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s in %s: %w", kind, h.Name, err)
+	}
+	go func() {
+		d.err = d.cmd.Wait()
+		logf.Close()
+		close(d.done)
+	}()
+	l.Defer(d.Kill)
+	return d, nil
+}
+
+// Pid is the daemon's pid (ip netns exec execs it, so it is the daemon's).
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
+// Socket is xvrrpd's control socket.
+func (d *Daemon) Socket() string { return filepath.Join(d.Dir, "ctl.sock") }
+
+func (d *Daemon) readyFile() string { return filepath.Join(d.Dir, "ready") }
+
+// Exited reports whether the daemon has exited.
+func (d *Daemon) Exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Signal sends sig to the daemon's main process.
+func (d *Daemon) Signal(sig syscall.Signal) error {
+	if d.Exited() {
+		return fmt.Errorf("%s on %s already exited", d.Kind, d.Host.Name)
+	}
+	return d.cmd.Process.Signal(sig)
+}
+
+// Wait waits up to timeout for the daemon to exit.
+func (d *Daemon) Wait(timeout time.Duration) error {
+	select {
+	case <-d.done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("%s on %s did not exit within %v", d.Kind, d.Host.Name, timeout)
+	}
+}
+
+// Stop sends SIGTERM and waits, then kills what is left.
+func (d *Daemon) Stop(timeout time.Duration) error {
+	if d.Exited() {
+		return nil
+	}
+	_ = d.Signal(syscall.SIGTERM)
+	err := d.Wait(timeout)
+	d.Kill()
+	return err
+}
+
+// Kill kills the daemon's process group.
+func (d *Daemon) Kill() {
+	if !d.Exited() {
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		_ = d.Wait(5 * time.Second)
+	}
+}
+
+// LogText returns everything the daemon printed so far.
+func (d *Daemon) LogText() string {
+	b, _ := os.ReadFile(d.Log)
+	return string(b)
+}
+
+// LogTail returns the last n bytes of the log, for error messages.
+func (d *Daemon) LogTail(n int) string {
+	s := d.LogText()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
+}
+
+// masterMarker and backupMarker are what each daemon logs when an instance
+// enters MASTER or BACKUP: keepalived's "(VI_1) Entering MASTER STATE",
+// xvrrpd's "VI_1: BACKUP → MASTER: <reason>".
+func (d *Daemon) masterMarker() string {
+	if d.Kind == Keepalived {
+		return "Entering MASTER STATE"
+	}
+	return "→ MASTER"
+}
+
+func (d *Daemon) backupMarker() string {
+	if d.Kind == Keepalived {
+		return "Entering BACKUP STATE"
+	}
+	return "→ BACKUP"
+}
+
+// LogSize is the current length of the log, a mark to count from.
+func (d *Daemon) LogSize() int64 {
+	st, err := os.Stat(d.Log)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// TransitionsSince counts the state transitions the daemon logged after log
+// offset mark: entries into MASTER and into BACKUP, and into FAULT.
+func (d *Daemon) TransitionsSince(mark int64) (toMaster, other int) {
+	b, _ := os.ReadFile(d.Log)
+	if int64(len(b)) < mark {
+		mark = 0
+	}
+	for _, line := range bytes.Split(b[mark:], []byte("\n")) {
+		s := string(line)
+		switch {
+		case strings.Contains(s, d.masterMarker()):
+			toMaster++
+		case strings.Contains(s, d.backupMarker()), strings.Contains(s, "Entering FAULT STATE"), strings.Contains(s, "→ FAULT"):
+			other++
+		}
+	}
+	return toMaster, other
+}
+
+// WaitReady waits until the daemon runs every instance: xvrrpd's ready file,
+// or keepalived having logged n entries into BACKUP or MASTER.
+func (d *Daemon) WaitReady(ctx context.Context, n int, timeout time.Duration) error {
+	return poll(ctx, timeout, 20*time.Millisecond, func() error {
+		if d.Exited() {
+			return fmt.Errorf("%s on %s exited (%v): %s", d.Kind, d.Host.Name, d.err, d.LogTail(2000))
+		}
+		if d.Kind == Xvrrpd {
+			if _, err := os.Stat(d.readyFile()); err != nil {
+				return fmt.Errorf("%s on %s has not written its ready file; log ends: %s", d.Kind, d.Host.Name, d.LogTail(800))
+			}
+			return nil
+		}
+		m, o := d.TransitionsSince(0)
+		if m+o < n {
+			return fmt.Errorf("%s on %s: %d of %d instances started", d.Kind, d.Host.Name, m+o, n)
+		}
+		return nil
+	})
+}
+
+// WaitMasters waits until the daemon logged at least n entries into MASTER.
+func (d *Daemon) WaitMasters(ctx context.Context, n int, timeout time.Duration) error {
+	return poll(ctx, timeout, 20*time.Millisecond, func() error {
+		if d.Exited() {
+			return fmt.Errorf("%s on %s exited: %s", d.Kind, d.Host.Name, d.LogTail(2000))
+		}
+		if m, _ := d.TransitionsSince(0); m < n {
+			return fmt.Errorf("%s on %s: %d of %d instances MASTER", d.Kind, d.Host.Name, m, n)
+		}
+		return nil
+	})
+}
+
+// Status fetches xvrrpd's status document (nil for keepalived).
+func (d *Daemon) Status() (*status.Document, error) {
+	if d.Kind != Xvrrpd {
+		return nil, nil
+	}
+	resp, err := status.Call(d.Socket(), status.Request{Command: status.CmdStatus}, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK {
+		return nil, errors.New(resp.Error)
+	}
+	return resp.Status, nil
+}
+
+// CPUTimes is the CPU a process tree used, in seconds.
+type CPUTimes struct{ User, System float64 }
+
+// Total is user plus system time.
+func (c CPUTimes) Total() float64 { return c.User + c.System }
+
+// Sub returns c - o.
+func (c CPUTimes) Sub(o CPUTimes) CPUTimes { return CPUTimes{c.User - o.User, c.System - o.System} }
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+// CPU sums utime and stime (proc(5) fields 14 and 15) of the daemon and
+// every live descendant (keepalived's VRRP child does the work).
+func (d *Daemon) CPU() (CPUTimes, error) {
+	parent := map[int]int{}
+	times := map[int]CPUTimes{}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return CPUTimes{}, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ppid, t, err := readStat(pid)
+		if err != nil {
+			continue
+		}
+		parent[pid], times[pid] = ppid, t
+	}
+	root := d.Pid()
+	if _, ok := times[root]; !ok {
+		return CPUTimes{}, fmt.Errorf("%s (pid %d) is not running", d.Kind, root)
+	}
+	var sum CPUTimes
+	for pid, t := range times {
+		for p := pid; p > 1; p = parent[p] {
+			if p == root {
+				sum.User += t.User
+				sum.System += t.System
+				break
+			}
+		}
+	}
+	return sum, nil
+}
+
+// readStat parses /proc/pid/stat; the command name may hold spaces and
+// parentheses, so fields are counted after the last ')'.
+func readStat(pid int) (ppid int, t CPUTimes, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, t, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, t, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): field n is f[n-3].
+	if len(f) < 13 {
+		return 0, t, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return ppid, CPUTimes{User: ut / clockTicks, System: st / clockTicks}, nil
+}
+
+// poll calls cond every step until it succeeds, ctx ends or timeout passes.
+func poll(ctx context.Context, timeout, step time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(step):
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DensityCase is one cell of scenario 1.
+type DensityCase struct {
+	Name     string // e.g. "255x1 100ms"
+	VLANs    []int  // nil: the instances run on eth0
+	Per      int    // instances per interface
+	Interval time.Duration
+}
+
+// Layout returns the instances of the case.
+func (c DensityCase) Layout() Layout {
+	if len(c.VLANs) == 0 {
+		return Layout{Ifaces: []string{"eth0"}, Instances: c.Per, Interval: c.Interval}
+	}
+	ly := Layout{Instances: c.Per, Interval: c.Interval}
+	for _, v := range c.VLANs {
+		ly.Ifaces = append(ly.Ifaces, fmt.Sprintf("eth0.%d", v))
+	}
+	return ly
+}
+
+// Density runs one cell for one daemon: master and backup on a fresh LAN,
+// the initial election settled, then for d: the CPU of both daemons, the
+// backup's transitions (every one is false: the master is healthy) and the
+// gaps between adverts on the master's bridge port.
+func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.Duration) error {
+	ly := c.Layout()
+	scen := "density " + c.Name
+	r.logf("density %s: %s, %d instances", c.Name, kind, ly.Total())
+	p, err := r.startPair(ctx, kind, ly, 2, c.VLANs)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", scen, kind, err)
+	}
+	defer p.close()
+	if err := sleep(ctx, settle(ly.Interval)); err != nil {
+		return err
+	}
+	jm := NewJitterMeter(ly.Interval)
+	capt, err := p.lab.StartCapture(p.lan.Bridge, p.lan.Hosts[0].Port, "ip proto 112 or (vlan and ip proto 112)", jm.Add)
+	if err != nil {
+		return err
+	}
+	mMark, bMark := p.master.LogSize(), p.backup.LogSize()
+	m0, err := p.master.CPU()
+	if err != nil {
+		return err
+	}
+	b0, err := p.backup.CPU()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := sleep(ctx, d); err != nil {
+		return err
+	}
+	m1, err1 := p.master.CPU()
+	b1, err2 := p.backup.CPU()
+	wall := time.Since(t0).Seconds()
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("%s %s: a daemon died during the run: %v %v\nmaster: %s\nbackup: %s", scen, kind, err1, err2, p.master.LogTail(1500), p.backup.LogTail(1500))
+	}
+	capt.Stop()
+	bToMaster, bOther := p.backup.TransitionsSince(bMark)
+	_, mOther := p.master.TransitionsSince(mMark)
+	mCPU := 100 * m1.Sub(m0).Total() / wall
+	bCPU := 100 * b1.Sub(b0).Total() / wall
+	jd := jm.Dist()
+	res := r.Results
+	res.Set(scen, "master CPU", "% of a core", kind, mCPU)
+	res.Set(scen, "backup CPU", "% of a core", kind, bCPU)
+	res.Set(scen, "false transitions on backup", "count", kind, float64(bToMaster+bOther))
+	res.Set(scen, "advert gap error p50", "ms", kind, ms(jd.P50))
+	res.Set(scen, "advert gap error p99", "ms", kind, ms(jd.P99))
+	res.Set(scen, "advert gap error max", "ms", kind, ms(jd.Max))
+	wantStreams := ly.Total()
+	if jm.Streams() != wantStreams {
+		res.Note(scen, "advert gap error p50", fmt.Sprintf("%s: %d of %d VRIDs seen on the wire", kind, jm.Streams(), wantStreams))
+	}
+	if drop := capt.Dropped(); drop > 0 {
+		res.Note(scen, "advert gap error p50", fmt.Sprintf("%s: capture dropped %d", kind, drop))
+	}
+	if mOther > 0 {
+		res.Note(scen, "false transitions on backup", fmt.Sprintf("%s master left MASTER %d times", kind, mOther))
+	}
+	key := fmt.Sprintf("%s %v", kind, ly.Interval)
+	res.mu.Lock()
+	res.CPUSeries[key] = append(res.CPUSeries[key], [2]float64{float64(ly.Total()), mCPU + bCPU})
+	res.mu.Unlock()
+	r.logf("  %s: CPU master %.1f%% backup %.1f%%, backup transitions %d, gaps n=%d p50 %v p99 %v max %v, adverts %d in %d streams",
+		kind, mCPU, bCPU, bToMaster+bOther, jd.N, jd.P50, jd.P99, jd.Max, jm.Adverts, jm.Streams())
+	return nil
+}

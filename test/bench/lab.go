@@ -1,0 +1,236 @@
+// Package bench runs xvrrpd and keepalived side by side in network
+// namespaces it creates itself and measures them (issue 7, `make bench`).
+// Everything it creates is registered on a Lab and removed by Lab.Close on
+// every exit path, including an interrupted run.
+package bench
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/xvrrp/xvrrp/test/bench/flood"
+)
+
+// NSPrefix starts the name of every namespace the benchmark creates. The
+// flood generator refuses to run in a namespace whose name does not carry it.
+const NSPrefix = flood.NSPrefix
+
+// Lab owns the namespaces, directories and processes of one benchmark run.
+type Lab struct {
+	ID  string // random, part of every name
+	Dir string // files of this run: configs, logs, sockets
+
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+// NewLab makes the run's directory under /run (outside /tmp, whose files a
+// daemon's configuration may name).
+func NewLab() (*Lab, error) {
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	l := &Lab{ID: hex.EncodeToString(b[:])}
+	l.Dir = "/run/xvrrp-bench-" + l.ID
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("make run directory: %w", err)
+	}
+	l.Defer(func() { os.RemoveAll(l.Dir) })
+	return l, nil
+}
+
+// Sub returns a child lab whose names and directory are unique within l;
+// closing it undoes only what it created. l closes it too, if still open.
+func (l *Lab) Sub(tag string) (*Lab, error) {
+	c := &Lab{ID: l.ID + tag, Dir: filepath.Join(l.Dir, tag)}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	l.Defer(c.Close)
+	return c, nil
+}
+
+// Defer registers fn to run at Close, in reverse order of registration.
+func (l *Lab) Defer(fn func()) {
+	l.mu.Lock()
+	l.cleanups = append(l.cleanups, fn)
+	l.mu.Unlock()
+}
+
+// Close undoes everything registered so far; safe to call more than once.
+func (l *Lab) Close() {
+	for {
+		l.mu.Lock()
+		n := len(l.cleanups)
+		if n == 0 {
+			l.mu.Unlock()
+			return
+		}
+		fn := l.cleanups[n-1]
+		l.cleanups = l.cleanups[:n-1]
+		l.mu.Unlock()
+		fn()
+	}
+}
+
+// NS is a network namespace of the run.
+type NS struct {
+	Name string
+	lab  *Lab
+}
+
+// NewNS creates a namespace named NSPrefix+ID+role, brings lo up and
+// registers its deletion (killing whatever still runs inside first).
+func (l *Lab) NewNS(role string) (*NS, error) {
+	n := &NS{Name: NSPrefix + l.ID + role, lab: l}
+	if out, err := run("ip", "netns", "add", n.Name); err != nil {
+		return nil, fmt.Errorf("ip netns add %s: %v: %s", n.Name, err, out)
+	}
+	l.Defer(func() { n.delete() })
+	return n, n.IP("link", "set", "lo", "up")
+}
+
+func (n *NS) delete() {
+	if out, err := exec.Command("ip", "netns", "pids", n.Name).Output(); err == nil {
+		for _, pid := range strings.Fields(string(out)) {
+			_ = exec.Command("kill", "-9", pid).Run()
+		}
+	}
+	_ = exec.Command("ip", "netns", "del", n.Name).Run()
+}
+
+// IP runs `ip -n NS args...`.
+func (n *NS) IP(args ...string) error {
+	out, err := run("ip", append([]string{"-n", n.Name}, args...)...)
+	if err != nil {
+		return fmt.Errorf("ip -n %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// Command prepares name args... to run inside the namespace.
+func (n *NS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// Host is one lab machine: a namespace whose eth0 is plugged into the LAN's
+// bridge through Port (in the bridge namespace).
+type Host struct {
+	*NS
+	Index int
+	Port  string
+	V4    string
+	MAC   string
+}
+
+// LAN is a bridge in its own namespace with hosts on it. VLAN-tagged frames
+// cross the bridge untouched (it does no VLAN filtering), so VLAN interfaces
+// on the hosts' eth0 form separate segments over the same bridge.
+type LAN struct {
+	Bridge *NS
+	Hosts  []*Host
+	lab    *Lab
+}
+
+// BridgeName is the bridge inside LAN.Bridge.
+const BridgeName = "br0"
+
+// NewLAN builds the bridge namespace and n hosts; host i gets eth0 with
+// 198.18.0.(10+i)/24 and, for each vlan in vlans, eth0.<vlan> with
+// 198.18.<vlan>.(10+i)/24.
+func (l *Lab) NewLAN(n int, vlans []int) (*LAN, error) {
+	br, err := l.NewNS("br")
+	if err != nil {
+		return nil, err
+	}
+	lan := &LAN{Bridge: br, lab: l}
+	// Multicast snooping off: VRRP multicast must reach every port.
+	if err := br.IP("link", "add", BridgeName, "type", "bridge", "mcast_snooping", "0"); err != nil {
+		return nil, err
+	}
+	if err := br.IP("link", "set", BridgeName, "up"); err != nil {
+		return nil, err
+	}
+	for i := 1; i <= n; i++ {
+		if _, err := lan.AddHost(vlans); err != nil {
+			return nil, err
+		}
+	}
+	return lan, nil
+}
+
+// AddHost plugs one more host into the LAN.
+func (lan *LAN) AddHost(vlans []int) (*Host, error) {
+	i := len(lan.Hosts) + 1
+	ns, err := lan.lab.NewNS(fmt.Sprintf("h%d", i))
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{NS: ns, Index: i, Port: fmt.Sprintf("p%d", i), V4: fmt.Sprintf("198.18.0.%d", 10+i),
+		MAC: fmt.Sprintf("02:42:c6:12:00:%02x", 10+i)}
+	tmpA, tmpB := "xvba"+lan.lab.ID+fmt.Sprint(i), "xvbb"+lan.lab.ID+fmt.Sprint(i)
+	steps := [][]string{
+		{"link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
+		{"link", "set", tmpA, "netns", h.Name, "name", "eth0"},
+		{"link", "set", tmpB, "netns", lan.Bridge.Name, "name", h.Port},
+	}
+	for _, s := range steps {
+		if out, err := run("ip", s...); err != nil {
+			// The veth may exist in the initial namespace: remove it.
+			_, _ = run("ip", "link", "del", tmpA)
+			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+	for _, s := range [][]string{
+		{"link", "set", "eth0", "address", h.MAC},
+		{"link", "set", "eth0", "up"},
+		{"addr", "add", h.V4 + "/24", "dev", "eth0"},
+	} {
+		if err := h.IP(s...); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range vlans {
+		dev := fmt.Sprintf("eth0.%d", v)
+		for _, s := range [][]string{
+			{"link", "add", "link", "eth0", "name", dev, "type", "vlan", "id", fmt.Sprint(v)},
+			{"link", "set", dev, "up"},
+			{"addr", "add", fmt.Sprintf("198.18.%d.%d/24", v, 10+i), "dev", dev},
+		} {
+			if err := h.IP(s...); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := lan.Bridge.IP("link", "set", h.Port, "master", BridgeName); err != nil {
+		return nil, err
+	}
+	if err := lan.Bridge.IP("link", "set", h.Port, "up"); err != nil {
+		return nil, err
+	}
+	lan.Hosts = append(lan.Hosts, h)
+	return h, nil
+}
+
+// Cut takes h's bridge port down: h's eth0 loses carrier, as when its cable
+// is pulled.
+func (lan *LAN) Cut(h *Host) error { return lan.Bridge.IP("link", "set", h.Port, "down") }
+
+// Restore undoes Cut.
+func (lan *LAN) Restore(h *Host) error { return lan.Bridge.IP("link", "set", h.Port, "up") }
+
+func run(name string, args ...string) (string, error) {
+	var buf bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
