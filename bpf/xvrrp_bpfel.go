@@ -103,6 +103,25 @@ const (
 	XvrrpXvrrpReasonXVRRP_REASON_MAX                   XvrrpXvrrpReason = 15
 )
 
+type XvrrpXvrrpStats struct {
+	_                   structs.HostLayout
+	Accepted            uint64
+	NotVrrp             uint64
+	BadLength           uint64
+	BadVersion          uint64
+	BadType             uint64
+	BadAuthType         uint64
+	BadTtl              uint64
+	BadChecksum         uint64
+	BadDestination      uint64
+	Fragment            uint64
+	UnknownVrid         uint64
+	PeerNotAllowed      uint64
+	RateLimitedSource   uint64
+	RateLimitedInstance uint64
+	RingFull            uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.

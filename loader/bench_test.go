@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xvrrp/xvrrp/bpf"
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
@@ -40,6 +41,7 @@ func BenchmarkXDP(b *testing.B) {
 	}
 
 	const recordBytes = 128 // small record: 8 ring header + 56 event header + 64 payload
+	// chunk stays below the ring's capacity and the buckets' burst (1e6).
 	for _, c := range []struct {
 		name   string
 		frame  []byte
@@ -76,6 +78,7 @@ func BenchmarkXDP(b *testing.B) {
 				if c.reason == ReasonAccepted {
 					b.StopTimer()
 					drain(b, d)
+					refill(b, d)
 					b.StartTimer()
 				}
 			}
@@ -85,10 +88,30 @@ func BenchmarkXDP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if moved := after[c.reason] - before[c.reason]; moved < uint64(b.N) {
+			// Rate-limited: the 1/s bucket admits a packet per second
+			// of benchmark; 1% slack covers that.
+			if moved := after[c.reason] - before[c.reason]; moved < uint64(b.N)*99/100 {
 				b.Fatalf("%v moved by %d over %d packets: the benchmark did not take the intended path (counters %v)", c.reason, moved, b.N, after)
 			}
 		})
+	}
+}
+
+// refill restores the buckets of the accepted case: the test run
+// outpaces even MaxRate.
+func refill(b *testing.B, d *Dataplane) {
+	mustSet(b, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+	var k bpf.XvrrpXvrrpRateKey
+	var keys []bpf.XvrrpXvrrpRateKey
+	var v bpf.XvrrpXvrrpBucket
+	it := d.shared.rateSrc.Iterate()
+	for it.Next(&k, &v) {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := d.shared.rateSrc.Delete(&k); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ package loader
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 
@@ -81,16 +82,20 @@ func (c *Counters) Add(c2 Counters) {
 	}
 }
 
+// The C struct xvrrp_stats is one uint64 per reason in enum order (the C
+// side asserts its size; TestStatsFieldsMatchReasons checks names and
+// offsets), so it converts to Counters as is. This fails to compile when
+// the sizes differ.
+var _ = [1]struct{}{}[unsafe.Sizeof(bpf.XvrrpXvrrpStats{})-uintptr(NumReasons)*8]
+
 func readCounters(m *ebpf.Map) (Counters, error) {
 	var c Counters
-	var percpu []uint64
-	for i := range NumReasons {
-		if err := m.Lookup(uint32(i), &percpu); err != nil {
-			return c, fmt.Errorf("read counter %s: %w", Reason(i), err)
-		}
-		for _, v := range percpu {
-			c[i] += v
-		}
+	var percpu []bpf.XvrrpXvrrpStats
+	if err := m.Lookup(uint32(0), &percpu); err != nil {
+		return c, fmt.Errorf("read counters: %w", err)
+	}
+	for i := range percpu {
+		c.Add(*(*Counters)(unsafe.Pointer(&percpu[i])))
 	}
 	return c, nil
 }

@@ -78,13 +78,6 @@ func finish(s uint32) uint16 {
 	return ^uint16(s)
 }
 
-func (a advert) addrLen() int {
-	if a.v6 {
-		return 16
-	}
-	return 4
-}
-
 // vrrp returns the VRRP packet (what an event's Payload must equal).
 func (a advert) vrrp() []byte {
 	count := a.count

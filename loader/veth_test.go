@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/xvrrp/xvrrp/test/lab"
@@ -120,6 +121,21 @@ func TestVethAdvertsArriveDespiteFirewall(t *testing.T) {
 	for _, p := range []string{"instances", "rate_src", "events", "b0/stats", "b0/link"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("pin %s missing: %v", p, err)
+		}
+	}
+	// bpftool shows names only for maps created with BTF.
+	for _, p := range []string{"instances", "rate_src", "b0/stats"} {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, p), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := m.Info()
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := info.BTFID(); !ok {
+			t.Errorf("pinned map %s has no BTF: bpftool map dump would show raw bytes", p)
 		}
 	}
 

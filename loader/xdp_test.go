@@ -401,6 +401,27 @@ func TestReasonNamesMatchCEnum(t *testing.T) {
 	}
 }
 
+// TestStatsFieldsMatchReasons: the counter struct that bpftool shows has
+// one field per reason, named and placed as the enum says.
+func TestStatsFieldsMatchReasons(t *testing.T) {
+	spec, err := bpf.LoadXvrrp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *btf.Struct
+	if err := spec.Types.TypeByName("xvrrp_stats", &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Members) != NumReasons {
+		t.Fatalf("struct xvrrp_stats has %d fields, %d reasons", len(st.Members), NumReasons)
+	}
+	for i, m := range st.Members {
+		if m.Name != Reason(i).String() || m.Offset != btf.Bits(64*i) {
+			t.Errorf("field %d is %s at bit %d, want %s at bit %d", i, m.Name, m.Offset, Reason(i), 64*i)
+		}
+	}
+}
+
 func TestFamilyValuesMatchCEnum(t *testing.T) {
 	spec, err := bpf.LoadXvrrp()
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 // Everything that can fail (interfaces, machine construction) is prepared
 // before anything running is touched, so a failed apply changes nothing.
 func (d *Daemon) apply(cfg, old *config.Config) error {
-	now := time.Now()
 	type plan struct {
 		in   *config.Instance
 		keep *instance // running instance kept as is
@@ -98,7 +97,7 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 	// The clock is read again: attaching XDP (program load and verification)
 	// above can take most of a second, and a stale start time would expire
 	// the new machines' timers at once.
-	now = time.Now()
+	now := time.Now()
 	for _, r := range d.byName {
 		if !used[r] {
 			d.log.Info(fmt.Sprintf("%s: removed from the configuration, stopping", r.cfg.Name))

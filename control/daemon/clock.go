@@ -5,9 +5,6 @@ import (
 	"time"
 )
 
-// timeNow is the daemon's clock; the engine itself never reads one.
-var timeNow = time.Now
-
 // sleep waits d or until ctx ends; it reports whether the time passed.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

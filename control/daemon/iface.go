@@ -154,14 +154,14 @@ func (d *Daemon) programDataplane(r *instance) {
 		Rates:        loader.DefaultRates(r.cfg.AdvertInterval),
 	}
 	if r.cfg.Unicast() {
-		// keepalived's unicast_peer min_ttl/max_ttl relax RFC 5798 §7.1's
-		// TTL 255 rule for routed unicast peers.
-		p.MinTTL, p.MaxTTL = 255, 255
+		// keepalived's unicast_peer min_ttl/max_ttl (default 0..255: unicast
+		// peers may be routed) replace RFC 5798 §7.1's TTL 255 rule; the
+		// program checks the widest range of the instance's peers.
+		p.MinTTL, p.MaxTTL = 255, 0
 		for _, peer := range r.cfg.UnicastPeers {
 			p.Peers = append(p.Peers, peer.Addr)
-			if peer.MinTTL > 0 && uint8(peer.MinTTL) < p.MinTTL {
-				p.MinTTL = uint8(peer.MinTTL)
-			}
+			p.MinTTL = min(p.MinTTL, uint8(peer.MinTTL))
+			p.MaxTTL = max(p.MaxTTL, uint8(peer.MaxTTL))
 		}
 		// keepalived accepts its old unicast checksum form too.
 		p.LegacyUnicastChecksum = true

@@ -108,6 +108,10 @@ func fsmConfig(in *config.Instance, src netip.Addr) fsm.Config {
 // newInstance builds the runtime of one configured instance on ifc. It
 // changes nothing on the host.
 func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error) {
+	if len(in.UnicastPeers) > loader.MaxPeers {
+		return nil, fmt.Errorf("%s: vrrp_instance %s: %d unicast peers, the XDP peer filter holds at most %d: split the peers over several instances",
+			in.Pos, in.Name, len(in.UnicastPeers), loader.MaxPeers)
+	}
 	src := in.SrcIP
 	if !src.IsValid() {
 		src = ifc.sourceAddr(in.Family)

@@ -340,7 +340,7 @@ func refsOf(in *config.Instance, g *config.SyncGroup) []trackRef {
 	}
 	addIf := func(tis []config.TrackInterface) {
 		for _, ti := range tis {
-			out = append(out, trackRef{track.KindInterface, config.TrackRef{Pos: ti.Pos, Name: ti.Name, Weight: ti.Weight, Reverse: ti.Reverse}})
+			out = append(out, trackRef{track.KindInterface, config.TrackRef(ti)})
 		}
 	}
 	add(track.KindScript, in.TrackScripts)

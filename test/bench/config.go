@@ -19,6 +19,7 @@ type Config struct {
 	DensityIntervals  string // comma-separated durations
 	DensitySizes      string // comma-separated: 255 and/or 1020
 	FailoverReps      int
+	FailoverRepsSlow  int // for intervals of 500 ms and more; 0: FailoverReps
 	FailoverIntervals string
 	FloodDuration     time.Duration
 	FloodIdle         time.Duration
@@ -119,7 +120,11 @@ func (r *Runner) RunAll(ctx context.Context, c Config) error {
 		for _, iv := range ivs {
 			for _, fc := range []FailoverCase{CutLink, Terminate} {
 				for _, k := range c.order(i) {
-					if !keep(r.Failover(ctx, fc, iv, k, c.FailoverReps)) {
+					reps := c.FailoverReps
+					if iv >= 500*time.Millisecond && c.FailoverRepsSlow > 0 {
+						reps = c.FailoverRepsSlow
+					}
+					if !keep(r.Failover(ctx, fc, iv, k, reps)) {
 						return ctx.Err()
 					}
 				}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"syscall"
@@ -228,7 +229,7 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 		if err != nil {
 			return err
 		}
-		return sleep(ctx, max(200*time.Millisecond, 3*mdi))
+		return sleep(ctx, max(200*time.Millisecond, 3*interval))
 	}
 	if err := sleep(ctx, settle(interval)); err != nil {
 		return err
@@ -239,6 +240,11 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 	var vipTimes, garpTimes []time.Duration
 	missedGARP := 0
 	for i := 0; i < reps; i++ {
+		// A random phase against the master's advert timer, so the cut
+		// samples every point of the interval.
+		if err := sleep(ctx, rand.N(interval)); err != nil {
+			return err
+		}
 		t0 := time.Now()
 		switch fc {
 		case CutLink:

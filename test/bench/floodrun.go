@@ -103,6 +103,10 @@ func (r *Runner) Flood(ctx context.Context, kind Kind, c Config) error {
 		return err
 	}
 	var fr floodResult
+	mc0, err := ReadMachineCPU()
+	if err != nil {
+		return err
+	}
 	floodCPU, floodTr, floodWall, err := window(c.FloodDuration, func() error {
 		cmd := fh.Command(c.FloodBin, "--netns", fh.Name, "--iface", "eth0", "--dst-mac", bh.MAC,
 			"--master-ip", mh.V4, "--master-priority", fmt.Sprint(masterPriority), "--vip-base", "198.18.2.0",
@@ -130,6 +134,7 @@ func (r *Runner) Flood(ctx context.Context, kind Kind, c Config) error {
 	if err != nil {
 		return fmt.Errorf("%s %s flood: %w", scen, kind, err)
 	}
+	mc1, _ := ReadMachineCPU()
 	rx1, err := rxPackets(bh.NS, "eth0")
 	if err != nil {
 		return err
@@ -155,6 +160,7 @@ func (r *Runner) Flood(ctx context.Context, kind Kind, c Config) error {
 	res.Set(scen, "backup system CPU under flood", "% of a core", kind, 100*floodCPU.System/floodWall)
 	res.Set(scen, "false transitions on backup (idle + flood)", "count", kind, float64(idleTr+floodTr))
 	res.Set(scen, "flood sent", "kpps", kind, fr.PPS/1000)
+	res.Set(scen, "whole machine busy during flood", "% of a core", kind, mc1.BusyCores(mc0))
 	res.Set(scen, "flood received by backup eth0", "kpps", kind, float64(rx1-rx0)/floodWall/1000)
 	if kind == Xvrrpd {
 		var names []string

@@ -137,6 +137,10 @@ type Host struct {
 type LAN struct {
 	Bridge *NS
 	Hosts  []*Host
+	// NoVLAN: the kernel could not make VLAN interfaces, so each "VLAN"
+	// is a separate veth (named eth0.<vlan>) on a bridge br<vlan> of its
+	// own; frames on those segments are untagged.
+	NoVLAN bool
 	lab    *Lab
 }
 
@@ -200,8 +204,17 @@ func (lan *LAN) AddHost(vlans []int) (*Host, error) {
 	}
 	for _, v := range vlans {
 		dev := fmt.Sprintf("eth0.%d", v)
+		err := h.IP("link", "add", "link", "eth0", "name", dev, "type", "vlan", "id", fmt.Sprint(v))
+		if err != nil && strings.Contains(err.Error(), "Unknown device type") {
+			// No 802.1Q in this kernel (module 8021q missing): the same
+			// four segments as separate veths, one bridge each.
+			err = lan.segmentVeth(h, dev, v)
+			lan.NoVLAN = true
+		}
+		if err != nil {
+			return nil, err
+		}
 		for _, s := range [][]string{
-			{"link", "add", "link", "eth0", "name", dev, "type", "vlan", "id", fmt.Sprint(v)},
 			{"link", "set", dev, "up"},
 			{"addr", "add", fmt.Sprintf("198.18.%d.%d/24", v, 10+i), "dev", dev},
 		} {
@@ -218,6 +231,40 @@ func (lan *LAN) AddHost(vlans []int) (*Host, error) {
 	}
 	lan.Hosts = append(lan.Hosts, h)
 	return h, nil
+}
+
+// SegmentPort is the bridge-side port of h's interface on VLAN v when the
+// kernel has no VLAN support (see LAN.NoVLAN).
+func SegmentPort(h *Host, v int) string { return fmt.Sprintf("%sv%d", h.Port, v) }
+
+// segmentVeth plugs dev of h into bridge br<v> (made on first use) through
+// its own veth pair.
+func (lan *LAN) segmentVeth(h *Host, dev string, v int) error {
+	br := fmt.Sprintf("br%d", v)
+	if lan.Bridge.IP("link", "show", br) != nil {
+		if err := lan.Bridge.IP("link", "add", br, "type", "bridge", "mcast_snooping", "0"); err != nil {
+			return err
+		}
+		if err := lan.Bridge.IP("link", "set", br, "up"); err != nil {
+			return err
+		}
+	}
+	tmpA, tmpB := fmt.Sprintf("xvba%s%dv%d", lan.lab.ID, h.Index, v), fmt.Sprintf("xvbb%s%dv%d", lan.lab.ID, h.Index, v)
+	port := SegmentPort(h, v)
+	for _, s := range [][]string{
+		{"link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
+		{"link", "set", tmpA, "netns", h.Name, "name", dev},
+		{"link", "set", tmpB, "netns", lan.Bridge.Name, "name", port},
+	} {
+		if out, err := run("ip", s...); err != nil {
+			_, _ = run("ip", "link", "del", tmpA)
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+	if err := lan.Bridge.IP("link", "set", port, "master", br); err != nil {
+		return err
+	}
+	return lan.Bridge.IP("link", "set", port, "up")
 }
 
 // Cut takes h's bridge port down: h's eth0 loses carrier, as when its cable

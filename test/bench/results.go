@@ -75,6 +75,9 @@ func (r *Results) Note(scenario, metric, note string) {
 	defer r.mu.Unlock()
 	for i := range r.Rows {
 		if r.Rows[i].Scenario == scenario && r.Rows[i].Metric == metric {
+			if strings.Contains(r.Rows[i].Note, note) {
+				return
+			}
 			if r.Rows[i].Note != "" {
 				r.Rows[i].Note += "; "
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -67,6 +68,7 @@ func ParseAdvert(frame []byte) (key AdvertKey, prio uint8, ok bool) {
 // JitterMeter collects, per advert stream, the error of each gap between
 // consecutive adverts against the configured interval.
 type JitterMeter struct {
+	mu       sync.Mutex
 	Interval time.Duration
 	last     map[AdvertKey]time.Time
 	errs     []time.Duration
@@ -80,11 +82,20 @@ func NewJitterMeter(interval time.Duration) *JitterMeter {
 
 // Add records one captured frame; non-adverts and priority-0 adverts (a
 // master resigning, RFC 5798 section 6.4.3) are ignored.
-func (j *JitterMeter) Add(p Packet) {
+func (j *JitterMeter) Add(p Packet) { j.AddOnSegment(p, 0) }
+
+// AddOnSegment is Add for a capture of one segment among several untagged
+// ones: seg stands in for the VLAN in the stream key.
+func (j *JitterMeter) AddOnSegment(p Packet, seg uint16) {
 	key, prio, ok := ParseAdvert(p.Data)
+	if key.VLAN == 0 {
+		key.VLAN = seg
+	}
 	if !ok || prio == 0 {
 		return
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.Adverts++
 	if prev, seen := j.last[key]; seen {
 		e := p.At.Sub(prev) - j.Interval

@@ -135,7 +135,7 @@ var scenarios = map[string]scenario{
 		waitFileContains(t, hs[1].file("xvrrp-notify-GROUP"), "GROUP 2 GROUP SG_V3 MASTER")
 	}},
 	"trackers-notify": {
-		veth1: "up",
+		veth1:  "up",
 		before: func(t *testing.T, lan *lab.LAN, hs []*scenarioHost) { startSleep(t) },
 		check: func(t *testing.T, lan *lab.LAN, hs []*scenarioHost) {
 			waitHolder(t, lan.Hosts, hs[0].Host, "198.18.0.111", 20*time.Second)

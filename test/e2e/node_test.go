@@ -254,15 +254,6 @@ func waitAddr(t *testing.T, h *lab.Host, addr string, d time.Duration) time.Time
 	return time.Time{}
 }
 
-// keepalivedState reads keepalived's state of instance from its log.
-func keepalivedIsMaster(n *node, inst string) bool {
-	log := n.proc.Log()
-	i := strings.LastIndex(log, "("+inst+") Entering MASTER STATE")
-	j := strings.LastIndex(log, "("+inst+") Entering BACKUP STATE")
-	k := strings.LastIndex(log, "("+inst+") Entering FAULT STATE")
-	return i >= 0 && i > j && i > k
-}
-
 func ipOf(s string) net.IP { return net.ParseIP(s) }
 
 func run(t *testing.T, h *lab.Host, name string, args ...string) string {

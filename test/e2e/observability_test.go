@@ -335,7 +335,7 @@ func TestBpftoolReadsTheMapsWithNames(t *testing.T) {
 		want []string
 	}{
 		{[]string{"map", "show", "pinned", pin + "/instances"}, []string{"hash", "name instances"}},
-		{[]string{"map", "dump", "pinned", pin + "/eth0/stats"}, []string{"XVRRP_REASON_ACCEPTED", "XVRRP_REASON_NOT_VRRP", "XVRRP_REASON_BAD_CHECKSUM"}},
+		{[]string{"map", "dump", "pinned", pin + "/eth0/stats"}, []string{`"accepted": `, `"not_vrrp": `, `"bad_checksum": `, `"rate_limited_source": `}},
 		{[]string{"map", "dump", "pinned", pin + "/instances"}, []string{"ifindex", "vrid", "family", "version"}},
 	} {
 		out := bpftool(c.args...)

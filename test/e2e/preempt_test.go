@@ -46,14 +46,15 @@ func TestPreemptDelayWaitsBeforeTakingOver(t *testing.T) {
 	lan := lab.NewLAN(t, 2)
 	startXvrrpd(t, lan.Hosts[0], confOf(inst{name: "VI_1", vrid: 51, prio: 100, vips: []string{"198.18.0.100/24"}}), startOpts{})
 	waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 10*time.Second)
-	start := time.Now()
-	startXvrrpd(t, lan.Hosts[1], confOf(inst{name: "VI_1", vrid: 51, prio: 150, preemptDelay: "3", vips: []string{"198.18.0.100/24"}}), startOpts{})
+	n2 := startXvrrpd(t, lan.Hosts[1], confOf(inst{name: "VI_1", vrid: 51, prio: 150, preemptDelay: "3", vips: []string{"198.18.0.100/24"}}), startOpts{})
+	started := n2.instance("VI_1").Since // INIT → BACKUP at startup
 	// Before the delay: the old master keeps the VIP.
 	holdsFor(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 2*time.Second)
 	waitHolder(t, lan.Hosts, lan.Hosts[1], "198.18.0.100", 5*time.Second)
-	took := time.Since(start)
-	t.Logf("preempted after %v (preempt_delay 3s)", took.Round(time.Millisecond))
-	if took < 3*time.Second {
-		t.Fatalf("preempted after %v, before preempt_delay 3s", took)
+	st := n2.instance("VI_1")
+	took := st.Since.Sub(started)
+	t.Logf("preempted %v after startup (preempt_delay 3s): %s", took.Round(time.Millisecond), st.Reason)
+	if took < 3*time.Second || took > 3*time.Second+2*masterDown(150, 100*time.Millisecond) {
+		t.Fatalf("preempted %v after startup, want preempt_delay 3s plus at most two master down intervals", took)
 	}
 }

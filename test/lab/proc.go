@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +24,6 @@ type Proc struct {
 	Dir     string // a private directory for its sockets, pins, pid files
 
 	t        testing.TB
-	waitOnce sync.Once
 	done     chan struct{}
 	waitErr  error
 }

@@ -40,6 +40,7 @@ func run() int {
 	flag.StringVar(&cfg.DensityIntervals, "density-intervals", "1s,100ms,20ms,10ms", "advert intervals of the density matrix")
 	flag.StringVar(&cfg.DensitySizes, "density-sizes", "255,1020", "instance counts: 255 (one interface) and/or 1020 (4 VLANs × 255)")
 	flag.IntVar(&cfg.FailoverReps, "failover-reps", 200, "repetitions of each failover case")
+	flag.IntVar(&cfg.FailoverRepsSlow, "failover-reps-slow", 0, "repetitions at intervals ≥ 500ms (0: -failover-reps)")
 	flag.StringVar(&cfg.FailoverIntervals, "failover-intervals", "1s,10ms", "advert intervals of the failover scenario")
 	flag.DurationVar(&cfg.FloodDuration, "flood-duration", 30*time.Second, "flood time")
 	flag.DurationVar(&cfg.FloodIdle, "flood-idle", 10*time.Second, "idle measurement before the flood")
@@ -87,6 +88,9 @@ func run() int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// A closed stdout or stderr (| head) must not kill the run before it
+	// cleans up: writes fail with EPIPE instead.
+	signal.Ignore(syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
@@ -105,8 +109,9 @@ func run() int {
 	}
 	r := &bench.Runner{Lab: lab, Tools: tools, Results: bench.NewResults(), Log: os.Stderr, RepoDir: repo}
 	runErr := r.RunAll(ctx, cfg)
-	if errors.Is(runErr, context.Canceled) {
-		return 130
+	interrupted := errors.Is(runErr, context.Canceled)
+	if interrupted {
+		fmt.Fprintln(os.Stderr, "interrupted: the table below holds what was measured so far")
 	}
 	fmt.Println()
 	r.Results.WriteText(os.Stdout)
@@ -115,6 +120,9 @@ func run() int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "results written to %s\n", cfg.OutDir)
+	if interrupted {
+		return 130
+	}
 	if runErr != nil {
 		fmt.Fprintln(os.Stderr, "some scenarios failed:", runErr)
 		return 1
