@@ -23,9 +23,9 @@ type Proc struct {
 	LogPath string
 	Dir     string // a private directory for its sockets, pins, pid files
 
-	t        testing.TB
-	done     chan struct{}
-	waitErr  error
+	t       testing.TB
+	done    chan struct{}
+	waitErr error
 }
 
 // Start starts name args... inside ns. dir is a fresh directory the caller
