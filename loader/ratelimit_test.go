@@ -43,7 +43,7 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 	if err := dp.shared.instances.Lookup(&ik, &pol); err != nil {
 		t.Fatal(err)
 	}
-	pol.Aggregate.LastNs -= uint64(d)
+	pol.Aggregate.LastNs = before(pol.Aggregate.LastNs, d)
 	if err := dp.shared.instances.Put(&ik, &pol); err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +63,21 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 		if err := dp.shared.rateSrc.Lookup(&rk, &b); err != nil {
 			t.Fatal(err)
 		}
-		b.LastNs -= uint64(d)
+		b.LastNs = before(b.LastNs, d)
 		if err := dp.shared.rateSrc.Put(&rk, &b); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// before moves a bucket's last refill d into the past, stopping at the
+// clock's zero: CLOCK_MONOTONIC starts at boot, and a freshly booted
+// machine has less than an hour behind it.
+func before(lastNs uint64, d time.Duration) uint64 {
+	if lastNs < uint64(d) {
+		return 0
+	}
+	return lastNs - uint64(d)
 }
 
 func sourceBuckets(t *testing.T, dp *Dataplane, k InstanceKey) int {
