@@ -175,24 +175,23 @@ func (d *Daemon) programDataplane(r *instance) {
 // interface going down is a fault (unless dont_track_primary), as is the
 // interface of a tracked VIP (unless no_track).
 func (d *Daemon) watchLinks() error {
-	ch := make(chan netlink.LinkUpdate, 64)
-	if err := netlink.LinkSubscribeWithOptions(ch, d.ctx.Done(), netlink.LinkSubscribeOptions{
-		ErrorCallback: func(err error) { d.log.Warn("netlink link subscription", "err", err) },
-	}); err != nil {
-		return fmt.Errorf("subscribe to link events: %w", err)
-	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		for u := range ch {
-			if u.Header.Type != unix.RTM_NEWLINK && u.Header.Type != unix.RTM_DELLINK {
-				continue
+	return followNetlink(d, "link",
+		func(ch chan<- netlink.LinkUpdate, done <-chan struct{}, onErr func(error), resync bool) error {
+			// On a resubscription the kernel replays every link, so the
+			// events lost with the old socket are made up for.
+			return netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+				ErrorCallback: onErr, ListExisting: resync, ReceiveBufferSize: netlinkRcvBuf,
+			})
+		},
+		func(us []netlink.LinkUpdate) {
+			for _, u := range us {
+				if u.Header.Type != unix.RTM_NEWLINK && u.Header.Type != unix.RTM_DELLINK {
+					continue
+				}
+				d.linkChanged(u.Link.Attrs().Name, u.Header.Type == unix.RTM_NEWLINK && linkUp(u.Link))
 			}
-			up := u.Header.Type == unix.RTM_NEWLINK && linkUp(u.Link)
-			d.linkChanged(u.Link.Attrs().Name, up)
-		}
-	}()
-	return nil
+		},
+		func() {})
 }
 
 // watchAddrs follows address changes: an instance without unicast_src_ip
@@ -200,33 +199,122 @@ func (d *Daemon) watchLinks() error {
 // address, which may appear late (IPv6 duplicate address detection) or
 // change; without one it is in FAULT ("no usable source address").
 func (d *Daemon) watchAddrs() error {
-	ch := make(chan netlink.AddrUpdate, 64)
-	if err := netlink.AddrSubscribeWithOptions(ch, d.ctx.Done(), netlink.AddrSubscribeOptions{
-		ErrorCallback: func(err error) { d.log.Warn("netlink address subscription", "err", err) },
-	}); err != nil {
-		return fmt.Errorf("subscribe to address events: %w", err)
+	rescanAll := func() {
+		d.mu.Lock()
+		idx := make([]int, 0, len(d.ifaces))
+		for _, ifc := range d.ifaces {
+			idx = append(idx, ifc.index)
+		}
+		d.mu.Unlock()
+		for _, i := range idx {
+			d.addrChanged(i)
+		}
+	}
+	err := followNetlink(d, "address",
+		func(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error), _ bool) error {
+			return netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+				ErrorCallback: onErr, ReceiveBufferSize: netlinkRcvBuf,
+			})
+		},
+		func(us []netlink.AddrUpdate) {
+			// A master adding hundreds of VIPs makes a burst of events for
+			// one interface: look its source addresses up once per burst.
+			seen := make(map[int]bool, 4)
+			for _, u := range us {
+				if !seen[u.LinkIndex] {
+					seen[u.LinkIndex] = true
+					d.addrChanged(u.LinkIndex)
+				}
+			}
+		},
+		rescanAll)
+	if err != nil {
+		return err
+	}
+	// An address may have settled between startup and the subscription.
+	rescanAll()
+	return nil
+}
+
+// netlinkRcvBuf is the receive buffer of the link and address
+// subscriptions: a master taking over 1,000 VIPs makes as many address
+// events at once, and an overflow (ENOBUFS) ends a subscription.
+const netlinkRcvBuf = 4 << 20
+
+// followNetlink subscribes to one kind of netlink event and hands them to
+// handle in batches (everything queued when the first one is read). When the
+// kernel ends the subscription (ENOBUFS after a burst closes its socket) it
+// subscribes again, with resync set, and calls lost, because events were
+// missed. Only the first subscription's error is returned.
+func followNetlink[U any](d *Daemon, what string,
+	subscribe func(ch chan<- U, done <-chan struct{}, onErr func(error), resync bool) error,
+	handle func([]U), lost func()) error {
+	onErr := func(err error) { d.log.Warn("netlink "+what+" subscription", "err", err) }
+	ch := make(chan U, 1024)
+	if err := subscribe(ch, d.ctx.Done(), onErr, false); err != nil {
+		return fmt.Errorf("subscribe to %s events: %w", what, err)
 	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		for u := range ch {
-			d.addrChanged(u.LinkIndex)
+		batch := make([]U, 0, cap(ch))
+		for {
+			for u := range ch {
+				batch = append(batch[:0], u)
+			drain:
+				for len(batch) < cap(batch) {
+					select {
+					case u, ok := <-ch:
+						if !ok {
+							break drain
+						}
+						batch = append(batch, u)
+					default:
+						break drain
+					}
+				}
+				handle(batch)
+			}
+			for {
+				if !sleep(d.ctx, 100*time.Millisecond) {
+					return
+				}
+				ch = make(chan U, cap(ch))
+				err := subscribe(ch, d.ctx.Done(), onErr, true)
+				if err == nil {
+					d.log.Warn("netlink " + what + " subscription was lost and is restored; resynchronising")
+					break
+				}
+				onErr(err)
+			}
+			lost()
 		}
 	}()
-	// An address may have settled between startup and the subscription.
-	d.mu.Lock()
-	idx := make([]int, 0, len(d.ifaces))
-	for _, ifc := range d.ifaces {
-		idx = append(idx, ifc.index)
-	}
-	d.mu.Unlock()
-	for _, i := range idx {
-		d.addrChanged(i)
-	}
 	return nil
 }
 
+// addrChanged re-reads the source addresses of interface ifindex, once per
+// address family its instances need, without holding the daemon's lock (the
+// netlink dumps can take milliseconds on an interface with many VIPs), and
+// hands the instances whose source changed the new one.
 func (d *Daemon) addrChanged(ifindex int) {
+	d.mu.Lock()
+	var ifc *iface
+	need := map[int]bool{}
+	for _, r := range d.byName {
+		if r.ifc.index == ifindex && !r.cfg.SrcIP.IsValid() {
+			ifc = r.ifc
+			need[r.cfg.Family] = true
+		}
+	}
+	d.mu.Unlock()
+	if ifc == nil {
+		return
+	}
+	src := make(map[int]netip.Addr, len(need))
+	for fam := range need {
+		src[fam] = ifc.sourceAddr(fam)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
@@ -237,7 +325,8 @@ func (d *Daemon) addrChanged(ifindex int) {
 		if r.ifc.index != ifindex || r.cfg.SrcIP.IsValid() {
 			continue
 		}
-		if a := r.ifc.sourceAddr(r.cfg.Family); a != r.src {
+		a, ok := src[r.cfg.Family]
+		if ok && a != r.src {
 			d.log.Info("advert source address changed", "instance", r.cfg.Name, "from", r.src, "to", a)
 			r.src = a
 			d.handle(r, fsm.Event{Kind: fsm.EventSetPrimaryAddr, Addr: a}, now)

@@ -121,8 +121,11 @@ func CheckScriptSecurity(path string, runAs RunAs) error {
 	}
 	setuidRoot := st.Mode()&fs.ModeSetuid != 0 && sys.Uid == 0
 	setgidRoot := st.Mode()&fs.ModeSetgid != 0 && sys.Gid == 0
-	if runAs.UID != 0 && !setuidRoot && !setgidRoot {
-		// keepalived only guards scripts that gain root.
+	if runAs.UID != 0 && runAs.GID != 0 && !setuidRoot && !setgidRoot {
+		// keepalived (lib/notify.c check_script_secure) only guards the path
+		// of scripts that gain root: run as uid 0 or gid 0, or setuid/setgid
+		// root. A path writable by others lets them run code as the script's
+		// user, which for a non-root user is no escalation.
 		return nil
 	}
 	if err := checkComponents(path, path); err != nil {

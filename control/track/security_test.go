@@ -109,6 +109,14 @@ func TestCheckScriptSecurity(t *testing.T) {
 			}
 			return p
 		}, RunAs{Name: "nobody", UID: 65534, GID: 65534}, "", ""},
+		{"RootGroup_RunAsUser_Checked", func(t *testing.T, d string) string {
+			p := filepath.Join(d, "rg.sh")
+			writeScript(t, p, "exit 0", 0o755)
+			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, RunAs{Name: "nobody", UID: 65534, GID: 0}, "world-writable", "insecure"},
 		{"SetuidRoot_RunAsUser_Checked", func(t *testing.T, d string) string {
 			p := filepath.Join(d, "s.sh")
 			writeScript(t, p, "exit 0", 0o755|os.ModeSetuid)
