@@ -145,13 +145,16 @@ func (ifc *iface) sourceAddr(family int) netip.Addr {
 
 // programDataplane writes the instance's receive policy into the XDP table.
 func (d *Daemon) programDataplane(r *instance) {
+	if r.rateInterval == 0 {
+		r.rateInterval = r.cfg.AdvertInterval
+	}
 	p := loader.InstancePolicy{
 		Version:      uint8(r.cfg.Version),
 		MinTTL:       255,
 		MaxTTL:       255,
 		ChecksumAsV2: false,
 		Group:        r.cfg.McastGroup,
-		Rates:        loader.DefaultRates(r.cfg.AdvertInterval),
+		Rates:        loader.DefaultRates(r.rateInterval),
 	}
 	if r.cfg.Unicast() {
 		// keepalived's unicast_peer min_ttl/max_ttl (default 0..255: unicast

@@ -27,6 +27,9 @@ type instance struct {
 	member int // index in group
 	ifc    *iface
 	key    loader.InstanceKey
+	// rateInterval is the advert interval the XDP rate limits were
+	// programmed for: the configured one, or a faster master's.
+	rateInterval time.Duration
 
 	src  netip.Addr   // advert source address
 	dsts []netip.Addr // multicast group, or the unicast peers

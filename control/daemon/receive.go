@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -84,6 +85,17 @@ func (d *Daemon) receive(ev *loader.Event) {
 	d.handle(r, fsm.Event{Kind: fsm.EventAdvert, Advert: fsm.Advert{
 		Src: ev.Src, Priority: r.rx.Priority, Interval: r.rx.IntervalDuration(), Version: r.rx.Version,
 	}}, now)
+	// RFC 5798 §6.4.2: a v3 backup adopts the master's advert interval. When
+	// the master is faster than our own advert_int, the XDP rate limits must
+	// admit its adverts, or the backup would hear too few of them and take
+	// over within its (now shorter) master down interval. They stay wide
+	// afterwards: a master that changed its interval once may do so again.
+	if mi := r.m.MasterAdverInterval(); mi > 0 && mi < r.rateInterval {
+		d.log.Info(fmt.Sprintf("%s: master advertises every %v, faster than advert_int %v: XDP rate limits follow it", r.cfg.Name, mi, r.cfg.AdvertInterval),
+			"instance", r.cfg.Name, "master", ev.Src)
+		r.rateInterval = mi
+		d.programDataplane(r)
+	}
 }
 
 func decodeErrKind(err error) errKind {

@@ -98,3 +98,34 @@ func masterDown(prio int, interval time.Duration) time.Duration {
 }
 
 func fmtMs(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+
+// TestBackupFollowsAFasterMastersInterval: RFC 5798 §6.4.2, a v3 backup
+// adopts the master's advert interval. With a master at 20 ms and the
+// backup configured for 1 s, the backup's XDP rate limits must follow the
+// master's rate, or it hears too few adverts for its 60 ms master down
+// interval and takes over while the master is healthy.
+func TestBackupFollowsAFasterMastersInterval(t *testing.T) {
+	lan := lab.NewLAN(t, 2)
+	startXvrrpd(t, lan.Hosts[0], confOf(inst{name: "VI_1", vrid: 51, prio: 150, state: "MASTER", advert: "0.02", vips: []string{"198.18.0.100/24"}}), startOpts{})
+	waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 10*time.Second)
+	n2 := startXvrrpd(t, lan.Hosts[1], confOf(inst{name: "VI_1", vrid: 51, prio: 100, advert: "1", vips: []string{"198.18.0.100/24"}}), startOpts{})
+	err := lab.Eventually(10*time.Second, func() error {
+		if st := n2.instance("VI_1"); st.State != "BACKUP" {
+			return fmt.Errorf("h2 is %s", st.State)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdsFor(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 5*time.Second)
+	st := n2.instance("VI_1")
+	for _, tr := range st.Transitions {
+		if tr.To == "MASTER" {
+			t.Fatalf("h2 took over from a healthy master: %+v", tr)
+		}
+	}
+	if st.State != "BACKUP" {
+		t.Fatalf("h2 is %s, want BACKUP", st.State)
+	}
+}
