@@ -57,10 +57,21 @@ func TestGracefulShutdownWithinSkewTime(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 
 	start := time.Now()
-	done := make(chan time.Time, 1)
-	go func() { done <- waitAddr(t, lan.Hosts[1], "198.18.0.100", 5*time.Second) }()
+	type seen struct {
+		at  time.Time
+		err error
+	}
+	done := make(chan seen, 1)
+	go func() {
+		at, err := pollAddr(lan.Hosts[1], "198.18.0.100", 5*time.Second)
+		done <- seen{at, err}
+	}()
 	n1.stop() // fails the test unless xvrrpd exits 0 within one second
-	took := (<-done).Sub(start)
+	got := <-done
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	took := got.at.Sub(start)
 	skew := fsm.SkewTime(100, interval)
 	t.Logf("SIGTERM: backup owned the VIP after %s (Skew_Time %s)", fmtMs(took), fmtMs(skew))
 	if took > skew+failoverSlack {

@@ -226,15 +226,25 @@ func waitHolder(t *testing.T, hosts []*lab.Host, want *lab.Host, addr string, d 
 // did, for failover timing.
 func waitAddr(t *testing.T, h *lab.Host, addr string, d time.Duration) time.Time {
 	t.Helper()
+	at, err := pollAddr(h, addr, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// pollAddr is waitAddr for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func pollAddr(h *lab.Host, addr string, d time.Duration) (time.Time, error) {
 	want := netip.MustParseAddr(addr)
 	hd, err := netns.GetFromName(h.Name)
 	if err != nil {
-		t.Fatal(err)
+		return time.Time{}, err
 	}
 	defer hd.Close()
 	nh, err := netlink.NewHandleAt(hd)
 	if err != nil {
-		t.Fatal(err)
+		return time.Time{}, err
 	}
 	defer nh.Close()
 	deadline := time.Now().Add(d)
@@ -244,14 +254,13 @@ func waitAddr(t *testing.T, h *lab.Host, addr string, d time.Duration) time.Time
 		if err == nil {
 			for _, a := range addrs {
 				if got, ok := netip.AddrFromSlice(a.IP); ok && got.Unmap() == want {
-					return now
+					return now, nil
 				}
 			}
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
-	t.Fatalf("%s did not appear on %s within %v", addr, h.Name, d)
-	return time.Time{}
+	return time.Time{}, fmt.Errorf("%s did not appear on %s within %v", addr, h.Name, d)
 }
 
 func ipOf(s string) net.IP { return net.ParseIP(s) }
