@@ -87,19 +87,37 @@ func TestFirewallOnMasterOutputDoesNotSilenceIt(t *testing.T) {
 	}
 }
 
-// TestKeepalivedBehindFirewallGoesDualMaster runs the same scenario with
-// keepalived on both hosts and requires the outage to happen, so the xvrrpd
-// tests above prove a difference and not an empty setup.
+// TestKeepalivedBehindFirewallGoesDualMaster runs the same scenarios with
+// keepalived on both hosts and requires the outage to happen — the backup's
+// INPUT rules hide the master's adverts from its raw socket, and the
+// master's OUTPUT rules stop them leaving — so the xvrrpd tests above prove
+// a difference and not an empty setup.
 func TestKeepalivedBehindFirewallGoesDualMaster(t *testing.T) {
+	cases := []struct {
+		fw firewall
+		on int // the host whose firewall gets the rules
+	}{}
 	for _, fw := range inputFirewalls {
-		t.Run(fw.name, func(t *testing.T) {
-			lab.RequireTool(t, fw.tool)
+		cases = append(cases, struct {
+			fw firewall
+			on int
+		}{fw, 1})
+	}
+	for _, fw := range outputFirewalls {
+		cases = append(cases, struct {
+			fw firewall
+			on int
+		}{fw, 0})
+	}
+	for _, c := range cases {
+		t.Run(c.fw.name, func(t *testing.T) {
+			lab.RequireTool(t, c.fw.tool)
 			lan := lab.NewLAN(t, 2)
 			a, b := firewallPair()
 			startKeepalived(t, lan.Hosts[0], confOf(a), startOpts{})
 			startKeepalived(t, lan.Hosts[1], confOf(b), startOpts{})
 			waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 15*time.Second)
-			fw.apply(t, lan.Hosts[1])
+			c.fw.apply(t, lan.Hosts[c.on])
 			err := lab.Eventually(firewallHold, func() error {
 				if hs := holders(t, lan.Hosts, "198.18.0.100"); len(hs) != 2 {
 					return fmt.Errorf("VIP holders %v, not both hosts", hs)
@@ -107,7 +125,7 @@ func TestKeepalivedBehindFirewallGoesDualMaster(t *testing.T) {
 				return nil
 			})
 			if err != nil {
-				t.Fatalf("keepalived did not go dual-master behind %s: %v", fw.name, err)
+				t.Fatalf("keepalived did not go dual-master with %s on %s: %v", c.fw.name, lan.Hosts[c.on].Name, err)
 			}
 		})
 	}
