@@ -252,7 +252,11 @@ const netlinkRcvBuf = 4 << 20
 func followNetlink[U any](d *Daemon, what string,
 	subscribe func(ch chan<- U, done <-chan struct{}, onErr func(error), resync bool) error,
 	handle func([]U), lost func()) error {
-	onErr := func(err error) { d.log.Warn("netlink "+what+" subscription", "err", err) }
+	onErr := func(err error) {
+		if d.ctx.Err() == nil { // closing the socket on shutdown is no error
+			d.log.Warn("netlink "+what+" subscription", "err", err)
+		}
+	}
 	ch := make(chan U, 1024)
 	if err := subscribe(ch, d.ctx.Done(), onErr, false); err != nil {
 		return fmt.Errorf("subscribe to %s events: %w", what, err)
