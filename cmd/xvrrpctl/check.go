@@ -14,12 +14,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	strict := fs.Bool("strict", false, "unknown keywords are errors")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: xvrrpctl check [--strict] FILE")
 		return 2
 	}
-	return daemon.Check(fs.Arg(0), *strict, stdout)
+	return daemon.Check(pos[0], *strict, stdout)
 }

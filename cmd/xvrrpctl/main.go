@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return cmdStatus(rest[1:], *sock, *timeout, stdout, stderr)
 	case "reload":
-		return cmdReload(*sock, *timeout, stdout, stderr)
+		return cmdReload(rest[1:], *sock, *timeout, stdout, stderr)
 	case "check":
 		return cmdCheck(rest[1:], stdout, stderr)
 	default:
@@ -60,7 +60,12 @@ func cmdStatus(args []string, sock string, timeout time.Duration, stdout, stderr
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the full status document as JSON")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(stderr, "usage: xvrrpctl status [--json] [INSTANCE]")
 		return 2
 	}
 	resp, err := status.Call(sock, status.Request{Command: status.CmdStatus}, timeout)
@@ -73,8 +78,8 @@ func cmdStatus(args []string, sock string, timeout time.Duration, stdout, stderr
 		return 1
 	}
 	doc := resp.Status
-	name := fs.Arg(0)
-	if name != "" {
+	if len(pos) == 1 {
+		name := pos[0]
 		in := findInstance(doc, name)
 		if in == nil {
 			fmt.Fprintf(stderr, "xvrrpctl: no instance %q (have: %s)\n", name, instanceNames(doc))
@@ -99,7 +104,17 @@ func cmdStatus(args []string, sock string, timeout time.Duration, stdout, stderr
 	return 0
 }
 
-func cmdReload(sock string, timeout time.Duration, stdout, stderr io.Writer) int {
+func cmdReload(args []string, sock string, timeout time.Duration, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "usage: xvrrpctl reload (it takes no arguments; global flags such as --timeout go before it)")
+		return 2
+	}
 	resp, err := status.Call(sock, status.Request{Command: status.CmdReload}, timeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "xvrrpctl:", err)

@@ -227,7 +227,7 @@ func (t *trackerSet) start(cfg *config.Config) error {
 	if g.NotifyFIFO != nil {
 		fifo = g.NotifyFIFO.Path
 	}
-	n, err := track.NewNotifier(track.NotifyOptions{Logger: log, RunAs: nra, EnableSecurity: g.EnableScriptSecurity, FIFO: fifo})
+	n, err := track.NewNotifier(track.NotifyOptions{Logger: log, RunAs: nra, EnableSecurity: g.EnableScriptSecurity, FIFO: fifo, Timeout: track.DefaultNotifyTimeout})
 	if err != nil {
 		run.stop()
 		return fmt.Errorf("notify: %w", err)

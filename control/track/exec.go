@@ -27,6 +27,10 @@ type Command struct {
 	Env     []string // extra KEY=VALUE pairs (per-instance environment)
 	RunAs   RunAs
 	Timeout time.Duration // 0: none
+	// CancelGrace is the time between SIGTERM and SIGKILL when ctx is
+	// cancelled (xvrrpd stopping or reloading); 0: KillGrace. A timeout
+	// always uses KillGrace.
+	CancelGrace time.Duration
 }
 
 // Result is how a run ended.
@@ -34,6 +38,7 @@ type Result struct {
 	ExitCode int    // -1 when killed by a signal or never started
 	StartErr error  // non-nil: the script could not be started (a failure)
 	TimedOut bool   // killed after Timeout (a failure)
+	Canceled bool   // killed because ctx was cancelled (a failure unless it exited 0)
 	Output   []byte // combined stdout+stderr, truncated to OutputLimit
 	Duration time.Duration
 }
@@ -49,6 +54,8 @@ func (r Result) Describe() string {
 		return "cannot start: " + r.StartErr.Error()
 	case r.TimedOut:
 		return fmt.Sprintf("timed out after %s, killed", r.Duration.Round(time.Millisecond))
+	case r.Canceled && r.ExitCode != 0:
+		return fmt.Sprintf("cancelled after %s (xvrrpd stopping or reloading), killed", r.Duration.Round(time.Millisecond))
 	case r.ExitCode < 0:
 		return "killed by a signal"
 	}
@@ -103,9 +110,14 @@ func (ExecRunner) Run(ctx context.Context, c Command) Result {
 	case err = <-done:
 	case <-timeout:
 		res.TimedOut = true
-		err = killGroup(cmd.Process.Pid, done)
+		err = killGroup(cmd.Process.Pid, done, KillGrace)
 	case <-ctx.Done():
-		err = killGroup(cmd.Process.Pid, done)
+		res.Canceled = true
+		grace := c.CancelGrace
+		if grace <= 0 {
+			grace = KillGrace
+		}
+		err = killGroup(cmd.Process.Pid, done, grace)
 	}
 	res.Duration = time.Since(start)
 	res.Output = out.Bytes()
@@ -121,10 +133,10 @@ func (ExecRunner) Run(ctx context.Context, c Command) Result {
 }
 
 // killGroup sends SIGTERM to the script's process group, then SIGKILL
-// after KillGrace, and returns Wait's error.
-func killGroup(pid int, done <-chan error) error {
+// after grace, and returns Wait's error.
+func killGroup(pid int, done <-chan error, grace time.Duration) error {
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	t := time.NewTimer(KillGrace)
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case err := <-done:

@@ -107,3 +107,16 @@ func TestExecRunnerKillsProcessGroupOnTimeout(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Cancelling ctx kills the group, escalating to SIGKILL after CancelGrace
+// rather than KillGrace.
+func TestExecRunnerCancelGrace(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stubborn.sh")
+	writeScript(t, p, `trap "" TERM; sleep 30 & wait; sleep 30`, 0o755)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	r := ExecRunner{}.Run(ctx, Command{Args: []string{p}, RunAs: RunAs{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}, CancelGrace: 100 * time.Millisecond})
+	if !r.Canceled || r.TimedOut || r.Success() || r.Duration >= KillGrace || !strings.Contains(r.Describe(), "cancelled") {
+		t.Fatalf("%+v %q: want killed soon after the 100ms cancel grace", r, r.Describe())
+	}
+}

@@ -82,9 +82,33 @@ type NotifyOptions struct {
 	RunAs          RunAs // script_user
 	EnableSecurity bool  // enable_script_security: insecure notify scripts are not run
 	FIFO           string
-	Timeout        time.Duration // 0: none (xvrrpd's exit still kills them)
-	QueueLen       int           // per instance/group; default 64
+	// Timeout bounds one notify script run: past it the script's process
+	// group gets SIGTERM, then SIGKILL KillGrace later, and the run counts
+	// as a failure. 0: DefaultNotifyTimeout; negative: none. keepalived
+	// has no such bound, but a hung script would otherwise hold its
+	// instance's later notifications forever.
+	Timeout time.Duration
+	// CloseGrace is how long Close lets queued and running notify scripts
+	// finish (notify_stop on shutdown) before it kills them; 0:
+	// DefaultNotifyCloseGrace.
+	CloseGrace time.Duration
+	QueueLen   int // per instance/group; default 64
 }
+
+const (
+	// DefaultNotifyTimeout is NotifyOptions.Timeout's default.
+	DefaultNotifyTimeout = 10 * time.Second
+	// DefaultNotifyCloseGrace is NotifyOptions.CloseGrace's default: short,
+	// since xvrrpd must exit within about a second of SIGTERM.
+	DefaultNotifyCloseGrace = 500 * time.Millisecond
+	// NotifyCancelGrace is the time between SIGTERM and SIGKILL for a
+	// notify script still running when Close's grace ends.
+	NotifyCancelGrace = 250 * time.Millisecond
+	// notifyAbandonAfter is how long Close waits, after killing, for the
+	// workers before it gives up on them (an Executor that ignores ctx, a
+	// pipe held open by a process that left the script's group).
+	notifyAbandonAfter = NotifyCancelGrace + 500*time.Millisecond
+)
 
 // NotifyStats counts the notifier's work for metrics.
 type NotifyStats struct {
@@ -120,6 +144,15 @@ func NewNotifier(opts NotifyOptions) (*Notifier, error) {
 	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 64
+	}
+	switch {
+	case opts.Timeout == 0:
+		opts.Timeout = DefaultNotifyTimeout
+	case opts.Timeout < 0:
+		opts.Timeout = 0 // Command: none
+	}
+	if opts.CloseGrace <= 0 {
+		opts.CloseGrace = DefaultNotifyCloseGrace
 	}
 	n := &Notifier{opts: opts, log: opts.Logger, queues: map[string]chan NotifyEvent{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -189,6 +222,12 @@ func (n *Notifier) Stats() NotifyStats {
 func (n *Notifier) worker(q chan NotifyEvent) {
 	defer n.wg.Done()
 	for ev := range q {
+		if n.ctx.Err() != nil {
+			// Close's grace is over: what is still queued is not run.
+			n.stats.dropped.Add(1)
+			n.log.Warn("notifier closing; queued notification not run", "name", ev.Name, "state", ev.State)
+			continue
+		}
 		var specific []string
 		switch ev.State {
 		case "MASTER":
@@ -209,7 +248,9 @@ func (n *Notifier) worker(q chan NotifyEvent) {
 				kind = "GROUP"
 			}
 			args := append(append([]string(nil), ev.Scripts.Notify...), kind, ev.Name, ev.State, strconv.Itoa(ev.Priority))
-			n.run(ev, args)
+			if n.ctx.Err() == nil {
+				n.run(ev, args)
+			}
 		}
 	}
 }
@@ -227,7 +268,8 @@ func (n *Notifier) run(ev NotifyEvent, args []string) {
 	}
 	env := ev.Env
 	env.State, env.Priority = ev.State, ev.Priority
-	res := n.opts.Exec.Run(n.ctx, Command{Args: args, Env: env.Environ(), RunAs: n.opts.RunAs, Timeout: n.opts.Timeout})
+	res := n.opts.Exec.Run(n.ctx, Command{Args: args, Env: env.Environ(), RunAs: n.opts.RunAs,
+		Timeout: n.opts.Timeout, CancelGrace: NotifyCancelGrace})
 	n.stats.runs.Add(1)
 	if !res.Success() {
 		n.stats.failures.Add(1)
@@ -241,6 +283,9 @@ func (n *Notifier) fifoLoop() {
 	defer n.wg.Done()
 	for line := range n.fifo {
 		if _, err := n.fifoF.WriteString(line); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return // Close gave up on a stuck reader
+			}
 			n.stats.fifoErrors.Add(1)
 			n.log.Error("notify_fifo write failed", "fifo", n.opts.FIFO, "err", err)
 			continue
@@ -249,8 +294,11 @@ func (n *Notifier) fifoLoop() {
 	}
 }
 
-// Close stops accepting events, lets queued ones finish (running scripts
-// are killed once ctx-free runs exceed Timeout) and closes the FIFO.
+// Close stops accepting events and lets queued notifications run for
+// CloseGrace; then it cancels the rest: running scripts' process groups get
+// SIGTERM, then SIGKILL NotifyCancelGrace later, and what is still queued
+// is dropped. It returns within CloseGrace + NotifyCancelGrace + 0.5 s
+// whatever the scripts or the FIFO reader do, and closes the FIFO.
 func (n *Notifier) Close() error {
 	n.mu.Lock()
 	if n.closed {
@@ -265,7 +313,27 @@ func (n *Notifier) Close() error {
 		close(n.fifo)
 	}
 	n.mu.Unlock()
-	n.wg.Wait()
+
+	done := make(chan struct{})
+	go func() {
+		n.wg.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(n.opts.CloseGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		n.log.Warn("notify scripts or notify_fifo writes still pending on close; killing the scripts", "grace", n.opts.CloseGrace)
+		n.cancel()
+		abandon := time.NewTimer(notifyAbandonAfter)
+		defer abandon.Stop()
+		select {
+		case <-done:
+		case <-abandon.C:
+			n.log.Error("notify workers did not stop after their scripts were killed; not waiting for them")
+		}
+	}
 	n.cancel()
 	if n.fifoF != nil {
 		return n.fifoF.Close()

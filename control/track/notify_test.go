@@ -5,8 +5,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,5 +118,207 @@ func TestNotifierInsecureScriptRefused(t *testing.T) {
 	n.Close()
 	if st := n.Stats(); st.Refused != 1 || len(rx.runs) != 0 {
 		t.Fatalf("stats %+v runs %d: want refused, not run", st, len(rx.runs))
+	}
+}
+
+// groupMembers lists the live (not zombie) processes of process group pgid.
+func groupMembers(t *testing.T, pgid int) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if g, _ := strconv.Atoi(f[2]); g == pgid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// alive is kill(pid, 0) that counts a zombie (killed, not yet reaped by
+// whoever inherited it) as gone.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// waitPIDs waits for the script to write its pid and its child's.
+func waitPIDs(t *testing.T, file string) (script, child int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(file)
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			script, _ = strconv.Atoi(f[0])
+			child, _ = strconv.Atoi(f[1])
+			return script, child
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the notify script did not start")
+	return 0, 0
+}
+
+// A notify_stop that never exits must not hold Close (xvrrpd's SIGTERM
+// and reload paths): Close kills its process group after the grace.
+func TestNotifierCloseKillsHungScript(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"Sleeps", "sleep 1000 & echo $! >> %s; wait"},
+		{"IgnoresSIGTERM_SIGKILLed", "trap '' TERM; sleep 1000 & echo $! >> %s; wait; wait"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := secureDir(t)
+			pidFile := filepath.Join(t.TempDir(), "pids")
+			p := filepath.Join(d, "stop.sh")
+			writeScript(t, p, "echo $$ > "+pidFile+"\n"+strings.ReplaceAll(tc.body, "%s", pidFile), 0o755)
+			n, err := NewNotifier(NotifyOptions{Logger: quiet, RunAs: RunAs{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			n.Notify(NotifyEvent{Name: "VI_1", State: "STOP", Scripts: NotifyScripts{Stop: []string{p}}})
+			// Queued behind the hung script: dropped once Close gives up.
+			n.Notify(NotifyEvent{Name: "VI_1", State: "STOP", Scripts: NotifyScripts{Stop: []string{p}}})
+			if el := time.Since(start); el > 200*time.Millisecond {
+				t.Fatalf("Notify blocked the caller for %s", el)
+			}
+			script, child := waitPIDs(t, pidFile)
+
+			start = time.Now()
+			closed := make(chan struct{})
+			go func() {
+				n.Close()
+				close(closed)
+			}()
+			const bound = 2 * time.Second
+			select {
+			case <-closed:
+			case <-time.After(bound):
+				syscall.Kill(-script, syscall.SIGKILL)
+				t.Fatalf("Close still blocked after %s by a hung notify script", bound)
+			}
+			el := time.Since(start)
+			if el < DefaultNotifyCloseGrace-50*time.Millisecond {
+				t.Fatalf("Close returned after %s, before the %s grace", el, DefaultNotifyCloseGrace)
+			}
+			// Close reaped the script itself.
+			if syscall.Kill(script, 0) == nil {
+				t.Fatalf("notify script %d still exists after Close", script)
+			}
+			deadline := time.Now().Add(time.Second)
+			for alive(child) || len(groupMembers(t, script)) > 0 {
+				if time.Now().After(deadline) {
+					syscall.Kill(-script, syscall.SIGKILL)
+					t.Fatalf("process group %d survived Close: %v (child %d)", script, groupMembers(t, script), child)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			st := n.Stats()
+			if st.Runs != 1 || st.Failures != 1 || st.Dropped != 1 {
+				t.Fatalf("stats %+v: want the hung run failed and the queued one dropped", st)
+			}
+		})
+	}
+}
+
+// Close waits for a notify script that finishes within the grace.
+func TestNotifierCloseLetsQuickScriptFinish(t *testing.T) {
+	d := secureDir(t)
+	mark := filepath.Join(t.TempDir(), "done")
+	p := filepath.Join(d, "stop.sh")
+	writeScript(t, p, "sleep 0.1; echo ok > "+mark, 0o755)
+	n, err := NewNotifier(NotifyOptions{Logger: quiet, RunAs: RunAs{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Notify(NotifyEvent{Name: "VI_1", State: "STOP", Scripts: NotifyScripts{Stop: []string{p}}})
+	n.Close()
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("notify_stop did not complete before Close returned: %v", err)
+	}
+	if st := n.Stats(); st.Runs != 1 || st.Failures != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A hung notify script is killed after Timeout and its instance's later
+// notifications still run.
+func TestNotifierTimeout(t *testing.T) {
+	d := secureDir(t)
+	mark := filepath.Join(t.TempDir(), "master")
+	hung := filepath.Join(d, "backup.sh")
+	writeScript(t, hung, "sleep 1000", 0o755)
+	master := filepath.Join(d, "master.sh")
+	writeScript(t, master, "echo ok > "+mark, 0o755)
+	n, err := NewNotifier(NotifyOptions{Logger: quiet, RunAs: RunAs{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	scripts := NotifyScripts{Backup: []string{hung}, Master: []string{master}}
+	n.Notify(NotifyEvent{Name: "VI_1", State: "BACKUP", Scripts: scripts})
+	n.Notify(NotifyEvent{Name: "VI_1", State: "MASTER", Scripts: scripts})
+	deadline := time.Now().Add(KillGrace + 5*time.Second)
+	for n.Stats().Runs < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("notify_master never ran behind a hung notify_backup: %+v", n.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("notify_master did not run: %v", err)
+	}
+	if st := n.Stats(); st.Runs != 2 || st.Failures != 1 {
+		t.Fatalf("stats %+v: want the hung run counted as failed", st)
+	}
+}
+
+func TestNotifyOptionsDefaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		want    time.Duration
+	}{
+		{"Zero_Default", 0, DefaultNotifyTimeout},
+		{"Set", 3 * time.Second, 3 * time.Second},
+		{"Negative_None", -1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := NewNotifier(NotifyOptions{Logger: quiet, Timeout: tc.timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			if n.opts.Timeout != tc.want || n.opts.CloseGrace != DefaultNotifyCloseGrace {
+				t.Fatalf("timeout %s grace %s, want %s and %s", n.opts.Timeout, n.opts.CloseGrace, tc.want, DefaultNotifyCloseGrace)
+			}
+		})
 	}
 }
