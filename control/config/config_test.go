@@ -331,6 +331,16 @@ func TestLoad_Bad(t *testing.T) {
 			[]string{"keepalived.conf:6: vrrp_instance VI_1 is in vrrp_sync_group G1 and G2; an instance can be in one sync group only"}},
 		{"McastGroup4NotMulticast", "global_defs {\n vrrp_mcast_group4 198.18.0.1\n}\n",
 			[]string{"keepalived.conf:2: vrrp_mcast_group4 198.18.0.1 is not an IPv4 multicast address"}},
+		// keepalived.conf(5): `old_unicast_checksum [never]`; never is the only mode.
+		{"OldUnicastChecksumUnknownMode", instanceWith(" version 3\n old_unicast_checksum always\n" + vip4),
+			[]string{`keepalived.conf:5: old_unicast_checksum "always": the only mode is never (old_unicast_checksum alone sends the old checksum)`}},
+		{"OldUnicastChecksumNeverIsCaseSensitive", instanceWith(" version 3\n old_unicast_checksum NEVER\n" + vip4),
+			[]string{`keepalived.conf:5: old_unicast_checksum "NEVER": the only mode is never (old_unicast_checksum alone sends the old checksum)`}},
+		// keepalived.conf(5): `v3_checksum_as_v2 [<BOOL>]`, in vrrp_instance and global_defs.
+		{"V3ChecksumAsV2NotBool", instanceWith(" version 3\n v3_checksum_as_v2 maybe\n" + vip4),
+			[]string{`keepalived.conf:5: v3_checksum_as_v2 "maybe" is not a boolean (on|off|true|false|yes|no)`}},
+		{"GlobalV3ChecksumAsV2NotBool", "global_defs {\n v3_checksum_as_v2 2\n}\n",
+			[]string{`keepalived.conf:2: v3_checksum_as_v2 "2" is not a boolean (on|off|true|false|yes|no)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -390,6 +400,49 @@ func TestLoad_Warnings(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("warnings of kind %d: %q\nwant %q", tt.kind, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoad_ChecksumCompatibility: keepalived's two VRRPv3 checksum
+// compatibility keywords are served, not ignored (keepalived.conf(5)
+// vrrp_instance `old_unicast_checksum [never]` and `v3_checksum_as_v2
+// [<BOOL>]`, whose default is the global_defs keyword of the same name).
+func TestLoad_ChecksumCompatibility(t *testing.T) {
+	uni := " version 3\n unicast_src_ip 198.18.0.1\n unicast_peer {\n 198.18.0.2\n }\n virtual_ipaddress {\n 198.18.0.100/24\n }\n"
+	globalAsV2 := func(v string) string { return "global_defs {\n v3_checksum_as_v2" + v + "\n}\n" }
+	tests := []struct {
+		name       string
+		src        string
+		wantOld    UnicastChecksum
+		wantAsV2   bool
+		wantGlobal bool
+	}{
+		{"Defaults", instanceWith(uni), UnicastChecksumAuto, false, false},
+		// "Setting this flag forces the old checksum algorithm to be used".
+		{"OldUnicastChecksum", instanceWith(uni + " old_unicast_checksum\n"), UnicastChecksumOld, false, false},
+		// "Specifying never will turn off auto detection of old checksums".
+		{"OldUnicastChecksumNever", instanceWith(uni + " old_unicast_checksum never\n"), UnicastChecksumNever, false, false},
+		// The keyword alone means true (<BOOL> optional).
+		{"V3ChecksumAsV2", instanceWith(uni + " v3_checksum_as_v2\n"), UnicastChecksumAuto, true, false},
+		{"V3ChecksumAsV2On", instanceWith(uni + " v3_checksum_as_v2 on\n"), UnicastChecksumAuto, true, false},
+		{"V3ChecksumAsV2Off", instanceWith(uni + " v3_checksum_as_v2 off\n"), UnicastChecksumAuto, false, false},
+		{"GlobalV3ChecksumAsV2IsTheDefault", globalAsV2("") + instanceWith(uni), UnicastChecksumAuto, true, true},
+		{"GlobalV3ChecksumAsV2False", globalAsV2(" false") + instanceWith(uni), UnicastChecksumAuto, false, false},
+		{"InstanceV3ChecksumAsV2OverridesGlobal", globalAsV2(" yes") + instanceWith(uni+" v3_checksum_as_v2 no\n"), UnicastChecksumAuto, false, true},
+		{"Both", instanceWith(uni + " old_unicast_checksum\n v3_checksum_as_v2 true\n"), UnicastChecksumOld, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, w := parseOK(t, tt.src, Options{Strict: true})
+			if len(w) != 0 {
+				t.Errorf("warnings: %v", w)
+			}
+			in := c.Instances[0]
+			if in.OldUnicastChecksum != tt.wantOld || in.V3ChecksumAsV2 != tt.wantAsV2 || c.Global.V3ChecksumAsV2 != tt.wantGlobal {
+				t.Errorf("old_unicast_checksum %v, v3_checksum_as_v2 %v, global %v; want %v, %v, %v",
+					in.OldUnicastChecksum, in.V3ChecksumAsV2, c.Global.V3ChecksumAsV2, tt.wantOld, tt.wantAsV2, tt.wantGlobal)
 			}
 		})
 	}

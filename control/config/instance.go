@@ -33,10 +33,9 @@ var ignoredInstance = map[string]string{
 	"promote_secondaries": "interface flags", "virtual_routes": "routes follow the master",
 	"virtual_rules": "rules follow the master", "track_bfd": "BFD", "use_vmac_addr": "VMACs per VIP",
 	"use_ipvlan": "ipvlan interfaces", "vrf": "VRFs", "kernel_rx_buf_size": "socket buffer tuning",
-	"linkbeat_use_polling": "linkbeat polling", "old_unicast_checksum": "pre-1.3.6 checksums",
-	"track_src_ip": "source address tracking", "unicast_fault_no_peer": "fault without peers",
-	"notify_deleted": "DELETED notifications", "garp_extra_if": "extra-interface GARP refresh",
-	"garp_extra_if_vmac": "extra-interface GARP refresh",
+	"linkbeat_use_polling": "linkbeat polling", "track_src_ip": "source address tracking",
+	"unicast_fault_no_peer": "fault without peers", "notify_deleted": "DELETED notifications",
+	"garp_extra_if": "extra-interface GARP refresh", "garp_extra_if_vmac": "extra-interface GARP refresh",
 }
 
 func (p *parser) instance(s *stmt) {
@@ -255,6 +254,29 @@ func (p *parser) instance(s *stmt) {
 		case "skip_check_adv_addr":
 			if v, ok := d.boolArg(c); ok {
 				in.SkipCheckAdvAddr = v
+			}
+		case "old_unicast_checksum":
+			// keepalived.conf(5) vrrp_instance: `old_unicast_checksum [never]`.
+			// Alone it "forces the old checksum algorithm to be used" (the
+			// ≤ 1.3.6 VRRPv3 unicast checksum, 224.0.0.18 in the pseudo-header);
+			// "Specifying never will turn off auto detection of old checksums".
+			// keepalived vrrp_parser.c vrrp_unicast_chksum_handler compares the
+			// mode with strcmp, so "never" is case-sensitive.
+			switch {
+			case len(c.args) == 0:
+				in.OldUnicastChecksum = UnicastChecksumOld
+			case len(c.args) == 1 && c.arg(0) == "never":
+				in.OldUnicastChecksum = UnicastChecksumNever
+			default:
+				d.errorf(c.pos, "old_unicast_checksum %q: the only mode is never (old_unicast_checksum alone sends the old checksum)", strings.Join(c.words()[1:], " "))
+			}
+		case "v3_checksum_as_v2":
+			// keepalived.conf(5) vrrp_instance: `v3_checksum_as_v2 [<BOOL>]`
+			// "turns off including the pseudo-header in the checksum
+			// calculation for VRRPv3 IPv4"; the default is the global_defs
+			// keyword of the same name (applied in finishInstance).
+			if v, ok := d.boolArg(c); ok {
+				in.V3ChecksumAsV2 = v
 			}
 		default:
 			delete(dr.set, c.kw)

@@ -277,6 +277,12 @@ func (p *parser) globalDefs(stmts []*stmt) {
 			if v, ok := d.boolArg(s); ok {
 				g.NotifyPriorityChanges = v
 			}
+		case "v3_checksum_as_v2":
+			// keepalived.conf(5) global_defs: `v3_checksum_as_v2 [<BOOL>]`,
+			// "See vrrp_instance description": the default for every instance.
+			if v, ok := d.boolArg(s); ok {
+				g.V3ChecksumAsV2 = v
+			}
 		case "vrrp_startup_delay":
 			if v, ok := d.secondsArg(s, 0, 3600*time.Second); ok {
 				g.StartupDelay = v

@@ -81,6 +81,11 @@ type Global struct {
 
 	StartupDelay time.Duration // vrrp_startup_delay
 
+	// V3ChecksumAsV2 is v3_checksum_as_v2 in global_defs: the default of the
+	// vrrp_instance keyword of that name (keepalived.conf(5) global_defs:
+	// "See vrrp_instance description of V3_checksum_as_V2").
+	V3ChecksumAsV2 bool
+
 	// ScriptUser/ScriptGroup are empty when not configured: keepalived then uses
 	// keepalived_script if that user exists, else its own uid. Whether the user
 	// exists is checked by the daemon, not here.
@@ -213,7 +218,53 @@ type Instance struct {
 	CheckUnicastSrc         bool
 	SkipCheckAdvAddr        bool
 
+	// OldUnicastChecksum is old_unicast_checksum: which VRRPv3 IPv4 unicast
+	// checksum form the instance sends and accepts (keepalived.conf(5)
+	// vrrp_instance `old_unicast_checksum [never]`).
+	OldUnicastChecksum UnicastChecksum
+	// V3ChecksumAsV2 is v3_checksum_as_v2, default the global_defs keyword of
+	// that name: the IPv4 VRRPv3 checksum leaves the pseudo-header out, as
+	// VRRPv2 does, both sent and verified (keepalived.conf(5) vrrp_instance
+	// `v3_checksum_as_v2 [<BOOL>]`). No effect on VRRPv2 or IPv6.
+	V3ChecksumAsV2 bool
+
 	SyncGroup string // name of the sync group holding this instance, if any
+}
+
+// UnicastChecksum is keepalived's unicast checksum compatibility mode for
+// VRRPv3 over IPv4 (keepalived.conf(5) vrrp_instance old_unicast_checksum).
+// keepalived ≤ 1.3.6 put 224.0.0.18 in the checksum pseudo-header of
+// unicast adverts instead of the peer's address. It has no effect on
+// multicast, VRRPv2 or IPv6 instances, nor with V3ChecksumAsV2 (no
+// pseudo-header then).
+type UnicastChecksum int
+
+const (
+	// UnicastChecksumAuto, the default: send the RFC 5798 §5.2.8 form and
+	// accept the old form too ("keepalived will attempt to maintain
+	// compatibility anyway if it sees an old version checksum"; keepalived
+	// then switches to sending the old form, vrrp.c vrrp_check_packet).
+	UnicastChecksumAuto UnicastChecksum = iota
+	// UnicastChecksumOld, `old_unicast_checksum`: "forces the old checksum
+	// algorithm to be used" when sending. xvrrp keeps accepting both forms
+	// on receive (keepalived then verifies the old form only), so a peer
+	// that already sends the RFC form is not refused.
+	UnicastChecksumOld
+	// UnicastChecksumNever, `old_unicast_checksum never`: "turn off auto
+	// detection of old checksums"; only the RFC form is accepted.
+	UnicastChecksumNever
+)
+
+func (u UnicastChecksum) String() string {
+	switch u {
+	case UnicastChecksumAuto:
+		return "auto"
+	case UnicastChecksumOld:
+		return "old"
+	case UnicastChecksumNever:
+		return "never"
+	}
+	return fmt.Sprintf("UnicastChecksum(%d)", int(u))
 }
 
 // Unicast reports whether the instance sends adverts to unicast peers.

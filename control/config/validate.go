@@ -134,6 +134,9 @@ func (p *parser) finishInstance(dr *instanceDraft) {
 	inheritBool("higher_prio_send_advert", &in.HigherPrioSendAdvert, g.HigherPrioSendAdvert)
 	inheritBool("check_unicast_src", &in.CheckUnicastSrc, g.CheckUnicastSrc)
 	inheritBool("skip_check_adv_addr", &in.SkipCheckAdvAddr, g.SkipCheckAdvAddr)
+	// keepalived.conf(5) global_defs v3_checksum_as_v2: "See vrrp_instance
+	// description"; the instance keyword, when given, wins either way.
+	inheritBool("v3_checksum_as_v2", &in.V3ChecksumAsV2, g.V3ChecksumAsV2)
 	if _, ok := dr.set["notify_priority_changes"]; !ok {
 		in.Notify.PriorityChanges = g.NotifyPriorityChanges
 	}

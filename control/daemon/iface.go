@@ -152,7 +152,7 @@ func (d *Daemon) programDataplane(r *instance) {
 		Version:      uint8(r.cfg.Version),
 		MinTTL:       255,
 		MaxTTL:       255,
-		ChecksumAsV2: false,
+		ChecksumAsV2: r.decOpts.ChecksumAsV2,
 		Group:        r.cfg.McastGroup,
 		Rates:        loader.DefaultRates(r.rateInterval),
 	}
@@ -166,8 +166,9 @@ func (d *Daemon) programDataplane(r *instance) {
 			p.MinTTL = min(p.MinTTL, uint8(peer.MinTTL))
 			p.MaxTTL = max(p.MaxTTL, uint8(peer.MaxTTL))
 		}
-		// keepalived accepts its old unicast checksum form too.
-		p.LegacyUnicastChecksum = true
+		// keepalived accepts its old unicast checksum form too, unless
+		// old_unicast_checksum never; the decoder is told the same.
+		p.LegacyUnicastChecksum = r.decOpts.LegacyUnicastChecksum
 	}
 	if err := d.dp.SetInstance(r.key, p); err != nil {
 		d.log.Error("program the XDP instance table", "instance", r.cfg.Name, "err", err)

@@ -108,6 +108,31 @@ func fsmConfig(in *config.Instance, src netip.Addr) fsm.Config {
 	return c
 }
 
+// checksumOptions maps keepalived's checksum compatibility keywords onto the
+// advert encoder (what the instance sends) and decoder (what it accepts).
+// The advert package applies both only where they mean something: VRRPv3
+// over IPv4.
+func checksumOptions(in *config.Instance) (advert.EncodeOptions, advert.DecodeOptions) {
+	// keepalived.conf(5) vrrp_instance v3_checksum_as_v2: "turns off
+	// including the pseudo-header in the checksum calculation for VRRPv3
+	// IPv4", for the adverts sent and the adverts verified alike.
+	enc := advert.EncodeOptions{ChecksumAsV2: in.V3ChecksumAsV2}
+	dec := advert.DecodeOptions{ChecksumAsV2: in.V3ChecksumAsV2}
+	if in.Unicast() {
+		// keepalived.conf(5) vrrp_instance old_unicast_checksum: "Setting
+		// this flag forces the old checksum algorithm to be used" (224.0.0.18
+		// as the pseudo-header destination of unicast adverts).
+		enc.LegacyUnicastChecksum = in.OldUnicastChecksum == config.UnicastChecksumOld
+		// keepalived.conf(5): "keepalived will attempt to maintain
+		// compatibility anyway if it sees an old version checksum.
+		// Specifying never will turn off auto detection of old checksums."
+		// keepalived retries with the old form only for instances with
+		// unicast peers (vrrp.c vrrp_check_packet).
+		dec.LegacyUnicastChecksum = in.OldUnicastChecksum != config.UnicastChecksumNever
+	}
+	return enc, dec
+}
+
 // newInstance builds the runtime of one configured instance on ifc. It
 // changes nothing on the host.
 func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error) {
@@ -145,6 +170,7 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 	} else {
 		r.dsts = []netip.Addr{in.McastGroup}
 	}
+	r.encOpts, r.decOpts = checksumOptions(in)
 	r.tmpl = advert.Advert{Version: uint8(in.Version), Type: 1, VRID: uint8(in.VRID), Priority: uint8(in.Priority)}
 	if in.Version == 2 {
 		// RFC 3768 §5.3.7: Adver Int in whole seconds.

@@ -60,6 +60,14 @@ func (d *Daemon) receive(ev *loader.Event) {
 		r.errs[decodeErrKind(err)]++
 		return
 	}
+	if r.rx.LegacyChecksum && !r.encOpts.LegacyUnicastChecksum {
+		// keepalived (vrrp.c, old_unicast_checksum's automatic mode): a peer
+		// whose advert verified only with the pre-1.3.7 unicast checksum is
+		// answered in that form from then on.
+		r.encOpts.LegacyUnicastChecksum = true
+		d.log.Info(fmt.Sprintf("%s: %v sends keepalived's pre-1.3.7 unicast checksum; sending it too", r.cfg.Name, ev.Src),
+			"instance", r.cfg.Name, "peer", ev.Src)
+	}
 	// RFC 3768 §7.1 / RFC 2338 §5.3.6: with simple text authentication the
 	// auth type and password must match ours, compared in constant time.
 	if r.auth && (r.rx.AuthType != 1 || !r.rx.AuthMatches(r.pass)) {
