@@ -20,7 +20,14 @@ import (
 //
 // Everything that can fail (interfaces, machine construction) is prepared
 // before anything running is touched, so a failed apply changes nothing.
-func (d *Daemon) apply(cfg, old *config.Config) error {
+func (d *Daemon) apply(cfg, old *config.Config) (err error) {
+	// An interface this configuration attached XDP to is detached again
+	// when the apply fails: the running instances do not use it.
+	defer func() {
+		if err != nil {
+			d.detachUnusedIfaces()
+		}
+	}()
 	type plan struct {
 		in   *config.Instance
 		keep *instance // running instance kept as is
@@ -67,7 +74,6 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 	byName := map[string]*instance{}
 	for _, p := range plans {
 		if p.keep != nil {
-			p.keep.cfg = p.in
 			byName[p.in.Name] = p.keep
 		} else {
 			byName[p.in.Name] = p.r
@@ -85,8 +91,9 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 			g.members = append(g.members, r)
 			ms = append(ms, r.m)
 		}
-		fg, err := fsm.NewGroup(sg.Name, ms...)
-		if err != nil {
+		fg, gerr := fsm.NewGroup(sg.Name, ms...)
+		if gerr != nil {
+			err = gerr
 			return fmt.Errorf("%s: %w", sg.Pos, err)
 		}
 		g.g = fg
@@ -111,22 +118,27 @@ func (d *Daemon) apply(cfg, old *config.Config) error {
 	for _, p := range plans {
 		switch {
 		case p.keep != nil:
+			p.keep.cfg = p.in // the same engine; new positions and trackers
 			d.programDataplane(p.keep)
 			d.trackers.recompute(p.keep) // its tracker lines may have changed
 		case p.repl != nil:
-			wasMaster := p.repl.m.State() == fsm.StateMaster
 			d.sched.Remove(p.repl.id)
 			d.stopGARP(p.repl)
 			d.forget(p.repl)
-			if wasMaster {
+			// A master outside a sync group stays master, keeping the
+			// addresses it holds (the new machine adds them again, with
+			// any new ones). A sync group decides its members' state
+			// together, so its members start over like a backup does.
+			stays := false
+			if p.repl.m.State() == fsm.StateMaster && p.r.group == nil {
 				c := p.r.m.Config()
 				c.InitialState = fsm.StateMaster
-				if m, err := fsm.New(c); err == nil && p.r.group == nil {
-					p.r.m = m
+				if m, merr := fsm.New(c); merr == nil {
+					p.r.m, stays = m, true
 				}
-				// Keep the addresses we hold: the new machine re-adds them.
-			} else if p.repl.vipsHeld {
-				d.removeVIPs(p.repl)
+			}
+			if p.repl.vipsHeld {
+				d.removeVIPsExcept(p.repl, p.r, stays)
 			}
 			d.register(p.r)
 			start = append(start, p.r)

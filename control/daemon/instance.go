@@ -362,6 +362,23 @@ func (d *Daemon) removeVIPs(r *instance) {
 	r.vipsHeld = false
 }
 
+// removeVIPsExcept removes the addresses old holds, except, when keep is
+// set, those next also has (it is taking over as master and re-adds them):
+// a reload that changes a master's VIPs must not leave the dropped ones on
+// the host.
+func (d *Daemon) removeVIPsExcept(old, next *instance, keep bool) {
+	for i := range old.vips {
+		v := old.vips[i].VIP
+		if keep && slices.ContainsFunc(next.vips, func(n hostVIP) bool { return n.VIP == v }) {
+			continue
+		}
+		if err := d.vips.Remove(v); err != nil {
+			d.log.Error("remove VIP", "instance", old.cfg.Name, "vip", old.vips[i].String(), "err", err)
+		}
+	}
+	old.vipsHeld = false
+}
+
 // shutdownInstance is SIGTERM or removal by reload for one instance.
 func (d *Daemon) shutdownInstance(r *instance, now time.Time) {
 	d.handle(r, fsm.Event{Kind: fsm.EventShutdown}, now)

@@ -138,6 +138,28 @@ func TestReloadKeepsUnchangedInstancesAndRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestReloadChangingAMastersVIPsMovesThem: a master whose virtual_ipaddress
+// changes stays master (no VIP bounce) and the host ends up with exactly the
+// new set: the address dropped from the file is removed.
+func TestReloadChangingAMastersVIPsMovesThem(t *testing.T) {
+	lan, n1, _ := electedPair(t)
+	good, _ := os.ReadFile(n1.conf)
+	moved := strings.Replace(string(good), "198.18.0.100/24", "198.18.0.101/24", 1)
+	if err := os.WriteFile(n1.conf, []byte(moved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.ctl("reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.101", 10*time.Second)
+	if hs := holders(t, lan.Hosts, "198.18.0.100"); len(hs) != 0 {
+		t.Fatalf("198.18.0.100, dropped from the configuration, is still held by %v", hs)
+	}
+	if st := n1.instance("VI_1"); st.State != "MASTER" {
+		t.Fatalf("VI_1 is %s after the reload, want MASTER", st.State)
+	}
+}
+
 func TestCheckCommandsUseKeepalivedExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.conf")
