@@ -21,7 +21,7 @@ type pair struct {
 	aIP4, bIP4 netip.Addr
 }
 
-func newPair(t *testing.T) *pair {
+func newPair(t testing.TB) *pair {
 	t.Helper()
 	lab.RequirePrivileged(t)
 	p := &pair{A: lab.NewNS(t, "a"), B: lab.NewNS(t, "b"),

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -19,15 +20,18 @@ type SenderConfig struct {
 	// address (keepalived's default). With use_vmac pass
 	// VirtualRouterMAC(ipv6, vrid).
 	SourceMAC net.HardwareAddr
-	// ResolveTimeout bounds the wait for a unicast peer's MAC after a probe
-	// (default 1 s).
+	// ResolveTimeout is how long the background resolution of a unicast
+	// peer's MAC waits for the kernel after a probe before it reports the
+	// peer unresolved (default 1 s). SendAdvert never waits for it.
 	ResolveTimeout time.Duration
 	// NeighbourRefresh is how long a resolved peer MAC is used before the
-	// kernel's table is read again (default 30 s).
+	// kernel's table is read again in the background, which notices a
+	// replaced peer's new MAC (default 5 s). The old MAC stays in use until
+	// the re-read answers.
 	NeighbourRefresh time.Duration
-	// NeighbourRetry is how long a failed resolution is remembered before
-	// the next probe (default 1 s), so an unreachable peer does not stall
-	// every advert for ResolveTimeout.
+	// NeighbourRetry is how long after a failed resolution the next probe
+	// may start (default 1 s); adverts to the peer meanwhile fail at once
+	// with ErrNeighbourUnresolved.
 	NeighbourRetry time.Duration
 }
 
@@ -47,7 +51,17 @@ type Sender struct {
 	srcMAC [6]byte
 	buf    []byte
 	ipID   uint16
-	neigh  map[netip.Addr]neighEntry
+	neigh  map[netip.Addr]*neighEntry
+	closed bool
+	// resolving: the resolver goroutine (neigh_linux.go) runs; it alone
+	// uses nl after NewSender returns, and owns it until Close.
+	resolving   bool
+	neighReq    chan netip.Addr
+	quit        chan struct{}
+	resolveDone chan struct{}
+
+	// Counters of the resolver's netlink requests (tests observe them).
+	neighLookups, neighProbes atomic.Uint64
 }
 
 // NewSender opens the AF_PACKET socket and netlink handle in the calling
@@ -57,7 +71,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		cfg.ResolveTimeout = time.Second
 	}
 	if cfg.NeighbourRefresh <= 0 {
-		cfg.NeighbourRefresh = 30 * time.Second
+		cfg.NeighbourRefresh = 5 * time.Second
 	}
 	if cfg.NeighbourRetry <= 0 {
 		cfg.NeighbourRetry = time.Second
@@ -88,7 +102,8 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	return &Sender{
 		cfg: cfg, ifindex: cfg.Ifindex, ifname: name, fd: fd, nl: nl, now: time.Now,
-		srcMAC: src, buf: make([]byte, 0, frameBufferLen), neigh: map[netip.Addr]neighEntry{},
+		srcMAC: src, buf: make([]byte, 0, frameBufferLen), neigh: map[netip.Addr]*neighEntry{},
+		neighReq: make(chan netip.Addr, neighQueueLen), quit: make(chan struct{}), resolveDone: make(chan struct{}),
 	}, nil
 }
 
@@ -114,20 +129,28 @@ func (s *Sender) Interface() string { return s.ifname }
 // SendAdvert sends vrrpPayload (the VRRP header and addresses, as
 // control/advert encodes them with this src and dst in the checksum
 // pseudo-header) from src to dst. A multicast dst goes to its group MAC; a
-// unicast dst to the peer's MAC from the kernel's neighbour table, probing
-// when it is missing. Sending to a cached peer or a group does not allocate.
+// unicast dst to the peer's MAC, cached from the kernel's neighbour table
+// and refreshed in the background every NeighbourRefresh.
+//
+// SendAdvert never waits for address resolution and does no netlink I/O:
+// when a unicast peer's MAC is not known (first advert, or the kernel could
+// not resolve it) it starts resolution in the background and returns a
+// *NeighbourError wrapping ErrNeighbourUnresolved at once, without sending;
+// adverts go out as soon as the kernel has the MAC. Sending to a group, to
+// a cached peer or to an unresolved peer (whose error value is reused) does
+// not allocate.
 func (s *Sender) SendAdvert(dst, src netip.Addr, vrrpPayload []byte) error {
 	dst, src = dst.Unmap(), src.Unmap()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var dstMAC [6]byte
 	var err error
-	if dst.IsMulticast() {
-		dstMAC, err = multicastMAC(dst)
-	} else {
-		dstMAC, err = s.neighbourMAC(dst)
-	}
-	if err != nil {
+	unicast := !dst.IsMulticast()
+	if unicast {
+		if dstMAC, err = s.neighbourMAC(dst); err != nil {
+			return err // already names dst and the interface
+		}
+	} else if dstMAC, err = multicastMAC(dst); err != nil {
 		return fmt.Errorf("advert to %v on %s: %w", dst, s.ifname, err)
 	}
 	id := s.ipID
@@ -139,14 +162,30 @@ func (s *Sender) SendAdvert(dst, src netip.Addr, vrrpPayload []byte) error {
 		return fmt.Errorf("advert to %v on %s: %w", dst, s.ifname, err)
 	}
 	if _, err := unix.Write(s.fd, frame); err != nil {
+		if unicast {
+			s.neighSendFailed(dst)
+		}
 		return fmt.Errorf("send advert to %v on %s: %w", dst, s.ifname, err)
 	}
 	s.ipID = id
 	return nil
 }
 
-// Close closes the socket and netlink handle.
+// Close stops the background resolution and closes the socket and netlink
+// handle.
 func (s *Sender) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	resolving := s.resolving
+	s.mu.Unlock()
+	if resolving {
+		close(s.quit)
+		<-s.resolveDone // it finishes its netlink request, if any, first
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nl.Close()

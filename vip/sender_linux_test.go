@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/xvrrp/xvrrp/test/lab"
@@ -57,11 +58,15 @@ func TestSendAdvert(t *testing.T) {
 		}
 		c := p.capture(t)
 		s := p.newSender(t, SenderConfig{})
-		must(t, s.SendAdvert(p.bIP4, p.aIP4, testVRRP))
+		// The first advert finds no MAC: skipped, resolution starts.
+		if err := s.SendAdvert(p.bIP4, p.aIP4, testVRRP); !errors.Is(err, ErrNeighbourUnresolved) {
+			t.Fatalf("first advert to an unresolved peer: %v, want ErrNeighbourUnresolved", err)
+		}
 		// The probe: an ARP request for B's address reached B.
 		c.next("ARP request for 198.18.0.2", func(f []byte) bool {
 			return isARPWho(f, p.bIP4)
 		})
+		waitSent(t, s, p.bIP4, p.aIP4)
 		checkIPv4Advert(t, c.next("unicast advert", isVRRP), p.bMAC, p.aMAC, p.aIP4, p.bIP4, 1, testVRRP)
 		if out := p.A.IP("neigh", "show", "198.18.0.2", "dev", "a0"); !strings.Contains(out, fmtMAC(p.bMAC)) {
 			t.Fatalf("kernel neighbour table after probe: %q, want lladdr %s", out, fmtMAC(p.bMAC))
@@ -71,24 +76,53 @@ func TestSendAdvert(t *testing.T) {
 		peer := netip.MustParseAddr("2001:db8::2")
 		c := p.capture(t)
 		s := p.newSender(t, SenderConfig{})
-		must(t, s.SendAdvert(peer, netip.MustParseAddr("2001:db8::1"), testVRRP))
+		waitSent(t, s, peer, netip.MustParseAddr("2001:db8::1"))
 		checkIPv6Advert(t, c.next("unicast IPv6 advert", isVRRP), p.bMAC, p.aMAC, netip.MustParseAddr("2001:db8::1"), peer, testVRRP)
 	})
 	t.Run("SendAdvert_UnresolvableNeighbourIsDistinctErrorAndCached", func(t *testing.T) {
-		s := p.newSender(t, SenderConfig{})
+		s := p.newSender(t, SenderConfig{ResolveTimeout: 100 * time.Millisecond, NeighbourRetry: time.Hour})
 		ghost := netip.MustParseAddr("198.18.0.77")
 		err := s.SendAdvert(ghost, p.aIP4, testVRRP)
-		if !errors.Is(err, ErrNeighbourUnresolved) {
-			t.Fatalf("advert to absent peer: %v, want ErrNeighbourUnresolved", err)
+		var ne *NeighbourError
+		if !errors.Is(err, ErrNeighbourUnresolved) || !errors.As(err, &ne) || ne.Peer != ghost || ne.Interface != "a0" {
+			t.Fatalf("advert to absent peer: %v, want a NeighbourError for %v on a0", err, ghost)
 		}
-		err = s.SendAdvert(ghost, p.aIP4, testVRRP)
-		if !errors.Is(err, ErrNeighbourUnresolved) || !strings.Contains(err.Error(), "cached failure") {
-			t.Fatalf("second advert to absent peer: %v, want the cached failure", err)
+		if !strings.Contains(err.Error(), "198.18.0.77") || !strings.Contains(err.Error(), "a0") || !strings.Contains(err.Error(), "ARP") {
+			t.Errorf("error does not tell the operator what to check: %v", err)
 		}
-		s.ForgetNeighbour(ghost)
-		if _, ok := s.neigh[ghost]; ok {
-			t.Fatal("ForgetNeighbour kept the entry")
+		// After ResolveTimeout the background resolution gives up and the
+		// reason says so; the failure is kept until NeighbourRetry.
+		waitFor(t, 5*time.Second, "resolution of the absent peer to fail", func() bool {
+			err = s.SendAdvert(ghost, p.aIP4, testVRRP)
+			return errors.As(err, &ne) && strings.Contains(ne.Reason, "no ARP reply within 100ms")
+		})
+		if again := s.SendAdvert(ghost, p.aIP4, testVRRP); again != err {
+			t.Fatalf("second advert to absent peer: %v, want the same cached error value %v", again, err)
 		}
+		if n := s.neighProbes.Load(); n != 1 {
+			t.Errorf("%d probes for one peer before NeighbourRetry, want 1", n)
+		}
+	})
+	t.Run("SendAdvert_PrimeNeighbour", func(t *testing.T) {
+		s := p.newSender(t, SenderConfig{NeighbourRefresh: time.Hour})
+		s.PrimeNeighbour(p.bIP4)
+		waitFor(t, 5*time.Second, "primed peer resolved", func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			e := s.neigh[p.bIP4]
+			return e != nil && e.ok
+		})
+		// The first advert finds the MAC cached.
+		must(t, s.SendAdvert(p.bIP4, p.aIP4, testVRRP))
+	})
+	t.Run("SendAdvert_ForgetNeighbour", func(t *testing.T) {
+		s := p.newSender(t, SenderConfig{NeighbourRefresh: time.Hour})
+		waitSent(t, s, p.bIP4, p.aIP4)
+		s.ForgetNeighbour(p.bIP4)
+		if err := s.SendAdvert(p.bIP4, p.aIP4, testVRRP); !errors.Is(err, ErrNeighbourUnresolved) {
+			t.Fatalf("advert after ForgetNeighbour: %v, want ErrNeighbourUnresolved", err)
+		}
+		waitSent(t, s, p.bIP4, p.aIP4)
 	})
 	t.Run("SendAdvert_FirewallOutputDropDoesNotStopAdverts", func(t *testing.T) {
 		lab.RequireTool(t, "iptables")
@@ -135,9 +169,11 @@ func mustMAC(t testing.TB, g netip.Addr) []byte {
 
 func TestSendAdvertNoAllocation(t *testing.T) {
 	p := newPair(t)
-	s := p.newSender(t, SenderConfig{})
+	// No refresh and no retry during the test: AllocsPerRun counts the
+	// resolver goroutine's allocations too.
+	s := p.newSender(t, SenderConfig{NeighbourRefresh: time.Hour, NeighbourRetry: time.Hour, ResolveTimeout: 50 * time.Millisecond})
 	// Resolve the unicast peer once; later sends hit the cache.
-	must(t, s.SendAdvert(p.bIP4, p.aIP4, testVRRP))
+	waitSent(t, s, p.bIP4, p.aIP4)
 	for _, dst := range []netip.Addr{GroupIPv4, p.bIP4} {
 		n := testing.AllocsPerRun(200, func() {
 			if err := s.SendAdvert(dst, p.aIP4, testVRRP); err != nil {
@@ -147,6 +183,21 @@ func TestSendAdvertNoAllocation(t *testing.T) {
 		if n != 0 {
 			t.Errorf("SendAdvert to %v allocates %v times per advert", dst, n)
 		}
+	}
+	// Skipping an advert to an unresolved peer does not allocate either
+	// (after the first, which creates the peer's entry and error).
+	ghost := netip.MustParseAddr("198.18.0.77")
+	waitFor(t, 5*time.Second, "resolution of the absent peer to fail", func() bool {
+		var ne *NeighbourError
+		return errors.As(s.SendAdvert(ghost, p.aIP4, testVRRP), &ne) && strings.Contains(ne.Reason, "no ARP reply")
+	})
+	n := testing.AllocsPerRun(200, func() {
+		if err := s.SendAdvert(ghost, p.aIP4, testVRRP); !errors.Is(err, ErrNeighbourUnresolved) {
+			t.Fatalf("advert to absent peer: %v", err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("skipped SendAdvert to an unresolved peer allocates %v times per advert", n)
 	}
 }
 
