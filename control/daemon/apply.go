@@ -188,6 +188,13 @@ func (d *Daemon) startInstance(r *instance, now time.Time) {
 		d.log.Info(fmt.Sprintf("%s: waiting in INIT for the first result of its trackers", r.cfg.Name))
 		return
 	}
+	if r.cfg.Unicast() {
+		// Learn the peers' MACs now, so the first advert after becoming
+		// master is not skipped for an unresolved neighbour.
+		for _, p := range r.dsts {
+			r.sender.PrimeNeighbour(p)
+		}
+	}
 	d.handle(r, fsm.Event{Kind: fsm.EventStartup}, now)
 }
 

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 
@@ -33,6 +35,9 @@ type instance struct {
 
 	src  netip.Addr   // advert source address
 	dsts []netip.Addr // multicast group, or the unicast peers
+	// sendErr is the last send error per destination: a failing peer is
+	// logged when its error changes and when it recovers, not per advert.
+	sendErr []error
 
 	tmpl    advert.Advert // what we send, Priority set per send
 	encOpts advert.EncodeOptions
@@ -75,10 +80,12 @@ const (
 	errAddrList
 	errTTL
 	errOther
+	errUnresolvedPeer // an advert not sent: the unicast peer's MAC is unknown
+	errSend           // an advert the kernel refused
 	numErrKinds
 )
 
-var errKindNames = [numErrKinds]string{"checksum", "length", "version", "interval_mismatch", "auth", "address_list_mismatch", "ttl", "other"}
+var errKindNames = [numErrKinds]string{"checksum", "length", "version", "interval_mismatch", "auth", "address_list_mismatch", "ttl", "other", "unresolved_peer", "send"}
 
 // fsmConfig maps keepalived's instance settings onto the engine's.
 func fsmConfig(in *config.Instance, src netip.Addr) fsm.Config {
@@ -170,6 +177,7 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 	} else {
 		r.dsts = []netip.Addr{in.McastGroup}
 	}
+	r.sendErr = make([]error, len(r.dsts))
 	r.encOpts, r.decOpts = checksumOptions(in)
 	r.tmpl = advert.Advert{Version: uint8(in.Version), Type: 1, VRID: uint8(in.VRID), Priority: uint8(in.Priority)}
 	if in.Version == 2 {
@@ -262,17 +270,52 @@ func (d *Daemon) sendAdvert(r *instance, prio uint8) {
 		return // FAULT (no usable source address) already explains why
 	}
 	r.tmpl.Priority = prio
-	for _, dst := range r.dsts {
+	for i, dst := range r.dsts {
 		b, err := r.tmpl.Append(r.buf[:0], r.src, dst, r.encOpts)
 		if err != nil {
 			d.log.Error("encode advert", "instance", r.cfg.Name, "err", err)
 			return
 		}
 		r.buf = b
-		if err := r.sender.SendAdvert(dst, r.src, b); err != nil {
-			d.log.Warn("send advert", "instance", r.cfg.Name, "interface", r.ifc.name, "dst", dst, "err", err)
+		err = r.sender.SendAdvert(dst, r.src, b)
+		d.noteSend(r, i, err)
+	}
+}
+
+// noteSend counts a failed send and logs a destination's send errors when
+// they change and when it recovers: at 10 ms adverts, a line per advert
+// would drown the log. The vip package returns the same error value while a
+// peer's state is unchanged.
+func (d *Daemon) noteSend(r *instance, i int, err error) {
+	prev := r.sendErr[i]
+	switch {
+	case err == nil && prev == nil:
+		return
+	case err == nil:
+		d.log.Info(fmt.Sprintf("%s: adverts to %v are sent again", r.cfg.Name, r.dsts[i]), "instance", r.cfg.Name, "dst", r.dsts[i])
+	case errors.Is(err, vip.ErrNeighbourUnresolved):
+		r.errs[errUnresolvedPeer]++
+	default:
+		r.errs[errSend]++
+	}
+	if err != nil && !sameError(err, prev) {
+		d.log.Warn("advert not sent", "instance", r.cfg.Name, "interface", r.ifc.name, "dst", r.dsts[i], "err", err)
+	}
+	r.sendErr[i] = err
+}
+
+// sameError: the same value (no allocation on the per-advert path), or the
+// same message for error types that cannot be compared.
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if reflect.TypeOf(a).Comparable() && reflect.TypeOf(b).Comparable() {
+		if a == b {
+			return true
 		}
 	}
+	return a.Error() == b.Error()
 }
 
 // handle delivers ev to the instance (through its sync group if it has one),
