@@ -64,7 +64,7 @@ start_xvrrpd() {
 	ip netns exec "$P-$h" "$BIN/xvrrpd" -f "$RUN/$h.conf" --pin-dir "/sys/fs/bpf/$P-$h" \
 		--control-socket "$RUN/$h.sock" --pid-file "$RUN/$h.pid" --metrics-address "" \
 		--ready-file "$RUN/$h.ready" >>"$RUN/$h.log" 2>&1 &
-	PIDS+=($!)
+	PIDS+=($!); disown $!
 	for _ in $(seq 100); do [ -e "$RUN/$h.ready" ] && return; sleep 0.1; done
 	echo "xvrrpd on $h did not start:"; cat "$RUN/$h.log"; exit 1
 }
@@ -80,14 +80,15 @@ echo "VIP $VIP held by: $(holders)"
 
 say "cutting h1's link (its bridge port goes down)"
 ip -n "$P-h2" -ts monitor address > "$RUN/h2.monitor" 2>&1 &
-MON=$!; PIDS+=($MON)
+MON=$!; PIDS+=($MON); disown $MON
 sleep 0.3
 cut=$(now_ms)
 ip -n "$P-br" link set p1 down
 for _ in $(seq 500); do [ "$(holders)" = h2 ] && break; sleep 0.01; done
 took=$(( $(now_ms) - cut ))
 kill $MON 2>/dev/null || true
-echo "VIP $VIP now held by: $(holders); failover observed after ${took} ms (polling; Master_Down_Interval at priority 120 is 3 × 100 ms + (256-120)/256 × 100 ms = 353 ms)"
+echo "VIP $VIP now held by: $(holders), ${took} ms after the cut (polled every 10 ms)."
+echo "h2 waits Master_Down_Interval = 3 × 100 ms + (256-120)/256 × 100 ms = 353 ms after the last advert it heard, which left h1 up to one advert interval (100 ms) before the cut."
 grep -h "→" "$RUN/h2.log" | tail -n 1 | sed 's/^/h2 log: /'
 ip -n "$P-br" link set p1 up
 for _ in $(seq 100); do [ "$(holders)" = h1 ] && break; sleep 0.05; done
@@ -107,7 +108,7 @@ if command -v keepalived >/dev/null; then
 	for h in "${HOSTS[@]}"; do
 		ip netns exec "$P-$h" keepalived --vrrp --dont-fork --log-console --no-syslog -f "$RUN/$h.conf" \
 			-p "$RUN/$h.kpid" -r "$RUN/$h.vpid" -c "$RUN/$h.cpid" >>"$RUN/$h.kalog" 2>&1 &
-		PIDS+=($!)
+		PIDS+=($!); disown $!
 	done
 	for s in 1 2 3 4 5 6; do sleep 1; echo "t+${s}s: VIP held by: $(holders)"; done
 	echo "keepalived: the backups' raw sockets sit behind netfilter, stop hearing h1 and take the VIP too."
