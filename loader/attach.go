@@ -127,8 +127,28 @@ func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map) (*ebpf.Program, er
 func (d *Dataplane) Attach(ifname string, o IfaceOptions) (AttachMode, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return ModeNone, fmt.Errorf("attach xdp to %s: %w", ifname, err)
+		return ModeNone, fmt.Errorf("attach xdp to %s: no interface named %s in this network namespace: %w", ifname, ifname, err)
 	}
+	return d.attach(ifi, o)
+}
+
+// AttachIndex is Attach for the interface with the given index (in the
+// caller's network namespace). It returns the interface's name, which is
+// what Detach, Mode and Counters take, and under which its pins live.
+func (d *Dataplane) AttachIndex(index int, o IfaceOptions) (string, AttachMode, error) {
+	if index <= 0 {
+		return "", ModeNone, fmt.Errorf("attach xdp to interface index %d: an interface index is positive", index)
+	}
+	ifi, err := net.InterfaceByIndex(index)
+	if err != nil {
+		return "", ModeNone, fmt.Errorf("attach xdp to interface index %d: no interface with that index in this network namespace: %w", index, err)
+	}
+	mode, err := d.attach(ifi, o)
+	return ifi.Name, mode, err
+}
+
+func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, error) {
+	ifname := ifi.Name
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -140,6 +160,7 @@ func (d *Dataplane) Attach(ifname string, o IfaceOptions) (AttachMode, error) {
 	}
 	old := d.ifaces[ifname]
 	var stats *ebpf.Map
+	var err error
 	if old != nil && old.index == ifi.Index {
 		stats, err = old.stats.Clone()
 	} else {

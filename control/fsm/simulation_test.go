@@ -180,9 +180,14 @@ func TestSimulation_OneMasterPerVRID(t *testing.T) {
 			s.prio[rt][v] = uint8(1 + r.IntN(254)) // ties happen: the address breaks them
 		}
 	}
-	// Worst case Master_Down_Interval plus a few adverts for the winner to
-	// preempt and the loser to hear it.
+	// Startup: every router starts at once and each may first claim
+	// mastership; a few Master_Down_Intervals settle it.
 	settle := 3*MasterDownInterval(3, 1, simInterval) + simInterval
+	// After a change, RFC 5798 §6.4.2: the best remaining backup takes over
+	// when its Master_Down_Interval (at most the lowest priority's) expires,
+	// and the others hear its first advert before theirs do; equal
+	// priorities both claim and the address decides within one advert.
+	afterMDI := MasterDownInterval(3, 1, simInterval) + simInterval + 2*simLatency
 	for rt := range simRouters {
 		s.startRouter(rt)
 	}
@@ -197,20 +202,20 @@ func TestSimulation_OneMasterPerVRID(t *testing.T) {
 		}
 	}
 	s.up[victim] = false
-	s.run(settle)
+	s.run(afterMDI)
 	s.check("master removed")
 
 	s.startRouter(victim)
-	s.run(settle)
+	s.run(afterMDI)
 	s.check("master restored")
 
 	// Partition router 2 away: each side elects its own master.
 	s.component[2] = 1
-	s.run(settle)
+	s.run(afterMDI)
 	s.check("partitioned")
 
 	s.component[2] = 0
-	s.run(settle)
+	s.run(afterMDI)
 	s.check("healed")
 
 	// Graceful shutdown of the busiest master: priority 0 speeds takeover.
