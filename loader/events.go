@@ -34,6 +34,11 @@ type Event struct {
 
 const eventHdrSize = int(unsafe.Sizeof(bpf.XvrrpXvrrpEvent{}))
 
+// maxVRRPLen is XVRRP_MAX_VRRP_LEN of the C program: the largest record
+// (struct xvrrp_event_large) is the header and this many bytes.
+// TestEventSizesMatchC checks it against the C source.
+const maxVRRPLen = 1480
+
 // decodeEvent fills ev from a ring record without allocating.
 func decodeEvent(raw []byte, ev *Event) error {
 	if len(raw) < eventHdrSize {
@@ -89,7 +94,9 @@ func (d *Dataplane) Events() (*EventReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.reader = &EventReader{d: d, rd: rd}
+	// The record buffer is sized for the largest record up front, so that
+	// not even the first large advert allocates.
+	d.reader = &EventReader{d: d, rd: rd, rec: ringbuf.Record{RawSample: make([]byte, 0, eventHdrSize+maxVRRPLen)}}
 	return d.reader, nil
 }
 
@@ -105,9 +112,9 @@ func (d *Dataplane) ringLocked() (*ringbuf.Reader, error) {
 }
 
 // Read blocks until an advert arrives and fills ev with it; ev.Payload
-// stays valid until the next Read. It does not allocate once the record
-// buffer has grown to the largest record. After Close it returns an error
-// matching os.ErrClosed (and ringbuf.ErrClosed).
+// stays valid until the next Read. It does not allocate: the record
+// buffer is reused (sized for the largest record). After Close it returns
+// an error matching os.ErrClosed (and ringbuf.ErrClosed).
 func (r *EventReader) Read(ev *Event) error {
 	if err := r.rd.ReadInto(&r.rec); err != nil {
 		if errors.Is(err, ringbuf.ErrClosed) {

@@ -16,8 +16,7 @@ import (
 // advert exactly when the decoder does. The program additionally bounds the
 // VRRP length to XVRRP_MAX_VRRP_LEN (1480 bytes); longer messages (IPv6 with
 // more than 91 addresses, only possible with jumbo frames) are outside the
-// comparison.
-const maxVRRPLen = 1480
+// comparison (maxVRRPLen, events.go).
 
 // fuzzPolicy programs the instance the fuzzed payload names, with the
 // payload's version, so that only the VRRP bytes decide.

@@ -17,7 +17,7 @@ import (
 
 // ErrPrivileges is wrapped by the error Open returns when the process may not
 // load BPF programs or attach XDP.
-var ErrPrivileges = errors.New("xvrrpd needs root or CAP_BPF+CAP_NET_ADMIN: run as root")
+var ErrPrivileges = errors.New("xvrrpd needs root, or CAP_BPF and CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_BPF CAP_NET_ADMIN): run it as root or grant them")
 
 const (
 	capNetAdmin = 12
@@ -25,6 +25,10 @@ const (
 	capBPF      = 39
 )
 
+// checkPrivileges reads the calling thread's effective capabilities and
+// names those missing: CAP_BPF (or CAP_SYS_ADMIN, which implies it) to load
+// the program and create maps, CAP_NET_ADMIN to load an XDP program and
+// attach it.
 func checkPrivileges() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -32,10 +36,17 @@ func checkPrivileges() error {
 		return fmt.Errorf("read process capabilities: %w", err)
 	}
 	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if has(capNetAdmin) && (has(capBPF) || has(capSysAdmin)) {
+	var missing []string
+	if !has(capBPF) && !has(capSysAdmin) {
+		missing = append(missing, "CAP_BPF")
+	}
+	if !has(capNetAdmin) {
+		missing = append(missing, "CAP_NET_ADMIN")
+	}
+	if len(missing) == 0 {
 		return nil
 	}
-	return ErrPrivileges
+	return fmt.Errorf("the process lacks %s (effective capabilities): %w", strings.Join(missing, " and "), ErrPrivileges)
 }
 
 func checkKernel() error {
@@ -69,7 +80,11 @@ func ensureBPFFS(dir string) error {
 			return fmt.Errorf("pin directory %s is not on a bpffs: use a directory under /sys/fs/bpf or mount one (mount -t bpf bpf <dir>)", dir)
 		}
 		if err := unix.Mount("bpf", std, "bpf", 0, "mode=0700"); err != nil {
-			return fmt.Errorf("bpffs is not mounted at %s and mounting it failed: %w (mount -t bpf bpf %s)", std, err, std)
+			hint := ""
+			if errors.Is(err, unix.EPERM) {
+				hint = ", which needs CAP_SYS_ADMIN"
+			}
+			return fmt.Errorf("bpffs is not mounted at %s and mounting it failed (%w%s): mount it with `mount -t bpf bpf %s` (or in /etc/fstab) before starting xvrrpd", std, err, hint, std)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

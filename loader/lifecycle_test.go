@@ -4,6 +4,7 @@ package loader
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf/link"
 
+	"github.com/xvrrp/xvrrp/bpf"
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
@@ -139,7 +141,7 @@ func TestOpenErrors(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"PinDirNotOnBPFFS", Options{PinDir: t.TempDir()}, "is not on a bpffs"},
+		{"PinDirNotOnBPFFS", Options{PinDir: t.TempDir()}, "is not on a bpffs: use a directory under /sys/fs/bpf or mount one (mount -t bpf bpf <dir>)"},
 		{"RingNotPowerOfTwo", Options{PinDir: "/sys/fs/bpf/unused", RingBytes: 100000}, "power of two"},
 		{"RingBelowPage", Options{PinDir: "/sys/fs/bpf/unused", RingBytes: 1024}, "power of two"},
 	} {
@@ -159,8 +161,21 @@ func TestOpenErrors(t *testing.T) {
 func TestAttachUnknownInterface(t *testing.T) {
 	d := openTest(t)
 	_, err := d.Attach("xvrrp-nonexistent0", IfaceOptions{})
-	if err == nil || !strings.Contains(err.Error(), "attach xdp to xvrrp-nonexistent0") {
+	if err == nil || !strings.Contains(err.Error(), "attach xdp to xvrrp-nonexistent0: no interface named xvrrp-nonexistent0 in this network namespace") {
 		t.Errorf("Attach of a missing interface: %v", err)
+	}
+	for _, c := range []struct {
+		index int
+		want  string
+	}{
+		{1 << 30, "attach xdp to interface index 1073741824: no interface with that index in this network namespace"},
+		{0, "attach xdp to interface index 0: an interface index is positive"},
+		{-1, "attach xdp to interface index -1: an interface index is positive"},
+	} {
+		name, mode, err := d.AttachIndex(c.index, IfaceOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) || name != "" || mode != ModeNone {
+			t.Errorf("AttachIndex(%d) = %q, %v, %v; want an error saying %q", c.index, name, mode, err, c.want)
+		}
 	}
 	if err := d.Detach("xvrrp-nonexistent0"); err == nil || !strings.Contains(err.Error(), "not attached") {
 		t.Errorf("Detach of an unattached interface: %v", err)
@@ -196,5 +211,78 @@ func TestAttachFallsBackToGeneric(t *testing.T) {
 	}
 	if err := ns.Do(func() error { return d.Detach("lo") }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAttachIndex: attaching by index is attaching by name: same pins, same
+// mode, and a later Attach by name replaces the program under the same link.
+func TestAttachIndex(t *testing.T) {
+	d := openTest(t)
+	ns := lab.NewNS(t, "ai")
+	lab.Veth(t, ns, "x0", ns, "x0p")
+	var index int
+	var name string
+	var mode AttachMode
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName("x0")
+		if err != nil {
+			return err
+		}
+		index = ifi.Index
+		name, mode, err = d.AttachIndex(index, IfaceOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if name != "x0" {
+		t.Errorf("AttachIndex(%d) named the interface %q, want x0", index, name)
+	}
+	var kernelMode AttachMode
+	if err := ns.Do(func() error { kernelMode = queryMode(index); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if mode == ModeNone || mode != kernelMode || d.Mode("x0") != mode {
+		t.Errorf("AttachIndex mode %v, Mode(x0) %v, kernel says %v", mode, d.Mode("x0"), kernelMode)
+	}
+	if out := ns.IP("link", "show", "x0"); !strings.Contains(out, "xdp") {
+		t.Errorf("no XDP on x0 after AttachIndex:\n%s", out)
+	}
+	if p := d.ifaces["x0"]; p == nil || p.index != index {
+		t.Fatalf("interface table after AttachIndex: %+v", d.ifaces)
+	}
+	linkPin := filepath.Join(d.pinDir, "x0", "link")
+	linkID := func() link.ID {
+		t.Helper()
+		l, err := link.LoadPinnedLink(linkPin, nil)
+		if err != nil {
+			t.Fatalf("link not pinned at %s: %v", linkPin, err)
+		}
+		defer l.Close()
+		info, err := l.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.ID
+	}
+	id := linkID()
+	if _, err := os.Stat(filepath.Join(d.pinDir, "x0", bpf.XvrrpMapStats)); err != nil {
+		t.Errorf("counters not pinned: %v", err)
+	}
+	// By name now, with other options: the program is swapped under the
+	// same link.
+	if err := ns.Do(func() error { _, err := d.Attach("x0", IfaceOptions{DropUnknownVRID: true}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got := linkID(); got != id {
+		t.Errorf("Attach by name after AttachIndex replaced link %d by %d", id, got)
+	}
+	if len(d.ifaces) != 1 {
+		t.Errorf("%d interfaces attached, want 1", len(d.ifaces))
+	}
+	if err := d.Detach(name); err != nil {
+		t.Fatal(err)
+	}
+	if out := ns.IP("link", "show", "x0"); strings.Contains(out, "xdp") {
+		t.Errorf("XDP still on x0 after Detach:\n%s", out)
 	}
 }

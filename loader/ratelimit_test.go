@@ -25,10 +25,14 @@ func runExpect(t *testing.T, d *Dataplane, frame []byte, reason Reason) {
 	}
 }
 
-func fromSource(i int) []byte {
+func fromSource(i int) []byte { return advertFrom(i).frame() }
+
+// advertFrom is the valid IPv4 v3 advert of VRID 10 from the i-th of
+// 62500 sources.
+func advertFrom(i int) advert {
 	a := v3adv4()
 	a.src = netip.AddrFrom4([4]byte{198, 18, byte(1 + i/250), byte(1 + i%250)})
-	return a.frame()
+	return a
 }
 
 // rewind moves every bucket of the instance back in time by d, which is

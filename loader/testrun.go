@@ -90,55 +90,16 @@ func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions) (Res
 	if d.reader != nil {
 		return res, fmt.Errorf("run frame: %w", ErrEventsBusy)
 	}
-	var p *ifaceProg
-	if o == nil {
-		for _, ip := range d.ifaces {
-			if uint32(ip.index) == ifindex {
-				p = ip
-			}
-		}
-		o = &IfaceOptions{}
-	}
-	if p == nil {
-		var err error
-		if p, err = d.probeLocked(*o); err != nil {
-			return res, err
-		}
+	p, err := d.testProgLocked(ifindex, o)
+	if err != nil {
+		return res, err
 	}
 	rd, err := d.ringLocked()
 	if err != nil {
 		return res, err
 	}
-	before, err := readCounters(p.stats)
-	if err != nil {
+	if res.Verdict, res.Reason, err = runProg(p, frame, ifindex); err != nil {
 		return res, err
-	}
-	// The kernel wants at least an Ethernet header's worth of input.
-	data := frame
-	if len(data) < 14 {
-		return res, fmt.Errorf("run frame: %d bytes, the kernel needs at least 14", len(data))
-	}
-	ret, err := p.prog.Run(&ebpf.RunOptions{
-		Data:    data,
-		Context: bpf.XvrrpXdpMd{DataEnd: uint32(len(data)), IngressIfindex: ifindex},
-	})
-	if err != nil {
-		return res, fmt.Errorf("run frame through XDP program (ifindex %d must exist in this network namespace): %w", ifindex, err)
-	}
-	res.Verdict = Verdict(ret)
-	after, err := readCounters(p.stats)
-	if err != nil {
-		return res, err
-	}
-	moved := 0
-	for i := range after {
-		if after[i] != before[i] {
-			res.Reason = Reason(i)
-			moved++
-		}
-	}
-	if moved != 1 {
-		return res, fmt.Errorf("run frame: %d counters moved, want exactly 1 (before %v, after %v)", moved, before, after)
 	}
 	// The record, if any, was committed before the run returned.
 	rd.SetDeadline(time.Now())
@@ -156,4 +117,55 @@ func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions) (Res
 		return res, fmt.Errorf("read event ring: %w", err)
 	}
 	return res, nil
+}
+
+// testProgLocked picks the program copy a test run uses: with o nil, the
+// one attached at ifindex or else the default probe; otherwise the probe
+// built with *o.
+func (d *Dataplane) testProgLocked(ifindex uint32, o *IfaceOptions) (*ifaceProg, error) {
+	if o == nil {
+		for _, ip := range d.ifaces {
+			if uint32(ip.index) == ifindex {
+				return ip, nil
+			}
+		}
+		o = &IfaceOptions{}
+	}
+	return d.probeLocked(*o)
+}
+
+// runProg runs one frame through p and returns the verdict and the one
+// counter that moved. It leaves the ring alone.
+func runProg(p *ifaceProg, frame []byte, ifindex uint32) (Verdict, Reason, error) {
+	// The kernel wants at least an Ethernet header's worth of input.
+	if len(frame) < 14 {
+		return 0, 0, fmt.Errorf("run frame: %d bytes, the kernel needs at least 14", len(frame))
+	}
+	before, err := readCounters(p.stats)
+	if err != nil {
+		return 0, 0, err
+	}
+	ret, err := p.prog.Run(&ebpf.RunOptions{
+		Data:    frame,
+		Context: bpf.XvrrpXdpMd{DataEnd: uint32(len(frame)), IngressIfindex: ifindex},
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("run frame through XDP program (ifindex %d must exist in this network namespace): %w", ifindex, err)
+	}
+	after, err := readCounters(p.stats)
+	if err != nil {
+		return 0, 0, err
+	}
+	var reason Reason
+	moved := 0
+	for i := range after {
+		if after[i] != before[i] {
+			reason = Reason(i)
+			moved++
+		}
+	}
+	if moved != 1 {
+		return 0, 0, fmt.Errorf("run frame: %d counters moved, want exactly 1 (before %v, after %v)", moved, before, after)
+	}
+	return Verdict(ret), reason, nil
 }

@@ -26,9 +26,15 @@ const loIndex = 1
 
 func openTest(t testing.TB) *Dataplane {
 	t.Helper()
+	return openTestRing(t, 1<<16)
+}
+
+// openTestRing is openTest with a ring of ringBytes.
+func openTestRing(t testing.TB, ringBytes int) *Dataplane {
+	t.Helper()
 	lab.RequirePrivileged(t)
 	dir := filepath.Join("/sys/fs/bpf", lab.UniqueName("xvrrp-test-"))
-	d, err := Open(Options{PinDir: dir, RingBytes: 1 << 16})
+	d, err := Open(Options{PinDir: dir, RingBytes: ringBytes})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -1,0 +1,264 @@
+//go:build linux
+
+package loader
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/xvrrp/xvrrp/test/lab"
+)
+
+// Ring record sizes, as the kernel lays them out: an 8-byte record header
+// (BPF_RINGBUF_HDR_SZ) before the reserved bytes, rounded up to 8. The
+// program reserves fixed-size records: struct xvrrp_event_small (header and
+// XVRRP_SMALL_PAYLOAD bytes) for VRRP packets up to that size, struct
+// xvrrp_event_large (header and XVRRP_MAX_VRRP_LEN bytes) above.
+const (
+	ringHdrBytes = 8
+	smallPayload = 64 // XVRRP_SMALL_PAYLOAD
+)
+
+func recordBytes(payload int) int { return (ringHdrBytes + eventHdrSize + payload + 7) &^ 7 }
+
+// TestEventSizesMatchC: the sizes the tests (and the reader's buffer) assume
+// are the C program's.
+func TestEventSizesMatchC(t *testing.T) {
+	src, err := os.ReadFile("../bpf/xvrrp.bpf.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"XVRRP_SMALL_PAYLOAD": smallPayload, "XVRRP_MAX_VRRP_LEN": maxVRRPLen} {
+		m := regexp.MustCompile(`(?m)^#define ` + name + ` (\d+)$`).FindSubmatch(src)
+		if m == nil {
+			t.Errorf("no #define %s in bpf/xvrrp.bpf.c", name)
+			continue
+		}
+		if got, _ := strconv.Atoi(string(m[1])); got != want {
+			t.Errorf("C %s = %d, Go assumes %d", name, got, want)
+		}
+	}
+	if eventHdrSize != 56 {
+		t.Errorf("event header is %d bytes; the record sizes below assume 56", eventHdrSize)
+	}
+	if recordBytes(smallPayload) != 128 || recordBytes(maxVRRPLen) != 1544 {
+		t.Errorf("records of %d and %d bytes, want 128 and 1544", recordBytes(smallPayload), recordBytes(maxVRRPLen))
+	}
+}
+
+// runNoRead runs frame through the program copy RunFrame (o nil) or
+// RunFrameWith (*o) would use, but leaves the ring alone, so records pile
+// up. It works while an EventReader is open.
+func runNoRead(t testing.TB, d *Dataplane, frame []byte, o *IfaceOptions) (Verdict, Reason) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.testProgLocked(loIndex, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, r, err := runProg(p, frame, loIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, r
+}
+
+// largeAdvert is a valid advert whose VRRP packet (8 + 4×40 bytes) takes a
+// large record.
+func largeAdvert(i int) advert {
+	a := advertFrom(i)
+	for j := range 40 {
+		a.addrs = append(a.addrs, netip.AddrFrom4([4]byte{198, 18, 200, byte(j)}))
+	}
+	return a
+}
+
+// TestRingFull fills a one-page ring (the smallest the kernel allows)
+// without reading it. Reservations that do not fit count ring_full, keep
+// the accepted advert's verdict (XDP_PASS by default, XDP_DROP with
+// ConsumeAccepted) and produce no record; the reader then gets exactly the
+// records that fit, in order, Lost reports the others, and once drained the
+// ring takes records again.
+func TestRingFull(t *testing.T) {
+	page := os.Getpagesize()
+	d := openTestRing(t, page)
+	// Lost sums the counters of attached interfaces: attach a loopback (in
+	// a namespace of its own, so that it is ifindex 1 like the host's,
+	// which the test runs pretend to receive on) and run its program copy.
+	ns := lab.NewNS(t, "rf")
+	if err := ns.Do(func() error { _, err := d.Attach("lo", IfaceOptions{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+
+	small, large := recordBytes(smallPayload), recordBytes(maxVRRPLen)
+	if l := len(largeAdvert(0).vrrp()); l <= smallPayload {
+		t.Fatalf("large advert has %d VRRP bytes, not more than %d", l, smallPayload)
+	}
+	if l := len(advertFrom(0).vrrp()); l > smallPayload {
+		t.Fatalf("small advert has %d VRRP bytes, more than %d", l, smallPayload)
+	}
+	// The kernel keeps the producer less than the ring size ahead of the
+	// consumer: page-1 bytes are usable.
+	fit := (page - 1) / small
+	// After this many small records a large one no longer fits.
+	smallBeforeLarge := (page-1-large)/small + 1
+	if smallBeforeLarge >= fit {
+		t.Fatalf("page of %d bytes: %d small records fit, a large one stops fitting after %d", page, fit, smallBeforeLarge)
+	}
+	const overflow = 5
+
+	start := monotonicNow(t)
+	var want []advert // the adverts that got a record, in order
+	src := 0
+	run := func(a advert, o *IfaceOptions, verdict Verdict, reason Reason) {
+		t.Helper()
+		v, r := runNoRead(t, d, a.frame(), o)
+		if v != verdict || r != reason {
+			t.Fatalf("advert %d (%d VRRP bytes, %d records in the ring): got %v/%v, want %v/%v",
+				src, len(a.vrrp()), len(want), v, r, verdict, reason)
+		}
+		if reason == ReasonAccepted {
+			want = append(want, a)
+		}
+		src++
+	}
+	for range smallBeforeLarge {
+		run(advertFrom(src), nil, VerdictPass, ReasonAccepted)
+	}
+	// A large record does not fit any more; a small one still does.
+	run(largeAdvert(src), nil, VerdictPass, ReasonRingFull)
+	for len(want) < fit {
+		run(advertFrom(src), nil, VerdictPass, ReasonAccepted)
+	}
+	for range overflow {
+		run(advertFrom(src), nil, VerdictPass, ReasonRingFull)
+	}
+	run(largeAdvert(src), nil, VerdictPass, ReasonRingFull)
+	// A consuming interface drops the advert it could not record too.
+	consume := IfaceOptions{ConsumeAccepted: true}
+	run(advertFrom(src), &consume, VerdictDrop, ReasonRingFull)
+
+	wantLost := uint64(overflow + 2)
+	c, err := d.Counters("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantCounters Counters
+	wantCounters[ReasonAccepted], wantCounters[ReasonRingFull] = uint64(fit), wantLost
+	if c != wantCounters {
+		t.Errorf("counters of lo = %v, want %v", c, wantCounters)
+	}
+	pc, err := d.probeCounters(consume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc[ReasonRingFull] != 1 {
+		t.Errorf("ConsumeAccepted copy counted ring_full %d times, want 1", pc[ReasonRingFull])
+	}
+
+	rd, err := d.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if lost, err := rd.Lost(); err != nil || lost != wantLost {
+		t.Errorf("Lost() = %d, %v; want %d", lost, err, wantLost)
+	}
+	// Everything is in the ring already; the deadline only bounds a bug.
+	rd.SetDeadline(time.Now().Add(10 * time.Second))
+	var ev Event
+	for i, a := range want {
+		if err := rd.Read(&ev); err != nil {
+			t.Fatalf("read event %d of %d: %v", i, len(want), err)
+		}
+		checkEvent(t, ev, a, [2]uint16{}, loIndex, start)
+	}
+	rd.SetDeadline(time.Now())
+	if err := rd.Read(&ev); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read after the %d records that fit: %v (event %v→%v), want a deadline error", fit, err, ev.Src, ev.Dst)
+	}
+
+	// Drained, the ring records again, large records included, while the
+	// reader is open.
+	rd.SetDeadline(time.Now().Add(10 * time.Second))
+	for _, a := range []advert{largeAdvert(src), advertFrom(src + 1)} {
+		before := monotonicNow(t)
+		if v, r := runNoRead(t, d, a.frame(), nil); v != VerdictPass || r != ReasonAccepted {
+			t.Fatalf("after draining: got %v/%v, want %v/%v", v, r, VerdictPass, ReasonAccepted)
+		}
+		if err := rd.Read(&ev); err != nil {
+			t.Fatalf("read after draining: %v", err)
+		}
+		checkEvent(t, ev, a, [2]uint16{}, loIndex, before)
+	}
+	if lost, err := rd.Lost(); err != nil || lost != wantLost {
+		t.Errorf("Lost() after draining = %d, %v; want %d still", lost, err, wantLost)
+	}
+}
+
+// TestEventReaderReadDoesNotAllocate: once the reader is open, reading an
+// event into a reused Event allocates nothing, whatever the record size
+// (the first large record included).
+func TestEventReaderReadDoesNotAllocate(t *testing.T) {
+	d := openTestRing(t, 1<<18)
+	mustSet(t, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+	// testing.AllocsPerRun(1, f) calls f twice, a warm-up and the measured
+	// call, so each measurement reads two events. Sizes go small, large,
+	// large, small, …: measured reads alternate large and small, and the
+	// first measured read is the first large record.
+	const measured = 40
+	n := 2 * measured
+	wantSrc := make([]netip.Addr, n)
+	wantPayload := make([][]byte, n)
+	for i := range n {
+		a := advertFrom(i)
+		if i%4 == 1 || i%4 == 2 {
+			a = largeAdvert(i)
+		}
+		wantSrc[i], wantPayload[i] = a.src, a.vrrp()
+		if v, r := runNoRead(t, d, a.frame(), nil); v != VerdictPass || r != ReasonAccepted {
+			t.Fatalf("advert %d: got %v/%v, want %v/%v", i, v, r, VerdictPass, ReasonAccepted)
+		}
+	}
+
+	rd, err := d.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	rd.SetDeadline(time.Now().Add(10 * time.Second))
+	var ev Event
+	var readErr error
+	next, mismatches := 0, 0
+	read := func() {
+		if readErr != nil {
+			return
+		}
+		if readErr = rd.Read(&ev); readErr != nil {
+			return
+		}
+		if ev.Src != wantSrc[next] || !bytes.Equal(ev.Payload, wantPayload[next]) {
+			mismatches++
+		}
+		next++
+	}
+	for i := range measured {
+		if allocs := testing.AllocsPerRun(1, read); allocs != 0 {
+			t.Errorf("read of event %d (%d VRRP bytes) made %v allocations, want 0", next-1, len(wantPayload[next-1]), allocs)
+		}
+		if readErr != nil {
+			t.Fatalf("measurement %d, event %d: %v", i, next, readErr)
+		}
+	}
+	if next != n || mismatches != 0 {
+		t.Errorf("read %d events, %d not the advert sent; want %d, all matching", next, mismatches, n)
+	}
+}
