@@ -154,6 +154,7 @@ type ProcessTracker struct {
 	watch func(pid int, on bool)
 
 	mu       sync.Mutex
+	source   string // how processes are followed, for the status detail (SetSource)
 	sets     []map[int]struct{}
 	reported []bool
 	known    []bool
@@ -192,6 +193,15 @@ func (t *ProcessTracker) SetWatch(f func(pid int, on bool)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.watch = f
+}
+
+// SetSource records how the event source follows processes ("via BPF
+// tracepoints", "via proc connector", "polling /proc every 1s"); it is
+// appended to every Update's Reason, so the daemon's status shows it.
+func (t *ProcessTracker) SetSource(desc string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.source = desc
 }
 
 // Counts returns each tracker's current count, by name.
@@ -389,6 +399,9 @@ func (t *ProcessTracker) update(i int, why string) Update {
 		max = strconv.Itoa(c.QuorumMax)
 	}
 	r := fmt.Sprintf("%d running, quorum %d..%s", len(t.sets[i]), c.Quorum, max)
+	if t.source != "" {
+		r += " (" + t.source + ")"
+	}
 	if why != "" {
 		r += ": " + why
 	}

@@ -39,6 +39,9 @@ func BenchmarkProcessEventsForkStorm(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ev.Close()
+	if ev.Source() != SourceBPF {
+		b.Fatalf("source %q: this benchmark measures the BPF source", ev.Source())
+	}
 	b.ReportMetric(float64(time.Since(t0).Milliseconds()), "startscan_ms")
 	if n := tr.Counts()["p"]; n != 50 {
 		b.Fatalf("count %d after start-up scan, want 50", n)

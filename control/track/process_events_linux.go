@@ -2,6 +2,7 @@ package track
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,42 +25,184 @@ import (
 // event arrives; a rise triggers a full /proc rescan.
 const lostPoll = time.Second
 
+// ProcessSource names how a ProcessEvents learns of process exec, fork and
+// exit.
+type ProcessSource string
+
+// The sources, best first. StartProcessEvents tries them in this order.
+const (
+	// SourceBPF: proc.bpf.c on the sched_process_exec/fork/exit raw
+	// tracepoints. Works in any network namespace; needs CAP_BPF and
+	// CAP_PERFMON and a kernel with BTF.
+	SourceBPF ProcessSource = "bpf"
+	// SourceConnector: the kernel's process-events connector
+	// (NETLINK_CONNECTOR, CN_IDX_PROC; linux/cn_proc.h), as keepalived
+	// uses. Only answers in the initial network, user and pid namespaces,
+	// and needs CAP_NET_ADMIN.
+	SourceConnector ProcessSource = "connector"
+	// SourcePoll: a full /proc scan every PollInterval. Always works, costs
+	// a read of every process's comm and cmdline per interval, and sees a
+	// change up to one interval late; the last resort, so that
+	// track_process never silently stops counting.
+	SourcePoll ProcessSource = "poll"
+)
+
+// DefaultProcessPollInterval is SourcePoll's scan interval: keepalived's
+// default vrrp_script interval, so a polled track_process reacts no later
+// than a script checking for the process would.
+const DefaultProcessPollInterval = time.Second
+
+// ProcessEventsOptions tunes StartProcessEventsWith.
+type ProcessEventsOptions struct {
+	// Sources are tried in order until one starts; nil means SourceBPF,
+	// SourceConnector, SourcePoll. Tests use it to force a fallback.
+	Sources []ProcessSource
+	// PollInterval is SourcePoll's interval (default
+	// DefaultProcessPollInterval).
+	PollInterval time.Duration
+}
+
 // ProcessEventStats counts what the event source did, for metrics and the
 // benchmark.
 type ProcessEventStats struct {
-	Events  uint64 // records read from the ring
-	Lost    uint64 // records the kernel dropped (ring full)
-	Rescans uint64 // full /proc scans (start-up and after losses)
+	Events  uint64 // records read from the ring, or process events from the connector
+	Lost    uint64 // BPF: records the kernel dropped (ring full); connector: socket overruns (ENOBUFS)
+	Rescans uint64 // full /proc scans (start-up, after losses, and every poll)
 }
 
-// ProcessEvents feeds a ProcessTracker from proc.bpf.c: raw tracepoints on
-// sched_process_exec/fork/exit, which unlike keepalived's proc connector
-// work inside any network namespace.
+// ProcessEvents feeds a ProcessTracker from the best source available:
+// proc.bpf.c (raw tracepoints on sched_process_exec/fork/exit, which unlike
+// keepalived's proc connector work inside any network namespace), else the
+// proc connector, else polling /proc.
 type ProcessEvents struct {
-	t    *ProcessTracker
-	root string
-	log  *slog.Logger
+	t      *ProcessTracker
+	root   string
+	log    *slog.Logger
+	source ProcessSource
+	every  time.Duration // SourcePoll's interval
 
-	objs  xbpf.ProcObjects
-	links []link.Link
-	rd    *ringbuf.Reader
-
+	// SourceBPF.
+	objs     xbpf.ProcObjects
+	links    []link.Link
+	rd       *ringbuf.Reader
 	lostSeen uint64
-	events   atomic.Uint64
-	rescans  atomic.Uint64
-	wg       sync.WaitGroup
+
+	// SourceConnector.
+	conn *procConnector
+
+	done      chan struct{} // closed by Close (connector back-off, poll)
+	events    atomic.Uint64
+	lost      atomic.Uint64 // connector overruns
+	rescans   atomic.Uint64
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
-// StartProcessEvents loads the BPF program, attaches it, scans procRoot
-// ("/proc") once and follows events until Close. Errors say whether BPF
-// tracing is unavailable (no CAP_BPF/CAP_PERFMON, kernel without BTF).
+// StartProcessEvents follows processes for t with the best source that
+// starts (SourceBPF, then SourceConnector, then SourcePoll), scans procRoot
+// ("/proc") once and follows events until Close. When a better source
+// fails it logs one warning naming the source in use and why the better
+// ones failed. It fails only when procRoot cannot be scanned.
 func StartProcessEvents(t *ProcessTracker, procRoot string, log *slog.Logger) (*ProcessEvents, error) {
+	return StartProcessEventsWith(t, procRoot, log, ProcessEventsOptions{})
+}
+
+// StartProcessEventsWith is StartProcessEvents with options. It fails when
+// none of opts.Sources starts, with every source's error.
+func StartProcessEventsWith(t *ProcessTracker, procRoot string, log *slog.Logger, opts ProcessEventsOptions) (*ProcessEvents, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	e := &ProcessEvents{t: t, root: procRoot, log: log}
+	sources := opts.Sources
+	if len(sources) == 0 {
+		sources = []ProcessSource{SourceBPF, SourceConnector, SourcePoll}
+	}
+	e := &ProcessEvents{t: t, root: procRoot, log: log, every: opts.PollInterval, done: make(chan struct{})}
+	if e.every <= 0 {
+		e.every = DefaultProcessPollInterval
+	}
+	var errs []error
+	var failed []string
+	var failedAttrs []any
+	for _, s := range sources {
+		var err error
+		switch s {
+		case SourceBPF:
+			err = e.openBPF()
+		case SourceConnector:
+			e.conn, err = openProcConnector(connAckTimeout)
+			if err != nil {
+				err = fmt.Errorf("track_process: proc connector: %w", err)
+			}
+		case SourcePoll:
+		default:
+			err = fmt.Errorf("track_process: unknown event source %q", s)
+		}
+		if err == nil {
+			e.source = s
+			break
+		}
+		errs = append(errs, err)
+		failed = append(failed, string(s))
+		failedAttrs = append(failedAttrs, string(s)+"_err", err.Error())
+	}
+	if e.source == "" {
+		return nil, errors.Join(errs...)
+	}
+	desc := e.describe()
+	doing := "following processes " + desc
+	if e.source == SourcePoll {
+		doing = desc
+	}
+	if len(errs) > 0 {
+		// Once, at start: which source is in use and why the better ones
+		// are not.
+		e.log.Warn(fmt.Sprintf("track_process: %s unavailable; %s", strings.Join(failed, " and "), doing), append([]any{"source", string(e.source)}, failedAttrs...)...)
+	} else {
+		e.log.Info("track_process: "+doing, "source", string(e.source))
+	}
+	t.SetSource(desc)
+	if e.source == SourceBPF {
+		t.SetWatch(e.setWatched)
+	}
+	// Events from now on are buffered (in the ring or the socket), so the
+	// scan cannot miss a process that starts while it runs.
+	if err := e.rescan("start-up", slog.LevelInfo); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.wg.Add(1)
+	switch e.source {
+	case SourceBPF:
+		go e.loop()
+	case SourceConnector:
+		go e.loopConnector()
+	case SourcePoll:
+		go e.loopPoll()
+	}
+	return e, nil
+}
+
+// Source says which source is in use.
+func (e *ProcessEvents) Source() ProcessSource { return e.source }
+
+// describe is the source for logs and the tracker's status detail.
+func (e *ProcessEvents) describe() string {
+	switch e.source {
+	case SourceBPF:
+		return "via BPF tracepoints"
+	case SourceConnector:
+		return "via proc connector"
+	}
+	return "polling /proc every " + e.every.String()
+}
+
+// openBPF loads proc.bpf.c, attaches it and opens its ring. Errors say
+// whether BPF tracing is unavailable (no CAP_BPF/CAP_PERFMON, kernel
+// without BTF).
+func (e *ProcessEvents) openBPF() error {
 	if err := xbpf.LoadProcObjects(&e.objs, nil); err != nil {
-		return nil, fmt.Errorf("track_process: load proc.bpf.c: %w (needs CAP_BPF and CAP_PERFMON, and a kernel with BTF)", err)
+		return fmt.Errorf("track_process: load proc.bpf.c: %w (needs CAP_BPF and CAP_PERFMON, and a kernel with BTF)", err)
 	}
 	for _, a := range []struct {
 		name string
@@ -72,31 +215,26 @@ func StartProcessEvents(t *ProcessTracker, procRoot string, log *slog.Logger) (*
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: a.name, Program: a.prog})
 		if err != nil {
 			e.closeKernel()
-			return nil, fmt.Errorf("track_process: attach raw tracepoint %s: %w", a.name, err)
+			return fmt.Errorf("track_process: attach raw tracepoint %s: %w", a.name, err)
 		}
 		e.links = append(e.links, l)
 	}
 	rd, err := ringbuf.NewReader(e.objs.ProcEvents)
 	if err != nil {
 		e.closeKernel()
-		return nil, fmt.Errorf("track_process: open ring buffer: %w", err)
+		return fmt.Errorf("track_process: open ring buffer: %w", err)
 	}
 	e.rd = rd
-	t.SetWatch(e.setWatched)
-	// Events from now on are buffered in the ring, so the scan cannot miss
-	// a process that starts while it runs.
-	if err := e.rescan("start-up"); err != nil {
-		e.Close()
-		return nil, err
-	}
-	e.wg.Add(1)
-	go e.loop()
-	return e, nil
+	return nil
 }
 
 // Stats returns the counters.
 func (e *ProcessEvents) Stats() ProcessEventStats {
-	return ProcessEventStats{Events: e.events.Load(), Lost: e.readLost(), Rescans: e.rescans.Load()}
+	lost := e.lost.Load()
+	if e.source == SourceBPF {
+		lost = e.readLost()
+	}
+	return ProcessEventStats{Events: e.events.Load(), Lost: lost, Rescans: e.rescans.Load()}
 }
 
 func (e *ProcessEvents) setWatched(pid int, on bool) {
@@ -116,13 +254,13 @@ func (e *ProcessEvents) readLost() uint64 {
 	return v
 }
 
-func (e *ProcessEvents) rescan(why string) error {
+func (e *ProcessEvents) rescan(why string, level slog.Level) error {
 	procs, err := ScanProc(e.root)
 	if err != nil {
 		return err
 	}
 	e.rescans.Add(1)
-	e.log.Info("track_process: full /proc scan", "reason", why, "processes", len(procs))
+	e.log.Log(context.Background(), level, "track_process: full /proc scan", "reason", why, "processes", len(procs))
 	e.t.Resync(procs)
 	return nil
 }
@@ -139,7 +277,7 @@ func (e *ProcessEvents) loop() {
 		if lost := e.readLost(); lost != e.lostSeen {
 			e.log.Warn("track_process: process events lost (ring full); rescanning /proc", "lost_total", lost)
 			e.lostSeen = lost
-			if err := e.rescan("events lost"); err != nil {
+			if err := e.rescan("events lost", slog.LevelInfo); err != nil {
 				e.log.Error("track_process: rescan failed", "err", err)
 			}
 		}
@@ -156,14 +294,30 @@ func (e *ProcessEvents) loop() {
 			continue
 		}
 		e.events.Add(1)
-		e.handle(ev)
+		switch ev.Kind {
+		case uint32(xbpf.ProcKindExec):
+			e.handle(procExec, int(ev.Pid), 0)
+		case uint32(xbpf.ProcKindFork):
+			e.handle(procFork, int(ev.Pid), int(ev.Ppid))
+		case uint32(xbpf.ProcKindExit):
+			e.handle(procExit, int(ev.Pid), 0)
+		}
 	}
 }
 
-func (e *ProcessEvents) handle(ev xbpf.ProcEvent) {
-	pid := int(ev.Pid)
-	switch ev.Kind {
-	case uint32(xbpf.ProcKindExec):
+// procKind is what happened to a process, whichever source reported it.
+type procKind uint8
+
+const (
+	procExec procKind = iota + 1 // pid ran a new program
+	procFork                     // pid is a new process, forked by ppid
+	procExit                     // pid (a thread-group leader) ended
+)
+
+// handle applies one event; pid and ppid are thread-group ids.
+func (e *ProcessEvents) handle(kind procKind, pid, ppid int) {
+	switch kind {
+	case procExec:
 		p, err := ReadProc(e.root, pid)
 		if err != nil {
 			// Gone already: it was never counted, so nothing to undo.
@@ -171,16 +325,16 @@ func (e *ProcessEvents) handle(ev xbpf.ProcEvent) {
 			return
 		}
 		e.t.Exec(p)
-	case uint32(xbpf.ProcKindFork):
-		e.t.Fork(int(ev.Ppid), pid)
-	case uint32(xbpf.ProcKindExit):
+	case procFork:
+		e.t.Fork(ppid, pid)
+	case procExit:
 		e.t.Exit(pid)
 		return
 	default:
 		return
 	}
 	// A process that exited before it was put in the watched map sent no
-	// exit event; catch it here.
+	// exit event (BPF); catch it here.
 	if !e.t.isCounted(pid) {
 		return
 	}
@@ -214,14 +368,38 @@ func (e *ProcessEvents) adoptChildren(pid, depth int) {
 	}
 }
 
-// Close detaches the program and stops the reader.
-func (e *ProcessEvents) Close() error {
-	if e.rd != nil {
-		e.rd.Close()
+// loopPoll is SourcePoll: a full scan every interval.
+func (e *ProcessEvents) loopPoll() {
+	defer e.wg.Done()
+	tk := time.NewTicker(e.every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-tk.C:
+		}
+		if err := e.rescan("poll", slog.LevelDebug); err != nil {
+			e.log.Error("track_process: poll /proc", "err", err)
+		}
 	}
-	e.wg.Wait()
-	e.t.SetWatch(nil)
-	e.closeKernel()
+}
+
+// Close stops following processes: it detaches the program, unsubscribes
+// from the connector or stops polling. It may be called more than once.
+func (e *ProcessEvents) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.done)
+		if e.rd != nil {
+			e.rd.Close()
+		}
+		if e.conn != nil {
+			e.conn.Close()
+		}
+		e.wg.Wait()
+		e.t.SetWatch(nil)
+		e.closeKernel()
+	})
 	return nil
 }
 
@@ -231,4 +409,5 @@ func (e *ProcessEvents) closeKernel() {
 	}
 	e.links = nil
 	e.objs.Close()
+	e.objs = xbpf.ProcObjects{}
 }

@@ -176,6 +176,9 @@ func TestProcessEventsBPF_InNetworkNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ev.Close()
+	if ev.Source() != SourceBPF {
+		t.Fatalf("source %q: BPF is tried first and must work in a network namespace", ev.Source())
+	}
 	waitValue(t, up, false, 1) // found by the start-up scan
 	cmds := []*exec.Cmd{}
 	for range 2 {
