@@ -16,8 +16,11 @@ import (
 )
 
 // FireFunc receives the ids whose deadline has come, with the instant they
-// were taken off the heap. ids is reused after the call returns. It runs on
-// the scheduler goroutine and may call Reset/Remove.
+// are due: the clock when they were taken off the heap, or the latest
+// deadline of the batch when Slack took ids a little early (so that their
+// timers are due at that instant and are not re-armed for a second wake-up).
+// ids is reused after the call returns. It runs on the scheduler goroutine
+// and may call Reset/Remove.
 type FireFunc func(now time.Time, ids []int)
 
 // Options tune the scheduler. The zero value is usable.
@@ -158,6 +161,10 @@ func (s *Scheduler) Run(ctx context.Context) {
 			limit := n + int64(s.opts.Slack)
 			for len(s.heap) > 0 && s.at[s.heap[0]] <= limit {
 				id := s.heap[0]
+				if at := s.at[id]; at > n {
+					now = now.Add(time.Duration(at - n))
+					n = at
+				}
 				s.hist.Add(time.Duration(n - s.at[id]))
 				s.removeAt(0)
 				s.batch = append(s.batch, int(id))

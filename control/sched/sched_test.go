@@ -365,3 +365,49 @@ func BenchmarkSchedulerReset(b *testing.B) {
 		s.Reset(i%benchInstances, now.Add(time.Duration(i)*time.Microsecond))
 	}
 }
+
+// TestRunSlackBatchIsDueAtItsLatestDeadline: ids taken early by Slack are
+// fired with an instant no earlier than their deadline, so a state machine
+// finds its timer due and does not need a second wake-up for it.
+func TestRunSlackBatchIsDueAtItsLatestDeadline(t *testing.T) {
+	var mu sync.Mutex
+	var clock time.Time
+	base := time.Unix(1_000_000, 0)
+	clock = base
+	type fired struct {
+		at  time.Time
+		ids []int
+	}
+	got := make(chan fired, 4)
+	s, err := New(8, func(at time.Time, ids []int) {
+		got <- fired{at, append([]int(nil), ids...)}
+	}, Options{Slack: time.Millisecond, Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Reset(1, base)
+	s.Reset(2, base.Add(400*time.Microsecond))
+	s.Reset(3, base.Add(2*time.Millisecond)) // beyond the slack
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	var f fired
+	select {
+	case f = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the due ids did not fire")
+	}
+	if len(f.ids) != 2 || f.ids[0] != 1 || f.ids[1] != 2 {
+		t.Fatalf("first batch %v, want [1 2]", f.ids)
+	}
+	if want := base.Add(400 * time.Microsecond); !f.at.Equal(want) {
+		t.Fatalf("batch fired at %v, want its latest deadline %v", f.at.Sub(base), want.Sub(base))
+	}
+	if s.Len() != 1 {
+		t.Fatalf("%d ids left on the heap, want 1 (id 3)", s.Len())
+	}
+}
