@@ -114,16 +114,6 @@ func (a *Announcer) Announce(vips []VIP) error {
 // RefreshBurst periodically. It returns early if ctx ends (e.g. the
 // instance left MASTER).
 func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
-	var ll netip.Addr
-	for _, v := range vips {
-		if v.Is6() {
-			var err error
-			if ll, err = sourceAddrWith(a.nl, a.cfg.Ifindex, netlink.FAMILY_V6, nil, usableLinkLocal); err != nil {
-				return fmt.Errorf("unsolicited NA on %s: %w", a.ifname, err)
-			}
-			break
-		}
-	}
 	var sentARP, sentNA bool
 	var errs []error
 	for r := 0; r < b.Repeat; r++ {
@@ -142,7 +132,7 @@ func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
 			}
 			var err error
 			if v.Is6() {
-				err = a.sendNA(ll, v.Addr())
+				err = a.sendNA(v.Addr())
 			} else {
 				err = a.sendGARP(v.Addr())
 			}
@@ -173,13 +163,15 @@ func (a *Announcer) sendGARP(vip netip.Addr) error {
 	return nil
 }
 
-// sendNA sends an unsolicited NA for vip from the link-local address src:
-// RFC 4861 §7.2.2 wants an address assigned to the interface as source, and
-// keepalived uses the link-local one.
-func (a *Announcer) sendNA(src, vip netip.Addr) error {
+// sendNA sends an unsolicited NA for vip from vip itself: RFC 4861 §7.2.6
+// wants an address assigned to the interface as source, and the master has
+// just assigned the VIP, as keepalived does (vrrp_ndisc.c). The interface's
+// link-local address may still be tentative when a unicast instance
+// becomes master at boot; the VIP is usable at once.
+func (a *Announcer) sendNA(vip netip.Addr) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	frame := appendUnsolicitedNA(a.buf[:0], a.srcMAC, src, vip, a.cfg.Router)
+	frame := appendUnsolicitedNA(a.buf[:0], a.srcMAC, vip, vip, a.cfg.Router)
 	if _, err := unix.Write(a.fd, frame); err != nil {
 		return fmt.Errorf("send unsolicited NA for %v on %s: %w", vip, a.ifname, err)
 	}

@@ -214,7 +214,7 @@ func TestAnnouncer(t *testing.T) {
 		a := newAnn(AnnouncerConfig{})
 		must(t, a.Announce([]VIP{v4, v6}))
 		checkGARP(t, c.next("gratuitous ARP", isARPFor(v4.Addr())), p.aMAC, v4.Addr())
-		checkNA(t, c.next("unsolicited NA", isNAFor(v6.Addr())), p.aMAC, p.aLL, v6.Addr(), false)
+		checkNA(t, c.next("unsolicited NA", isNAFor(v6.Addr())), p.aMAC, v6.Addr(), v6.Addr(), false) // sourced from the VIP, as keepalived does
 	})
 	t.Run("Announce_VMACAndRouterFlag", func(t *testing.T) {
 		c := p.capture(t)
@@ -222,7 +222,7 @@ func TestAnnouncer(t *testing.T) {
 		must(t, a.Announce([]VIP{v4, v6}))
 		vm := macOf(VirtualRouterMAC(false, 7))
 		checkGARP(t, c.next("vmac gratuitous ARP", isARPFor(v4.Addr())), vm, v4.Addr())
-		checkNA(t, c.next("vmac unsolicited NA", isNAFor(v6.Addr())), vm, p.aLL, v6.Addr(), true)
+		checkNA(t, c.next("vmac unsolicited NA", isNAFor(v6.Addr())), vm, v6.Addr(), v6.Addr(), true)
 	})
 	t.Run("Announce_BurstRepeatAndInterval", func(t *testing.T) {
 		c := p.capture(t)

@@ -125,7 +125,7 @@ func New(opts Options) (*Daemon, error) {
 // every instance and the servers. On error everything it did is undone.
 func (d *Daemon) Start() (err error) {
 	if os.Geteuid() != 0 {
-		return errors.New("xvrrpd must run as root (it loads XDP programs and manages addresses): run it with sudo or as a root service")
+		return errors.New("must run as root (it loads XDP programs and manages addresses): run it with sudo or as a root service")
 	}
 	if err := d.checkInterfaces(d.cfg); err != nil {
 		return err

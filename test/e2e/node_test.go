@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	if err := lab.BuildCommands(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	binDir = dir
