@@ -457,7 +457,7 @@ func allPresent(vs []status.VIP) bool {
 // its VIP with unsolicited neighbour advertisements (RFC 4861 §7.2.6, RFC
 // 5798 §6.4.2): all-nodes destination, hop limit 255, Solicited clear,
 // Override set, the master's MAC in the target link-layer address option,
-// from its link-local address, a valid checksum, garp_master_repeat of them;
+// from the VIP (as keepalived), a valid checksum, garp_master_repeat of them;
 // and so does the backup when it takes over.
 func TestIPv6VIPSendsUnsolicitedNA(t *testing.T) {
 	const repeat = 3
@@ -481,7 +481,7 @@ func TestIPv6VIPSendsUnsolicitedNA(t *testing.T) {
 			}
 			start := time.Now()
 			n1 := startXvrrpd(t, h1, confOf(a), startOpts{})
-			startXvrrpd(t, h2, confOf(b), startOpts{})
+			n2 := startXvrrpd(t, h2, confOf(b), startOpts{})
 			waitHolder(t, lan.Hosts, h1, vipAddr, 10*time.Second)
 			// The first master comes up right after its link did (as at
 			// boot), while its link-local address may still be tentative.
@@ -491,6 +491,18 @@ func TestIPv6VIPSendsUnsolicitedNA(t *testing.T) {
 				t.Logf("first master: %d NAs, the first %s after start", repeat, fmtMs(took))
 			}
 
+			// Unicast peers first resolve each other's MACs (neighbour
+			// discovery); until then both may claim the VIP. Stop the master
+			// once the backup has heard it, so that the takeover is one.
+			err := lab.Eventually(10*time.Second, func() error {
+				if st := n2.instance("VI_1"); st.State != "BACKUP" || st.AdvertsReceived == 0 {
+					return fmt.Errorf("host 2 is %s with %d adverts heard", st.State, st.AdvertsReceived)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			stop := time.Now()
 			n1.stop()
 			waitHolder(t, lan.Hosts, h2, vipAddr, 5*time.Second)
