@@ -220,7 +220,14 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-func (s *Scheduler) less(i, j int) bool { return s.at[s.heap[i]] < s.at[s.heap[j]] }
+// less orders by deadline, then by id: instances due at the same instant
+// (all that started together) fire in the same order every time, so each
+// one's adverts keep their spacing instead of taking a random place in the
+// batch.
+func (s *Scheduler) less(i, j int) bool {
+	a, b := s.heap[i], s.heap[j]
+	return s.at[a] < s.at[b] || s.at[a] == s.at[b] && a < b
+}
 
 func (s *Scheduler) swap(i, j int) {
 	s.heap[i], s.heap[j] = s.heap[j], s.heap[i]

@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -409,5 +410,32 @@ func TestRunSlackBatchIsDueAtItsLatestDeadline(t *testing.T) {
 	}
 	if s.Len() != 1 {
 		t.Fatalf("%d ids left on the heap, want 1 (id 3)", s.Len())
+	}
+}
+
+// TestEqualDeadlinesFireInIDOrder: ids due at one instant come off the heap
+// in id order, whatever order they were scheduled in.
+func TestEqualDeadlinesFireInIDOrder(t *testing.T) {
+	at := time.Unix(2_000_000, 0)
+	var got []int
+	s, err := New(64, func(_ time.Time, ids []int) { got = append(got, ids...) }, Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int{17, 3, 42, 8, 0, 63, 21} {
+		s.Reset(id, at)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	want := []int{0, 3, 8, 17, 21, 42, 63}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("fired %v, want %v", got, want)
 	}
 }
