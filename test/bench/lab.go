@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,7 +250,10 @@ func (lan *LAN) segmentVeth(h *Host, dev string, v int) error {
 			return err
 		}
 	}
-	tmpA, tmpB := fmt.Sprintf("xvba%s%dv%d", lan.lab.ID, h.Index, v), fmt.Sprintf("xvbb%s%dv%d", lan.lab.ID, h.Index, v)
+	// Interface names hold 15 bytes: the temporary names are a hash of
+	// what makes them unique (lab, host, VLAN), not the parts themselves.
+	sum := crc32.ChecksumIEEE(fmt.Appendf(nil, "%s/%d/%d", lan.lab.ID, h.Index, v))
+	tmpA, tmpB := fmt.Sprintf("xva%08x", sum), fmt.Sprintf("xvb%08x", sum)
 	port := SegmentPort(h, v)
 	for _, s := range [][]string{
 		{"link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
