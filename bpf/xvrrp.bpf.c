@@ -111,12 +111,18 @@ struct xvrrp_policy {
 	__u8 checksum_as_v2; // keepalived v3_checksum_as_v2: IPv4 v3 checksum without pseudo-header
 	__u8 legacy_unicast_checksum; // IPv4 v3: also accept the pseudo-header built with 224.0.0.18
 	__u8 peer_count; // 0: multicast instance; >0: unicast, source must be one of peers
-	__u16 _pad;
+	__u8 has_master; // master holds the master the daemon follows
+	__u8 _pad;
 	__u32 src_rate; // tokens per second, per (instance, source)
 	__u32 src_burst;
 	__u32 inst_rate; // tokens per second, all sources of the instance together
 	__u32 inst_burst;
 	__u8 group[16]; // multicast destination of a multicast instance
+	// The master the daemon follows: its adverts are bounded by their own
+	// source bucket only, not the aggregate, so a flood from other sources
+	// spending the aggregate cannot starve the backup of its master's
+	// adverts (a false failover). Spoofed copies of it share its bucket.
+	__u8 master[16];
 	__u8 peers[XVRRP_MAX_PEERS][16];
 	// State, written by the program: all sources of the instance together.
 	// The loader zeroes it on every update; the first advert refills it to
@@ -271,6 +277,14 @@ static __always_inline int bucket_refill(struct xvrrp_bucket *b, __u64 now, __u3
 	b->last_ns = now;
 	b->nanotokens = t;
 	return t >= XVRRP_NS_PER_SEC;
+}
+
+static __always_inline int from_master(const struct xvrrp_policy *pol, const __u8 *src)
+{
+	if (!pol->has_master)
+		return 0;
+	const __u32 *a = (const __u32 *)src, *m = (const __u32 *)pol->master;
+	return a[0] == m[0] && a[1] == m[1] && a[2] == m[2] && a[3] == m[3];
 }
 
 static __always_inline int is_multicast(const __u8 *a, __u8 family)
@@ -504,9 +518,11 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
 		return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
 
-	if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
-		return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
-	pol->aggregate.nanotokens -= XVRRP_NS_PER_SEC;
+	if (!from_master(pol, src)) {
+		if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
+			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
+		pol->aggregate.nanotokens -= XVRRP_NS_PER_SEC;
+	}
 	if (sb) {
 		sb->nanotokens -= XVRRP_NS_PER_SEC;
 	} else {

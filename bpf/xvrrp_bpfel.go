@@ -66,12 +66,14 @@ type XvrrpXvrrpPolicy struct {
 	ChecksumAsV2          uint8
 	LegacyUnicastChecksum uint8
 	PeerCount             uint8
-	Pad                   uint16
+	HasMaster             uint8
+	Pad                   uint8
 	SrcRate               uint32
 	SrcBurst              uint32
 	InstRate              uint32
 	InstBurst             uint32
 	Group                 [16]uint8
+	Master                [16]uint8
 	Peers                 [8][16]uint8
 	Aggregate             XvrrpXvrrpBucket
 }

@@ -60,16 +60,19 @@ type Rates struct {
 const (
 	sourceHeadroom   = 4 // adverts per advert interval a source may send
 	sourceBurst      = 8
-	instanceHeadroom = 4 // sources at full source rate the instance admits
-	instanceBurst    = 32
+	instanceHeadroom = 1 // adverts per interval of all other sources together
+	instanceBurst    = 16
 )
 
 // DefaultRates derives the buckets from an instance's advert interval.
 // A peer sends one advert per interval (RFC 5798 §6.4.3) plus a few at
 // state changes (preemption, priority 0 on shutdown, §6.4.3/§6.6), so a
-// source may send 4 per interval with a burst of 8; the instance admits
-// 4 such sources together (burst 32): a split brain with a few masters still
-// gets through, and a spoofed flood costs at most 16 events per interval.
+// source may send 4 per interval with a burst of 8. The master the daemon
+// follows (InstancePolicy.Master) is bounded by that alone; every other
+// source shares one advert per interval for the instance, with a burst of
+// 16: a router preempting, or a short split brain, still gets through, and a
+// flood of spoofed sources costs the daemon one event per interval beyond
+// its master's.
 // Intervals below 10 ms (the VRRPv3 centisecond) count as 10 ms.
 func DefaultRates(advertInterval time.Duration) Rates {
 	advertInterval = max(advertInterval, 10*time.Millisecond)
@@ -80,7 +83,7 @@ func DefaultRates(advertInterval time.Duration) Rates {
 	return Rates{
 		SourcePerSec:   perSec(sourceHeadroom),
 		SourceBurst:    sourceBurst,
-		InstancePerSec: perSec(sourceHeadroom * instanceHeadroom),
+		InstancePerSec: perSec(instanceHeadroom),
 		InstanceBurst:  instanceBurst,
 	}
 }
@@ -107,7 +110,12 @@ type InstancePolicy struct {
 	// Peers makes the instance unicast: adverts must come from one of
 	// these (at most MaxPeers) and go to a unicast address.
 	Peers []netip.Addr
-	Rates Rates
+	// Master, when valid, is the master the daemon follows: its adverts are
+	// bounded by their source bucket only, never by the instance's
+	// aggregate, so a flood from other sources cannot starve the backup of
+	// them.
+	Master netip.Addr
+	Rates  Rates
 }
 
 func (k InstanceKey) bpf() (bpf.XvrrpXvrrpInstanceKey, error) {
@@ -185,6 +193,13 @@ func (p *InstancePolicy) bpf(k InstanceKey) (bpf.XvrrpXvrrpPolicy, error) {
 		putAddr(&out.Peers[i], peer)
 	}
 	out.PeerCount = uint8(len(p.Peers))
+	if p.Master.IsValid() {
+		if !inFamily(p.Master) || p.Master.IsMulticast() {
+			return fail("master %s is not a %s unicast address", p.Master, k.Family)
+		}
+		out.HasMaster = 1
+		putAddr(&out.Master, p.Master)
+	}
 	r := p.Rates
 	for _, v := range []uint32{r.SourcePerSec, r.SourceBurst, r.InstancePerSec, r.InstanceBurst} {
 		if v == 0 || v > MaxRate {

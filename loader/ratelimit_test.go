@@ -221,13 +221,13 @@ func TestDefaultRates(t *testing.T) {
 		interval time.Duration
 		want     Rates
 	}{
-		{"OneSecond", time.Second, Rates{4, 8, 16, 32}},
-		{"ThreeSeconds", 3 * time.Second, Rates{2, 8, 6, 32}},
-		{"HundredMillis", 100 * time.Millisecond, Rates{40, 8, 160, 32}},
-		{"TenMillis", 10 * time.Millisecond, Rates{400, 8, 1600, 32}},
-		{"BelowCentisecondClamped", time.Millisecond, Rates{400, 8, 1600, 32}},
-		{"ZeroClamped", 0, Rates{400, 8, 1600, 32}},
-		{"LongInterval", 40 * time.Second, Rates{1, 8, 1, 32}},
+		{"OneSecond", time.Second, Rates{4, 8, 1, 16}},
+		{"ThreeSeconds", 3 * time.Second, Rates{2, 8, 1, 16}},
+		{"HundredMillis", 100 * time.Millisecond, Rates{40, 8, 10, 16}},
+		{"TenMillis", 10 * time.Millisecond, Rates{400, 8, 100, 16}},
+		{"BelowCentisecondClamped", time.Millisecond, Rates{400, 8, 100, 16}},
+		{"ZeroClamped", 0, Rates{400, 8, 100, 16}},
+		{"LongInterval", 40 * time.Second, Rates{1, 8, 1, 16}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := DefaultRates(c.interval); got != c.want {
@@ -235,4 +235,33 @@ func TestDefaultRates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRateLimitMasterBypassesTheAggregate: a flood of other sources empties
+// the instance's aggregate bucket, yet adverts from the master the daemon
+// follows (and spoofed copies of them) are still accepted, within their own
+// source bucket.
+func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	master := advertFrom(0)
+	pol := InstancePolicy{Version: 3, Rates: Rates{SourcePerSec: 1, SourceBurst: 3, InstancePerSec: 1, InstanceBurst: 2}}
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(1), ReasonAccepted)
+	runExpect(t, d, fromSource(2), ReasonAccepted)
+	runExpect(t, d, fromSource(3), ReasonRateLimitedInstance)
+	// Without a master programmed, source 0 is starved by the flood.
+	runExpect(t, d, master.frame(), ReasonRateLimitedInstance)
+
+	pol.Master = master.src
+	mustSet(t, d, k, pol) // the aggregate restarts full: spend it again
+	runExpect(t, d, fromSource(4), ReasonAccepted)
+	runExpect(t, d, fromSource(5), ReasonAccepted)
+	runExpect(t, d, fromSource(6), ReasonRateLimitedInstance)
+	for range 3 {
+		runExpect(t, d, master.frame(), ReasonAccepted)
+	}
+	// Its own bucket still bounds it.
+	runExpect(t, d, master.frame(), ReasonRateLimitedSource)
+	runExpect(t, d, fromSource(7), ReasonRateLimitedInstance)
 }

@@ -155,6 +155,7 @@ func (d *Daemon) programDataplane(r *instance) {
 		ChecksumAsV2: r.decOpts.ChecksumAsV2,
 		Group:        r.cfg.McastGroup,
 		Rates:        loader.DefaultRates(r.rateInterval),
+		Master:       r.xdpMaster,
 	}
 	if r.cfg.Unicast() {
 		// keepalived's unicast_peer min_ttl/max_ttl (default 0..255: unicast

@@ -32,6 +32,11 @@ type instance struct {
 	// rateInterval is the advert interval the XDP rate limits were
 	// programmed for: the configured one, or a faster master's.
 	rateInterval time.Duration
+	// xdpMaster is the master whose adverts the XDP program admits past
+	// the aggregate rate limit (followMaster); xdpMasterSeen when it was
+	// last heard.
+	xdpMaster     netip.Addr
+	xdpMasterSeen time.Time
 
 	src  netip.Addr   // advert source address
 	dsts []netip.Addr // multicast group, or the unicast peers

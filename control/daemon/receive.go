@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -104,6 +105,28 @@ func (d *Daemon) receive(ev *loader.Event) {
 		r.rateInterval = mi
 		d.programDataplane(r)
 	}
+	d.followMaster(r, ev.Src, now)
+}
+
+// followMaster tells the XDP program which master this backup follows: that
+// source's adverts skip the instance's aggregate rate limit, so a flood from
+// other sources cannot starve the backup of them and cause a false
+// failover. It moves to a new master only once the programmed one has been
+// silent for a Master_Down_Interval, so that a flood of spoofed
+// higher-priority sources cannot make it reprogram the table per advert.
+func (d *Daemon) followMaster(r *instance, src netip.Addr, now time.Time) {
+	if src == r.xdpMaster {
+		r.xdpMasterSeen = now
+		return
+	}
+	if m, _ := r.m.Master(); m != src || r.m.State() != fsm.StateBackup {
+		return
+	}
+	if r.xdpMaster.IsValid() && now.Sub(r.xdpMasterSeen) < r.m.MasterDownInterval() {
+		return
+	}
+	r.xdpMaster, r.xdpMasterSeen = src, now
+	d.programDataplane(r)
 }
 
 func decodeErrKind(err error) errKind {
