@@ -221,12 +221,12 @@ func TestDefaultRates(t *testing.T) {
 		interval time.Duration
 		want     Rates
 	}{
-		{"OneSecond", time.Second, Rates{4, 8, 1, 16}},
-		{"ThreeSeconds", 3 * time.Second, Rates{2, 8, 1, 16}},
-		{"HundredMillis", 100 * time.Millisecond, Rates{40, 8, 10, 16}},
-		{"TenMillis", 10 * time.Millisecond, Rates{400, 8, 100, 16}},
-		{"BelowCentisecondClamped", time.Millisecond, Rates{400, 8, 100, 16}},
-		{"ZeroClamped", 0, Rates{400, 8, 100, 16}},
+		{"OneSecond", time.Second, Rates{2, 8, 1, 16}},
+		{"ThreeSeconds", 3 * time.Second, Rates{1, 8, 1, 16}},
+		{"HundredMillis", 100 * time.Millisecond, Rates{15, 8, 5, 16}},
+		{"TenMillis", 10 * time.Millisecond, Rates{150, 8, 50, 16}},
+		{"BelowCentisecondClamped", time.Millisecond, Rates{150, 8, 50, 16}},
+		{"ZeroClamped", 0, Rates{150, 8, 50, 16}},
 		{"LongInterval", 40 * time.Second, Rates{1, 8, 1, 16}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
