@@ -125,6 +125,10 @@ func (r *EventReader) Read(ev *Event) error {
 	return decodeEvent(r.rec.RawSample, ev)
 }
 
+// Pending reports whether a record is waiting, so that Read would not
+// block.
+func (r *EventReader) Pending() bool { return r.rd.AvailableBytes() > 0 }
+
 // SetDeadline makes Read return os.ErrDeadlineExceeded once t passes with
 // no advert; the zero time removes it.
 func (r *EventReader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
