@@ -145,9 +145,9 @@ func TestReadPcapNanosecond(t *testing.T) {
 }
 
 func TestParseBenchOutput(t *testing.T) {
-	out := []byte("goos: linux\nBenchmarkXDP/accepted-2   \t 1000000\t      95.30 ns/op\t 0 B/op\nBenchmarkXDP/bad_checksum-2 200 41 ns/op\nPASS\n")
+	out := []byte("goos: linux\nBenchmarkXDP/accepted-2   \t 1000000\t      95.30 ns/op\t 0 B/op\nBenchmarkXDP/bad_checksum-2 200 41 ns/op\nBenchmarkXDP/NotVRRP-2  4452194  249.2 ns/op  45.06 ns/pkt\nPASS\n")
 	names, v := ParseBenchOutput(out)
-	if len(names) != 2 || v["BenchmarkXDP/accepted"] != 95.3 || v["BenchmarkXDP/bad_checksum"] != 41 {
+	if len(names) != 3 || v["BenchmarkXDP/accepted"] != 95.3 || v["BenchmarkXDP/bad_checksum"] != 41 || v["BenchmarkXDP/NotVRRP"] != 45.06 {
 		t.Errorf("ParseBenchOutput = %v %v", names, v)
 	}
 }
