@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -154,7 +155,7 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 	if d.closed {
 		return ModeNone, errClosed
 	}
-	dir := filepath.Join(d.pinDir, ifname)
+	dir := filepath.Join(d.pinDir, PinName(ifname))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ModeNone, fmt.Errorf("attach xdp to %s: create %s: %w", ifname, dir, err)
 	}
@@ -268,6 +269,12 @@ func (d *Dataplane) Mode(ifname string) AttachMode {
 
 // detachStalePins detaches the links a previous run pinned under dir that
 // this run did not take over.
+// PinName is the directory under the pin directory that holds an
+// interface's pins: its name, with every '.' (VLAN interfaces: eth0.10)
+// turned into ':', because bpffs refuses names with a dot and interface
+// names cannot contain a colon, so no two interfaces share one.
+func PinName(ifname string) string { return strings.ReplaceAll(ifname, ".", ":") }
+
 func detachStalePins(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

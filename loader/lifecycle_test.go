@@ -286,3 +286,28 @@ func TestAttachIndex(t *testing.T) {
 		t.Errorf("XDP still on x0 after Detach:\n%s", out)
 	}
 }
+
+// TestAttachVLANStyleName: bpffs refuses names with a dot, and VLAN
+// interfaces are named eth0.10: their pins live under eth0:10.
+func TestAttachVLANStyleName(t *testing.T) {
+	d := openTest(t)
+	ns := lab.NewNS(t, "av")
+	lab.Veth(t, ns, "x0.10", ns, "x0p")
+	if err := ns.Do(func() error {
+		_, err := d.Attach("x0.10", IfaceOptions{})
+		return err
+	}); err != nil {
+		t.Fatalf("attach to x0.10: %v", err)
+	}
+	for _, p := range []string{"link", bpf.XvrrpMapStats} {
+		if _, err := os.Stat(filepath.Join(d.pinDir, "x0:10", p)); err != nil {
+			t.Errorf("x0.10's %s not pinned under x0:10: %v", p, err)
+		}
+	}
+	if PinName("eth0.10") != "eth0:10" || PinName("eth0") != "eth0" {
+		t.Errorf("PinName(eth0.10) = %q, PinName(eth0) = %q", PinName("eth0.10"), PinName("eth0"))
+	}
+	if err := ns.Do(func() error { return d.Detach("x0.10") }); err != nil {
+		t.Fatalf("detach x0.10: %v", err)
+	}
+}
