@@ -55,6 +55,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	cfg     *config.Config
 	dp      *loader.Dataplane
+	rd      *loader.EventReader // the ring's reader; Pending is safe from any goroutine
 	sched   *sched.Scheduler
 	ifaces  map[string]*iface
 	insts   []*instance // indexed by scheduler id; nil = free slot
@@ -212,6 +213,11 @@ func (d *Daemon) Stop() {
 
 // teardown releases everything Start acquired, in reverse order.
 func (d *Daemon) teardown() {
+	// Nothing handles events once teardown starts: the ring the timer path
+	// peeks at (fire) is closed below.
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
 	d.cancel()
 	if d.trackers != nil {
 		d.trackers.stop()

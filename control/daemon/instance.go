@@ -37,6 +37,9 @@ type instance struct {
 	// last heard.
 	xdpMaster     netip.Addr
 	xdpMasterSeen time.Time
+	// postponed is how long its expiring timer has waited for unread
+	// adverts in the ring (fire).
+	postponed time.Duration
 
 	src  netip.Addr   // advert source address
 	dsts []netip.Addr // multicast group, or the unicast peers
