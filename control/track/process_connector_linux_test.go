@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -220,37 +218,6 @@ func TestProcessEventsPoll_CountsExecAndExit(t *testing.T) {
 	if st := ev.Stats(); st.Rescans < 3 || st.Events != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-}
-
-func TestProcessEventsConnector_ForkCounted(t *testing.T) {
-	lab.RequirePrivileged(t)
-	d := t.TempDir()
-	comm := lab.UniqueName("xvf")
-	sh := filepath.Join(d, comm)
-	b, _ := os.ReadFile("/bin/sh")
-	if err := os.WriteFile(sh, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	up := newUpdates()
-	tr := NewProcessTracker([]ProcessConfig{{Name: "p", Process: comm}}, nil, quiet, up.emit)
-	ev, err := StartProcessEventsWith(tr, "/proc", quiet, ProcessEventsOptions{Sources: []ProcessSource{SourceConnector}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.Close()
-	waitValue(t, up, false, 0)
-	// A subshell forks without exec: the child is a copy and counts.
-	c := exec.Command(sh, "-c", "(sleep 30; :) & sleep 30")
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = exec.Command("pkill", "-P", fmt.Sprint(c.Process.Pid)).Run()
-		_ = c.Process.Kill()
-		_ = c.Wait()
-	}()
-	waitValue(t, up, true, 1)
-	waitCount(t, tr, 2)
 }
 
 // syncBuffer is a log destination safe for the sources' goroutines.

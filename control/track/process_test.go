@@ -206,40 +206,42 @@ func TestProcessEventsBPF_InNetworkNamespace(t *testing.T) {
 	}
 }
 
-func TestProcessEventsBPF_ForkCounted(t *testing.T) {
+// TestProcessEvents_ForkCounted: a subshell forks without exec; the child is
+// a copy of the tracked process and counts, whichever source follows
+// processes (BPF tracepoints, or the proc connector).
+func TestProcessEvents_ForkCounted(t *testing.T) {
 	lab.RequirePrivileged(t)
-	d := t.TempDir()
-	comm := lab.UniqueName("xvf")
-	sh := filepath.Join(d, comm)
-	b, _ := os.ReadFile("/bin/sh")
-	if err := os.WriteFile(sh, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	up := newUpdates()
-	tr := NewProcessTracker([]ProcessConfig{{Name: "p", Process: comm}}, nil, quiet, up.emit)
-	ev, err := StartProcessEvents(tr, "/proc", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.Close()
-	waitValue(t, up, false, 0)
-	// A subshell forks without exec: the child is a copy and counts.
-	c := exec.Command(sh, "-c", "(sleep 600; :) & sleep 600")
-	c.SysProcAttr = nil
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = exec.Command("pkill", "-P", fmt.Sprint(c.Process.Pid)).Run()
-		_ = c.Process.Kill()
-		_ = c.Wait()
-	}()
-	waitValue(t, up, true, 1)
-	deadline := time.Now().Add(15 * time.Second)
-	for tr.Counts()["p"] < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("forked child not counted: %v", tr.Counts())
-		}
-		time.Sleep(10 * time.Millisecond)
+	for _, src := range []ProcessSource{SourceBPF, SourceConnector} {
+		t.Run(string(src), func(t *testing.T) {
+			d := t.TempDir()
+			comm := lab.UniqueName("xvf")
+			sh := filepath.Join(d, comm)
+			b, _ := os.ReadFile("/bin/sh")
+			if err := os.WriteFile(sh, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			up := newUpdates()
+			tr := NewProcessTracker([]ProcessConfig{{Name: "p", Process: comm}}, nil, quiet, up.emit)
+			ev, err := StartProcessEventsWith(tr, "/proc", quiet, ProcessEventsOptions{Sources: []ProcessSource{src}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.Close()
+			if ev.Source() != src {
+				t.Fatalf("following processes with %s, want %s", ev.Source(), src)
+			}
+			waitValue(t, up, false, 0)
+			c := exec.Command(sh, "-c", "(sleep 600; :) & sleep 600")
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				_ = exec.Command("pkill", "-P", fmt.Sprint(c.Process.Pid)).Run()
+				_ = c.Process.Kill()
+				_ = c.Wait()
+			}()
+			waitValue(t, up, true, 1)
+			waitCount(t, tr, 2)
+		})
 	}
 }
