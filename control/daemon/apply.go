@@ -241,6 +241,7 @@ func (d *Daemon) register(r *instance) {
 }
 
 func (d *Daemon) forget(r *instance) {
+	d.releaseSender(r)
 	if d.insts[r.id] == r {
 		d.insts[r.id] = nil
 	}

@@ -35,7 +35,7 @@ func (d *Daemon) startGARP(r *instance) {
 	for _, v := range r.vips {
 		vips = append(vips, v.VIP)
 	}
-	if len(vips) == 0 {
+	if len(vips) == 0 || r.ann == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(d.ctx)

@@ -56,7 +56,7 @@ type instance struct {
 	rx      advert.Advert // decode scratch
 
 	sender *vip.Sender    // the interface's, or the instance's own with use_vmac
-	ann    *vip.Announcer // likewise
+	ann    *vip.Announcer // the interface's
 
 	vips     []hostVIP
 	vipsHeld bool
@@ -222,21 +222,20 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 		}
 		r.vips = append(r.vips, hv)
 	}
+	r.sender, r.ann = ifc.sender, ifc.ann
 	if in.UseVMAC {
-		// use_vmac: adverts and announcements carry the virtual router MAC
-		// 00:00:5e:00:01:VRID (RFC 5798 §7.3); the interface's sender and
-		// announcer use its own MAC, so this instance gets its own.
+		// use_vmac: adverts carry the virtual router MAC 00:00:5e:00:01:VRID
+		// (RFC 5798 §7.3), so this instance gets its own sender. GARPs and
+		// NAs keep announcing the interface's own MAC: keepalived puts the
+		// VIPs on a macvlan that owns the virtual MAC, which xvrrpd does not
+		// create, and the interface itself would not deliver frames sent to
+		// a MAC that is not its own (the kernel drops them as another
+		// host's), so announcing it would make the VIPs unreachable.
 		mac := vip.VirtualRouterMAC(in.Family == 6, uint8(in.VRID))
 		var err error
 		if r.sender, err = vip.NewSender(vip.SenderConfig{Ifindex: ifc.index, SourceMAC: mac}); err != nil {
 			return nil, err
 		}
-		if r.ann, err = vip.NewAnnouncer(vip.AnnouncerConfig{Ifindex: ifc.index, SourceMAC: mac}); err != nil {
-			r.sender.Close()
-			return nil, err
-		}
-	} else {
-		r.sender, r.ann = ifc.sender, ifc.ann
 	}
 	return r, nil
 }
@@ -274,8 +273,8 @@ func (r *instance) sameAddrs(got []netip.Addr) bool {
 
 // sendAdvert encodes and sends one advert at prio to every destination.
 func (d *Daemon) sendAdvert(r *instance, prio uint8) {
-	if !r.src.IsValid() {
-		return // FAULT (no usable source address) already explains why
+	if !r.src.IsValid() || r.sender == nil {
+		return // FAULT (no usable source address) already explains why; or released
 	}
 	r.tmpl.Priority = prio
 	for i, dst := range r.dsts {
@@ -435,4 +434,14 @@ func (d *Daemon) shutdownInstance(r *instance, now time.Time) {
 	d.handle(r, fsm.Event{Kind: fsm.EventShutdown}, now)
 	d.sched.Remove(r.id)
 	d.stopGARP(r)
+	d.releaseSender(r)
+}
+
+// releaseSender closes the instance's own advert sender (use_vmac
+// instances have one; others share the interface's).
+func (d *Daemon) releaseSender(r *instance) {
+	if r.sender != nil && r.sender != r.ifc.sender {
+		_ = r.sender.Close()
+		r.sender = nil
+	}
 }
