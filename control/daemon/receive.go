@@ -40,8 +40,9 @@ func (d *Daemon) startReceiver() error {
 				d.log.Warn("reading the XDP ring buffer", "err", err)
 				continue
 			}
-			d.receive(&ev)
-			if !rd.Pending() && co.busy(time.Now()) {
+			now := time.Now()
+			d.receive(&ev, now)
+			if !rd.Pending() && co.busy(now) {
 				// Under load, let adverts gather in the ring instead of
 				// paying a wake-up for each one. The engine works on
 				// their kernel receive times, so the wait shifts no timer.
@@ -96,13 +97,14 @@ func receivedAt(ev *loader.Event, now time.Time) time.Time {
 
 // receive handles one advert the XDP program accepted. The program already
 // checked TTL, length, checksum, version and the instance table; the
-// decoder checks again (cheaply) and the engine applies the protocol.
-func (d *Daemon) receive(ev *loader.Event) {
+// decoder checks again (cheaply) and the engine applies the protocol. read
+// is when the receiver took it from the ring.
+func (d *Daemon) receive(ev *loader.Event, read time.Time) {
 	if len(ev.Payload) < 2 {
 		return
 	}
 	key := loader.InstanceKey{Ifindex: ev.Ifindex, VRID: ev.Payload[1], Family: ev.Family}
-	now := receivedAt(ev, time.Now())
+	now := receivedAt(ev, read)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := d.byKey[key]
