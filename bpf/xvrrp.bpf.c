@@ -128,6 +128,10 @@ struct xvrrp_policy {
 	// The loader zeroes it on every update; the first advert refills it to
 	// inst_burst.
 	struct xvrrp_bucket aggregate;
+	// The source bucket of master (src_rate, src_burst), kept here rather
+	// than in rate_src: the advert a backup receives most is its master's,
+	// and this saves it the LRU lookup. Zeroed with aggregate.
+	struct xvrrp_bucket master_bucket;
 };
 
 struct xvrrp_rate_key {
@@ -180,6 +184,21 @@ struct {
 	__uint(max_entries, 1 << 20); // the loader resizes it (Options.RingBytes)
 } events SEC(".maps");
 
+// How the reader of events wants to be told of new records, set by the
+// daemon. While it is busy it polls the ring on its own clock and asks for
+// no wake-ups: each one costs the receiving CPU an interrupt (irq_work) and
+// the reader a scheduler round trip, for records it would read anyway.
+struct xvrrp_ring_ctl {
+	__u32 reader_polls; // 1: submit with BPF_RB_NO_WAKEUP
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvrrp_ring_ctl);
+} ring_ctl SEC(".maps");
+
 // One per attached interface (the loader gives each program copy its own),
 // so counters are per interface at no cost on the fast path. One entry:
 // the counters are the fields of its value.
@@ -201,6 +220,7 @@ const enum xvrrp_reason *const xvrrp_btf_reason = 0;
 const enum xvrrp_family *const xvrrp_btf_family = 0;
 const struct xvrrp_rate_key *const xvrrp_btf_rate_key = 0;
 const struct xvrrp_event *const xvrrp_btf_event = 0;
+const struct xvrrp_ring_ctl *const xvrrp_btf_ring_ctl = 0;
 
 // Not linux/if_ether.h's ethhdr: that one is packed, which makes clang load
 // the EtherType a byte at a time.
@@ -506,33 +526,38 @@ int xvrrp_xdp(struct xdp_md *ctx)
 		return count(XVRRP_REASON_BAD_CHECKSUM, XDP_DROP);
 
 	// Rate limits come before the ring reservation so a flood costs the
-	// ring nothing. A known source with an empty bucket is dropped
-	// without touching the aggregate; a new source is only inserted when
-	// the aggregate has a token, so a spoofed-source flood churns the
-	// LRU no faster than the aggregate rate.
+	// ring nothing. The master the daemon follows has its own bucket in
+	// the policy and skips the aggregate. For any other source, a known
+	// one with an empty bucket is dropped without touching the aggregate;
+	// a new source is only inserted when the aggregate has a token, so a
+	// spoofed-source flood churns the LRU no faster than the aggregate
+	// rate.
 	__u64 now = bpf_ktime_get_ns();
-	struct xvrrp_rate_key rkey = {};
-	rkey.instance = ikey;
-	__builtin_memcpy(rkey.src, src, 16);
-	struct xvrrp_bucket *sb = bpf_map_lookup_elem(&rate_src, &rkey);
-	if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
-		return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
-
-	if (!from_master(pol, src)) {
+	if (from_master(pol, src)) {
+		if (!bucket_refill(&pol->master_bucket, now, pol->src_rate, pol->src_burst))
+			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
+		pol->master_bucket.nanotokens -= XVRRP_NS_PER_SEC;
+	} else {
+		struct xvrrp_rate_key rkey = {};
+		rkey.instance = ikey;
+		__builtin_memcpy(rkey.src, src, 16);
+		struct xvrrp_bucket *sb = bpf_map_lookup_elem(&rate_src, &rkey);
+		if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
+			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
 		if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
 			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
 		pol->aggregate.nanotokens -= XVRRP_NS_PER_SEC;
-	}
-	if (sb) {
-		sb->nanotokens -= XVRRP_NS_PER_SEC;
-	} else {
-		if (pol->src_burst == 0)
-			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
-		struct xvrrp_bucket nb = {
-			.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC,
-			.last_ns = now,
-		};
-		bpf_map_update_elem(&rate_src, &rkey, &nb, BPF_ANY);
+		if (sb) {
+			sb->nanotokens -= XVRRP_NS_PER_SEC;
+		} else {
+			if (pol->src_burst == 0)
+				return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
+			struct xvrrp_bucket nb = {
+				.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC,
+				.last_ns = now,
+			};
+			bpf_map_update_elem(&rate_src, &rkey, &nb, BPF_ANY);
+		}
 	}
 
 	int verdict = xvrrp_consume_accepted ? XDP_DROP : XDP_PASS;
@@ -569,7 +594,10 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	e->ttl = ttl;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	// Flags 0: the kernel wakes the reader only when it has caught up
-	// with the producer, so a busy reader gets no wakeup per record.
-	bpf_ringbuf_submit(e, 0);
+	// with the producer, so a busy reader gets no wakeup per record; a
+	// reader that polls gets none at all.
+	__u32 zero = 0;
+	struct xvrrp_ring_ctl *rc = bpf_map_lookup_elem(&ring_ctl, &zero);
+	bpf_ringbuf_submit(e, rc && rc->reader_polls ? BPF_RB_NO_WAKEUP : 0);
 	return count(XVRRP_REASON_ACCEPTED, verdict);
 }

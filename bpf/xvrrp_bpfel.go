@@ -76,6 +76,7 @@ type XvrrpXvrrpPolicy struct {
 	Master                [16]uint8
 	Peers                 [8][16]uint8
 	Aggregate             XvrrpXvrrpBucket
+	MasterBucket          XvrrpXvrrpBucket
 }
 
 type XvrrpXvrrpRateKey struct {
@@ -105,6 +106,11 @@ const (
 	XvrrpXvrrpReasonXVRRP_REASON_MAX                   XvrrpXvrrpReason = 15
 )
 
+type XvrrpXvrrpRingCtl struct {
+	_           structs.HostLayout
+	ReaderPolls uint32
+}
+
 type XvrrpXvrrpStats struct {
 	_                   structs.HostLayout
 	Accepted            uint64
@@ -131,12 +137,14 @@ const (
 	XvrrpMapEvents               = "events"
 	XvrrpMapInstances            = "instances"
 	XvrrpMapRateSrc              = "rate_src"
+	XvrrpMapRingCtl              = "ring_ctl"
 	XvrrpMapStats                = "stats"
 	XvrrpProgXvrrpXdp            = "xvrrp_xdp"
 	XvrrpVarXvrrpBtfEvent        = "xvrrp_btf_event"
 	XvrrpVarXvrrpBtfFamily       = "xvrrp_btf_family"
 	XvrrpVarXvrrpBtfRateKey      = "xvrrp_btf_rate_key"
 	XvrrpVarXvrrpBtfReason       = "xvrrp_btf_reason"
+	XvrrpVarXvrrpBtfRingCtl      = "xvrrp_btf_ring_ctl"
 	XvrrpVarXvrrpConsumeAccepted = "xvrrp_consume_accepted"
 	XvrrpVarXvrrpDropUnknownVrid = "xvrrp_drop_unknown_vrid"
 )
@@ -193,6 +201,7 @@ type XvrrpMapSpecs struct {
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Instances *ebpf.MapSpec `ebpf:"instances"`
 	RateSrc   *ebpf.MapSpec `ebpf:"rate_src"`
+	RingCtl   *ebpf.MapSpec `ebpf:"ring_ctl"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -204,6 +213,7 @@ type XvrrpVariableSpecs struct {
 	XvrrpBtfFamily       *ebpf.VariableSpec `ebpf:"xvrrp_btf_family"`
 	XvrrpBtfRateKey      *ebpf.VariableSpec `ebpf:"xvrrp_btf_rate_key"`
 	XvrrpBtfReason       *ebpf.VariableSpec `ebpf:"xvrrp_btf_reason"`
+	XvrrpBtfRingCtl      *ebpf.VariableSpec `ebpf:"xvrrp_btf_ring_ctl"`
 	XvrrpConsumeAccepted *ebpf.VariableSpec `ebpf:"xvrrp_consume_accepted"`
 	XvrrpDropUnknownVrid *ebpf.VariableSpec `ebpf:"xvrrp_drop_unknown_vrid"`
 }
@@ -231,6 +241,7 @@ type XvrrpMaps struct {
 	Events    *ebpf.Map `ebpf:"events"`
 	Instances *ebpf.Map `ebpf:"instances"`
 	RateSrc   *ebpf.Map `ebpf:"rate_src"`
+	RingCtl   *ebpf.Map `ebpf:"ring_ctl"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 }
 
@@ -239,6 +250,7 @@ func (m *XvrrpMaps) Close() error {
 		m.Events,
 		m.Instances,
 		m.RateSrc,
+		m.RingCtl,
 		m.Stats,
 	)
 }
@@ -251,6 +263,7 @@ type XvrrpVariables struct {
 	XvrrpBtfFamily       *ebpf.Variable `ebpf:"xvrrp_btf_family"`
 	XvrrpBtfRateKey      *ebpf.Variable `ebpf:"xvrrp_btf_rate_key"`
 	XvrrpBtfReason       *ebpf.Variable `ebpf:"xvrrp_btf_reason"`
+	XvrrpBtfRingCtl      *ebpf.Variable `ebpf:"xvrrp_btf_ring_ctl"`
 	XvrrpConsumeAccepted *ebpf.Variable `ebpf:"xvrrp_consume_accepted"`
 	XvrrpDropUnknownVrid *ebpf.Variable `ebpf:"xvrrp_drop_unknown_vrid"`
 }

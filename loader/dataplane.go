@@ -8,7 +8,7 @@
 //
 // Layout under Options.PinDir (default /sys/fs/bpf/xvrrp):
 //
-//	instances  rate_src  events              shared by every interface
+//	instances  rate_src  events  ring_ctl    shared by every interface
 //	<ifname>/stats                           per-CPU counters of one interface
 //	<ifname>/link                            the XDP link of one interface
 //
@@ -68,7 +68,7 @@ type Dataplane struct {
 }
 
 type sharedMaps struct {
-	instances, rateSrc, events *ebpf.Map
+	instances, rateSrc, events, ringCtl *ebpf.Map
 }
 
 func (s *sharedMaps) replacements() map[string]*ebpf.Map {
@@ -76,11 +76,12 @@ func (s *sharedMaps) replacements() map[string]*ebpf.Map {
 		bpf.XvrrpMapInstances: s.instances,
 		bpf.XvrrpMapRateSrc:   s.rateSrc,
 		bpf.XvrrpMapEvents:    s.events,
+		bpf.XvrrpMapRingCtl:   s.ringCtl,
 	}
 }
 
 func (s *sharedMaps) close() {
-	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.events} {
+	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.events, s.ringCtl} {
 		if m != nil {
 			m.Close()
 		}
@@ -131,6 +132,7 @@ func Open(opts Options) (*Dataplane, error) {
 		{bpf.XvrrpMapInstances, &d.shared.instances},
 		{bpf.XvrrpMapRateSrc, &d.shared.rateSrc},
 		{bpf.XvrrpMapEvents, &d.shared.events},
+		{bpf.XvrrpMapRingCtl, &d.shared.ringCtl},
 	} {
 		m, err := openPinnedMap(spec.Maps[s.name], filepath.Join(opts.PinDir, s.name))
 		if err != nil {

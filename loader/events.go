@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/xvrrp/xvrrp/bpf"
@@ -94,6 +95,11 @@ func (d *Dataplane) Events() (*EventReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A reader that died polling (a crash, with the pins left) must not
+	// leave this one without wake-ups.
+	if err := setReaderPolls(d.shared.ringCtl, false); err != nil {
+		return nil, err
+	}
 	// The record buffer is sized for the largest record up front, so that
 	// not even the first large advert allocates.
 	d.reader = &EventReader{d: d, rd: rd, rec: ringbuf.Record{RawSample: make([]byte, 0, eventHdrSize+maxVRRPLen)}}
@@ -128,6 +134,33 @@ func (r *EventReader) Read(ev *Event) error {
 // Pending reports whether a record is waiting, so that Read would not
 // block.
 func (r *EventReader) Pending() bool { return r.rd.AvailableBytes() > 0 }
+
+// SetPolling tells the XDP program whether the reader polls the ring on its
+// own clock (true: records are submitted without a wake-up, which saves the
+// receiving CPU an interrupt per record batch) or blocks in Read (false: the
+// default; the kernel wakes Read when a record arrives to an empty ring).
+//
+// A record submitted while polling was still on may land just after the
+// caller's last look at the ring without waking it: after turning polling
+// off, read with a deadline (SetDeadline) of StragglerWait once, then block.
+func (r *EventReader) SetPolling(on bool) error {
+	return setReaderPolls(r.d.shared.ringCtl, on)
+}
+
+// StragglerWait bounds how long after SetPolling(false) a record submitted
+// without a wake-up can still appear: an XDP program runs for microseconds.
+const StragglerWait = time.Millisecond
+
+func setReaderPolls(m *ebpf.Map, on bool) error {
+	var v bpf.XvrrpXvrrpRingCtl
+	if on {
+		v.ReaderPolls = 1
+	}
+	if err := m.Update(uint32(0), &v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("set ring reader mode: %w", explainErrno(err))
+	}
+	return nil
+}
 
 // SetDeadline makes Read return os.ErrDeadlineExceeded once t passes with
 // no advert; the zero time removes it.

@@ -48,6 +48,7 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 		t.Fatal(err)
 	}
 	pol.Aggregate.LastNs = before(pol.Aggregate.LastNs, d)
+	pol.MasterBucket.LastNs = before(pol.MasterBucket.LastNs, d)
 	if err := dp.shared.instances.Put(&ik, &pol); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestDefaultRates(t *testing.T) {
 // TestRateLimitMasterBypassesTheAggregate: a flood of other sources empties
 // the instance's aggregate bucket, yet adverts from the master the daemon
 // follows (and spoofed copies of them) are still accepted, within their own
-// source bucket.
+// source bucket, which lives in the policy: they never touch the LRU.
 func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
 	d := openTest(t)
 	k := InstanceKey{loIndex, 10, IPv4}
@@ -264,4 +265,25 @@ func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
 	// Its own bucket still bounds it.
 	runExpect(t, d, master.frame(), ReasonRateLimitedSource)
 	runExpect(t, d, fromSource(7), ReasonRateLimitedInstance)
+	if hasSourceBucket(t, d, k, master.src) {
+		t.Error("the followed master's adverts made an entry in rate_src; their bucket is the policy's")
+	}
+	if n := sourceBuckets(t, d, k); n != 4 {
+		t.Errorf("rate_src holds %d buckets of the instance, want 4 (sources 1, 2, 4, 5)", n)
+	}
+	// Time refills the master's bucket like any other.
+	rewind(t, d, k, 3*time.Second)
+	for range 3 {
+		runExpect(t, d, master.frame(), ReasonAccepted)
+	}
+	runExpect(t, d, master.frame(), ReasonRateLimitedSource)
+}
+
+func hasSourceBucket(t *testing.T, dp *Dataplane, k InstanceKey, src netip.Addr) bool {
+	t.Helper()
+	ik, _ := k.bpf()
+	rk := bpf.XvrrpXvrrpRateKey{Instance: ik}
+	putAddr(&rk.Src, src)
+	var b bpf.XvrrpXvrrpBucket
+	return dp.shared.rateSrc.Lookup(&rk, &b) == nil
 }

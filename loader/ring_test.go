@@ -262,3 +262,80 @@ func TestEventReaderReadDoesNotAllocate(t *testing.T) {
 		t.Errorf("read %d events, %d not the advert sent; want %d, all matching", next, mismatches, n)
 	}
 }
+
+// TestEventReaderPollingSuppressesWakeups: with SetPolling(true) the program
+// submits records without waking the reader (BPF_RB_NO_WAKEUP), so a Read
+// blocked on an empty ring sleeps to its deadline and then returns the
+// record; with polling off the same record wakes it at once. Events opens
+// with polling off even when a previous reader left it on.
+func TestEventReaderPollingSuppressesWakeups(t *testing.T) {
+	d := openTestRing(t, 1<<16)
+	mustSet(t, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+	// A crashed reader's leftover: polling on in the pinned map.
+	if err := setReaderPolls(d.shared.ringCtl, true); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := d.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+
+	// readOne blocks in Read with the given deadline while one advert is
+	// submitted, and says how long Read took.
+	readOne := func(deadline time.Duration) time.Duration {
+		t.Helper()
+		type result struct {
+			err error
+			ev  Event
+		}
+		done := make(chan result, 1)
+		start := time.Now()
+		rd.SetDeadline(start.Add(deadline))
+		go func() {
+			var r result
+			r.err = rd.Read(&r.ev)
+			done <- r
+		}()
+		// Let Read reach its wait on the empty ring first.
+		time.Sleep(20 * time.Millisecond)
+		if v, r := runNoRead(t, d, advertFrom(1).frame(), nil); v != VerdictPass || r != ReasonAccepted {
+			t.Fatalf("got %v/%v, want accepted", v, r)
+		}
+		r := <-done
+		took := time.Since(start)
+		rd.SetDeadline(time.Time{})
+		if r.err != nil {
+			t.Fatalf("Read: %v (after %v)", r.err, took)
+		}
+		if r.ev.Src != advertFrom(1).src {
+			t.Fatalf("Read returned an advert from %v, want %v", r.ev.Src, advertFrom(1).src)
+		}
+		return took
+	}
+
+	const long = 5 * time.Second
+	if took := readOne(long); took >= long {
+		t.Errorf("polling off (as Events leaves it): Read took %v, the full deadline: the record did not wake it", took)
+	}
+	if err := rd.SetPolling(true); err != nil {
+		t.Fatal(err)
+	}
+	// epoll counts whole milliseconds: a Read the record did not wake
+	// returns at about the deadline, one it woke right after the 20 ms.
+	const short = 300 * time.Millisecond
+	if took := readOne(short); took < short/2 {
+		t.Errorf("polling on: Read returned after %v, long before its %v deadline: the record woke it", took, short)
+	}
+	// The deadline that passed is reported once the ring is drained.
+	var ev Event
+	if err := rd.Read(&ev); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read after the timed-out one: %v, want os.ErrDeadlineExceeded", err)
+	}
+	if err := rd.SetPolling(false); err != nil {
+		t.Fatal(err)
+	}
+	if took := readOne(long); took >= long {
+		t.Errorf("polling off again: Read took %v, the full deadline", took)
+	}
+}

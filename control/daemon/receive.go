@@ -30,34 +30,93 @@ func (d *Daemon) startReceiver() error {
 	}()
 	go func() {
 		defer d.wg.Done()
-		var ev loader.Event
-		var co coalescer
-		for {
-			if err := rd.Read(&ev); err != nil {
-				if errors.Is(err, os.ErrClosed) || d.ctx.Err() != nil {
-					return
-				}
-				d.log.Warn("reading the XDP ring buffer", "err", err)
-				continue
-			}
-			now := time.Now()
-			d.receive(&ev, now)
-			if !rd.Pending() && co.busy(now) {
-				// Under load, let adverts gather in the ring instead of
-				// paying a wake-up for each one. The engine works on
-				// their kernel receive times, so the wait shifts no timer.
-				if !sleep(d.ctx, coalesceWait) {
-					return
-				}
-			}
-		}
+		d.readRing(rd)
 	}()
 	return nil
+}
+
+// readRing feeds the ring's adverts to their instances until the daemon
+// stops. Below coalesceRate it blocks in Read and the kernel wakes it per
+// advert. Above, it polls: it lets adverts gather for coalesceWait, reads
+// them all, and has the XDP program submit without wake-ups meanwhile,
+// which spares the receiving CPU an interrupt per batch. The engine works
+// on the adverts' kernel receive times, so the wait shifts no timer.
+func (d *Daemon) readRing(rd ringReader) {
+	var ev loader.Event
+	var co coalescer
+	polling, empty := false, 0
+	setPolling := func(on bool) {
+		if err := rd.SetPolling(on); err != nil {
+			d.log.Warn("switching the XDP ring reader's mode", "polling", on, "err", err)
+			return
+		}
+		polling = on
+		if !on {
+			// A record submitted just before the switch carries no
+			// wake-up: look once more, briefly, before blocking.
+			rd.SetDeadline(time.Now().Add(loader.StragglerWait))
+		}
+	}
+	defer func() {
+		if polling {
+			_ = rd.SetPolling(false)
+		}
+	}()
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	for {
+		if polling {
+			wait.Reset(coalesceWait)
+			select {
+			case <-wait.C:
+			case <-d.ctx.Done():
+				wait.Stop()
+				return
+			}
+			if rd.Pending() {
+				empty = 0
+			} else if empty++; empty >= coldPolls {
+				empty = 0
+				setPolling(false)
+			}
+			if !rd.Pending() {
+				continue
+			}
+		}
+		if err := rd.Read(&ev); err != nil {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				rd.SetDeadline(time.Time{})
+			case errors.Is(err, os.ErrClosed) || d.ctx.Err() != nil:
+				return
+			default:
+				d.log.Warn("reading the XDP ring buffer", "err", err)
+			}
+			continue
+		}
+		now := time.Now()
+		d.receive(&ev, now)
+		if !polling && co.busy(now) && !rd.Pending() {
+			setPolling(true)
+		}
+	}
+}
+
+// ringReader is what readRing needs of *loader.EventReader.
+type ringReader interface {
+	Read(*loader.Event) error
+	Pending() bool
+	SetPolling(on bool) error
+	SetDeadline(time.Time)
 }
 
 // coalesceWait is how long the receiver lets the ring fill once it is busy:
 // short against the shortest Master_Down_Interval (30 ms at 10 ms adverts).
 const coalesceWait = 500 * time.Microsecond
+
+// coldPolls: this many polls in a row that find the ring empty (the rate is
+// below about 1/(coldPolls×coalesceWait)) end polling.
+const coldPolls = 4
 
 // coalesceRate is the event rate above which the receiver coalesces: below
 // it every advert is handled as it arrives.

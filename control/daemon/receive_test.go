@@ -1,6 +1,11 @@
 package daemon
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,5 +66,153 @@ func TestCoalescerTurnsOnAboveTheRate(t *testing.T) {
 	}
 	if !fast.busy(t0.Add(10 * time.Millisecond)) {
 		t.Fatal("10,000 adverts/s not coalesced")
+	}
+}
+
+// fakeRing is a ring whose records the test pushes; it records the mode
+// switches readRing makes.
+type fakeRing struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    int
+	read     int
+	deadline time.Time
+	polling  bool
+	closed   bool
+	log      []string // "poll on", "poll off", "deadline", "no deadline", "timeout"
+}
+
+func newFakeRing() *fakeRing {
+	f := &fakeRing{}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *fakeRing) push(n int) {
+	f.mu.Lock()
+	f.queue += n
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+func (f *fakeRing) Read(ev *loader.Event) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.queue == 0 {
+		if f.closed {
+			return os.ErrClosed
+		}
+		if !f.deadline.IsZero() && !time.Now().Before(f.deadline) {
+			f.log = append(f.log, "timeout")
+			return os.ErrDeadlineExceeded
+		}
+		// Re-check the deadline now and then: the test's clock is real.
+		go func() { time.Sleep(time.Millisecond); f.cond.Broadcast() }()
+		f.cond.Wait()
+	}
+	f.queue--
+	f.read++
+	*ev = loader.Event{}
+	return nil
+}
+
+func (f *fakeRing) Pending() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.queue > 0
+}
+
+func (f *fakeRing) SetPolling(on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.polling = on
+	f.log = append(f.log, map[bool]string{true: "poll on", false: "poll off"}[on])
+	return nil
+}
+
+func (f *fakeRing) SetDeadline(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deadline = t
+	f.log = append(f.log, map[bool]string{true: "no deadline", false: "deadline"}[t.IsZero()])
+}
+
+func (f *fakeRing) snapshot() (read int, polling bool, log []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.read, f.polling, slices.Clone(f.log)
+}
+
+// TestReadRingPollsWhileBusy: above coalesceRate the receiver switches the
+// ring to polling (no wake-ups) and reads everything on its own clock; once
+// the ring stays empty for coldPolls polls it switches back, reads once
+// more with a short deadline for records submitted without a wake-up
+// during the switch, then blocks without one. Stopping the daemon leaves
+// polling off.
+func TestReadRingPollsWhileBusy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Daemon{log: slog.New(slog.DiscardHandler), ctx: ctx}
+	f := newFakeRing()
+	done := make(chan struct{})
+	go func() { defer close(done); d.readRing(f) }()
+
+	waitFor := func(what string, cond func(read int, polling bool, log []string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			read, polling, log := f.snapshot()
+			if cond(read, polling, log) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 10 s (read %d, polling %v, log %v)", what, read, polling, log)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// A trickle is read as it comes, without polling.
+	for range 5 {
+		f.push(1)
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor("trickle read", func(read int, _ bool, _ []string) bool { return read == 5 })
+	if _, polling, log := f.snapshot(); polling || len(log) != 0 {
+		t.Fatalf("50 adverts/s switched the ring's mode: %v", log)
+	}
+	// A burst well above coalesceRate: polling, and every record read.
+	pushed := 5
+	for ; pushed < 5+400; pushed += 4 {
+		f.push(4)
+		time.Sleep(100 * time.Microsecond)
+	}
+	waitFor("burst read", func(read int, _ bool, log []string) bool {
+		return read == pushed && slices.Contains(log, "poll on")
+	})
+	// Quiet: back to blocking reads, through one bounded read.
+	waitFor("polling off", func(_ int, polling bool, log []string) bool {
+		return !polling && slices.Contains(log, "no deadline")
+	})
+	_, _, log := f.snapshot()
+	if want := []string{"poll on", "poll off", "deadline", "timeout", "no deadline"}; !slices.Equal(log[len(log)-len(want):], want) {
+		t.Fatalf("mode switches %v, want them to end %v", log, want)
+	}
+	// Blocking again: a lone record is still read.
+	f.push(1)
+	pushed++
+	waitFor("record after the switch", func(read int, _ bool, _ []string) bool { return read == pushed })
+
+	// Busy again, then stop while polling: polling is switched off.
+	for range 100 {
+		f.push(4)
+		time.Sleep(100 * time.Microsecond)
+	}
+	waitFor("polling again", func(_ int, polling bool, _ []string) bool { return polling })
+	cancel()
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.cond.Broadcast()
+	<-done
+	if _, polling, _ := f.snapshot(); polling {
+		t.Fatal("readRing returned with the ring still polling")
 	}
 }
