@@ -65,7 +65,7 @@ func (d *Daemon) readRing(rd ringReader) {
 	wait := time.NewTimer(time.Hour)
 	wait.Stop()
 	for {
-		if polling {
+		if polling && !rd.Pending() {
 			wait.Reset(coalesceWait)
 			select {
 			case <-wait.C:
@@ -77,9 +77,9 @@ func (d *Daemon) readRing(rd ringReader) {
 				empty = 0
 			} else if empty++; empty >= coldPolls {
 				empty = 0
-				setPolling(false)
+				setPolling(false) // and Read below waits for stragglers
 			}
-			if !rd.Pending() {
+			if polling && !rd.Pending() {
 				continue
 			}
 		}

@@ -187,6 +187,15 @@ func TestReadRingPollsWhileBusy(t *testing.T) {
 	waitFor("burst read", func(read int, _ bool, log []string) bool {
 		return read == pushed && slices.Contains(log, "poll on")
 	})
+	// While polling, each poll drains the ring: 10,000 records read one
+	// per poll would take 5 s.
+	f.push(10000)
+	pushed += 10000
+	start := time.Now()
+	waitFor("backlog drained", func(read int, _ bool, _ []string) bool { return read == pushed })
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("10,000 queued records took %v to read: the poller is not draining the ring", took)
+	}
 	// Quiet: back to blocking reads, through one bounded read.
 	waitFor("polling off", func(_ int, polling bool, log []string) bool {
 		return !polling && slices.Contains(log, "no deadline")
