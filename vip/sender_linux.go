@@ -38,7 +38,17 @@ type SenderConfig struct {
 // Sender transmits VRRP adverts on one interface through an AF_PACKET
 // socket, with an Ethernet frame built here: netfilter's OUTPUT chain never
 // sees them, so a firewall dropping protocol 112 cannot silence the master.
-// It is safe for concurrent use; sends are serialised on one reused buffer.
+// The socket sets PACKET_QDISC_BYPASS (see openPacketSocket): frames go
+// straight to the driver, not through the interface's egress qdisc and tc
+// egress hooks, and packet sockets on the interface (tcpdump -i) do not
+// see them.
+//
+// SendAdvert sends one advert per write(2). QueueAdvert and Flush send a
+// batch of them (a scheduler's tick worth of instances) in one sendmmsg(2)
+// per 64 adverts.
+//
+// It is safe for concurrent use; sends are serialised on one reused buffer
+// and one reused batch.
 type Sender struct {
 	cfg     SenderConfig
 	ifindex int
@@ -52,6 +62,7 @@ type Sender struct {
 	buf    []byte
 	ipID   uint16
 	neigh  map[netip.Addr]*neighEntry
+	batch  advertBatch // QueueAdvert's frames until Flush
 	closed bool
 	// resolving: the resolver goroutine (neigh_linux.go) runs; it alone
 	// uses nl after NewSender returns, and owns it until Close.
@@ -120,6 +131,20 @@ func openPacketSocket(ifindex int) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("bind AF_PACKET socket to interface %d: %w", ifindex, err)
 	}
+	// PACKET_QDISC_BYPASS hands each frame to the driver (dev_direct_xmit)
+	// instead of dev_queue_xmit: an advert must not wait in the egress
+	// qdisc behind bulk traffic, where a late one can have a backup take
+	// over. Like the AF_PACKET design skipping netfilter OUTPUT, this skips
+	// tc egress (clsact, tcx), which plain AF_PACKET sends still pass. Two
+	// other effects: the frame is not delivered to packet taps on the
+	// interface (tcpdump -i on it does not show the master's own adverts;
+	// capture on the peer or the switch), and a full driver TX ring drops
+	// it with ENOBUFS instead of queueing it. On a VLAN, bond or macvlan
+	// device only that device's qdisc (normally noqueue) is bypassed: the
+	// frame queues onto the lower device as usual, taps there see it.
+	// Kernels before 3.14 lack the option; adverts then take the qdisc
+	// path, so failure is ignored.
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
 	return fd, nil
 }
 
@@ -138,37 +163,59 @@ func (s *Sender) Interface() string { return s.ifname }
 // *NeighbourError wrapping ErrNeighbourUnresolved at once, without sending;
 // adverts go out as soon as the kernel has the MAC. Sending to a group, to
 // a cached peer or to an unresolved peer (whose error value is reused) does
-// not allocate.
+// not allocate. The advert goes out at once, ahead of any that QueueAdvert
+// holds for the next Flush.
 func (s *Sender) SendAdvert(dst, src netip.Addr, vrrpPayload []byte) error {
 	dst, src = dst.Unmap(), src.Unmap()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	frame, id, unicast, err := s.appendAdvert(s.buf[:0], dst, src, vrrpPayload)
+	if err != nil {
+		return err
+	}
+	if _, err := unix.Write(s.fd, frame); err != nil {
+		return s.sendError(dst, unicast, err)
+	}
+	s.ipID = id
+	return nil
+}
+
+// appendAdvert appends to b the frame carrying vrrpPayload from src to dst
+// (both unmapped) and returns it with the IPv4 identification the frame
+// carries, for the caller to commit to s.ipID once the frame is sent or
+// queued, and whether dst is unicast. On error b is returned unchanged and
+// the error names dst and the interface. It does no I/O and does not
+// allocate when b has room (see SendAdvert). Called with s.mu held.
+func (s *Sender) appendAdvert(b []byte, dst, src netip.Addr, vrrpPayload []byte) ([]byte, uint16, bool, error) {
 	var dstMAC [6]byte
 	var err error
 	unicast := !dst.IsMulticast()
 	if unicast {
 		if dstMAC, err = s.neighbourMAC(dst); err != nil {
-			return err // already names dst and the interface
+			return b, 0, unicast, err // already names dst and the interface
 		}
 	} else if dstMAC, err = multicastMAC(dst); err != nil {
-		return fmt.Errorf("advert to %v on %s: %w", dst, s.ifname, err)
+		return b, 0, unicast, fmt.Errorf("advert to %v on %s: %w", dst, s.ifname, err)
 	}
 	id := s.ipID
 	if src.Is4() {
 		id = nextIPv4ID(s.ipID)
 	}
-	frame, err := appendAdvertFrame(s.buf[:0], dstMAC, s.srcMAC, src, dst, id, vrrpPayload)
+	frame, err := appendAdvertFrame(b, dstMAC, s.srcMAC, src, dst, id, vrrpPayload)
 	if err != nil {
-		return fmt.Errorf("advert to %v on %s: %w", dst, s.ifname, err)
+		return b, 0, unicast, fmt.Errorf("advert to %v on %s: %w", dst, s.ifname, err)
 	}
-	if _, err := unix.Write(s.fd, frame); err != nil {
-		if unicast {
-			s.neighSendFailed(dst)
-		}
-		return fmt.Errorf("send advert to %v on %s: %w", dst, s.ifname, err)
+	return frame, id, unicast, nil
+}
+
+// sendError is the error of a failed send of an advert to dst; a failed
+// send to a unicast peer has its MAC read again on the next advert. Called
+// with s.mu held.
+func (s *Sender) sendError(dst netip.Addr, unicast bool, err error) error {
+	if unicast {
+		s.neighSendFailed(dst)
 	}
-	s.ipID = id
-	return nil
+	return fmt.Errorf("send advert to %v on %s: %w", dst, s.ifname, err)
 }
 
 // Close stops the background resolution and closes the socket and netlink
@@ -188,6 +235,7 @@ func (s *Sender) Close() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.batch = advertBatch{} // queued adverts are dropped
 	s.nl.Close()
 	if s.fd < 0 {
 		return nil
