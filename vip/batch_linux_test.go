@@ -394,3 +394,26 @@ func BenchmarkQueueFlush(b *testing.B) {
 		})
 	}
 }
+
+// TestAdvertSocketIsControlPriority: adverts leave with skb priority
+// TC_PRIO_CONTROL (ahead of bulk traffic in pfifo_fast, prio and fq) and
+// through the qdisc, not PACKET_QDISC_BYPASS, which would drop a burst a
+// full TX ring cannot take and hide them from tcpdump on the interface.
+func TestAdvertSocketIsControlPriority(t *testing.T) {
+	p := newPair(t)
+	s := p.newSender(t, SenderConfig{})
+	prio, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_PRIORITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prio != tcPrioControl {
+		t.Errorf("SO_PRIORITY = %d, want TC_PRIO_CONTROL (%d)", prio, tcPrioControl)
+	}
+	bypass, err := unix.GetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bypass != 0 {
+		t.Error("PACKET_QDISC_BYPASS is set: adverts skip the qdisc")
+	}
+}

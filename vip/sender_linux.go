@@ -38,10 +38,8 @@ type SenderConfig struct {
 // Sender transmits VRRP adverts on one interface through an AF_PACKET
 // socket, with an Ethernet frame built here: netfilter's OUTPUT chain never
 // sees them, so a firewall dropping protocol 112 cannot silence the master.
-// The socket sets PACKET_QDISC_BYPASS (see openPacketSocket): frames go
-// straight to the driver, not through the interface's egress qdisc and tc
-// egress hooks, and packet sockets on the interface (tcpdump -i) do not
-// see them.
+// The socket's priority is TC_PRIO_CONTROL (see openPacketSocket): egress
+// qdiscs that honour skb priority send adverts ahead of bulk traffic.
 //
 // SendAdvert sends one advert per write(2). QueueAdvert and Flush send a
 // batch of them (a scheduler's tick worth of instances) in one sendmmsg(2)
@@ -131,22 +129,19 @@ func openPacketSocket(ifindex int) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("bind AF_PACKET socket to interface %d: %w", ifindex, err)
 	}
-	// PACKET_QDISC_BYPASS hands each frame to the driver (dev_direct_xmit)
-	// instead of dev_queue_xmit: an advert must not wait in the egress
-	// qdisc behind bulk traffic, where a late one can have a backup take
-	// over. Like the AF_PACKET design skipping netfilter OUTPUT, this skips
-	// tc egress (clsact, tcx), which plain AF_PACKET sends still pass. Two
-	// other effects: the frame is not delivered to packet taps on the
-	// interface (tcpdump -i on it does not show the master's own adverts;
-	// capture on the peer or the switch), and a full driver TX ring drops
-	// it with ENOBUFS instead of queueing it. On a VLAN, bond or macvlan
-	// device only that device's qdisc (normally noqueue) is bypassed: the
-	// frame queues onto the lower device as usual, taps there see it.
-	// Kernels before 3.14 lack the option; adverts then take the qdisc
-	// path, so failure is ignored.
-	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	// Adverts are control traffic: TC_PRIO_CONTROL puts them in the first
+	// band of pfifo_fast/prio and ahead in fq, so a backlog of bulk traffic
+	// does not delay them into a false failover. They still take the qdisc
+	// (PACKET_QDISC_BYPASS would hand them to the driver directly), which
+	// absorbs a scheduler tick's burst of adverts that a NIC's TX ring may
+	// not, and keeps them visible to tcpdump on this interface. Priorities
+	// above 6 need CAP_NET_ADMIN; without it adverts keep priority 0.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PRIORITY, tcPrioControl)
 	return fd, nil
 }
+
+// tcPrioControl is TC_PRIO_CONTROL of linux/pkt_sched.h.
+const tcPrioControl = 7
 
 // Interface returns the name of the interface the Sender sends on.
 func (s *Sender) Interface() string { return s.ifname }
