@@ -15,6 +15,7 @@ have iptables   || need+=(iptables)
 have nft        || need+=(nftables)
 have keepalived || need+=(keepalived)
 have tcpdump    || need+=(tcpdump)
+have ethtool    || need+=(ethtool)
 have trafgen    || need+=(netsniff-ng)
 [ -e /usr/include/x86_64-linux-gnu/asm/types.h ] || [ -e /usr/include/asm/types.h ] || need+=(linux-libc-dev)
 

@@ -64,6 +64,7 @@ type Daemon struct {
 	groups  map[string]*syncGroup
 	acts    []fsm.Action
 	gacts   []fsm.GroupAction
+	batch   sendBatch // adverts of the scheduler batch being fired
 	reload  status.Reload
 	started time.Time
 	stopped bool

@@ -284,7 +284,13 @@ func (d *Daemon) sendAdvert(r *instance, prio uint8) {
 			return
 		}
 		r.buf = b
-		err = r.sender.SendAdvert(dst, r.src, b)
+		if d.batch.on {
+			if err = d.batch.queue(r, i, b); err == nil {
+				continue // noted when the batch is flushed
+			}
+		} else {
+			err = r.sender.SendAdvert(dst, r.src, b)
+		}
 		d.noteSend(r, i, err)
 	}
 }

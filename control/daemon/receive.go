@@ -44,6 +44,7 @@ func (d *Daemon) startReceiver() error {
 func (d *Daemon) readRing(rd ringReader) {
 	var ev loader.Event
 	var co coalescer
+	var kc kernelClock
 	polling, empty := false, 0
 	setPolling := func(on bool) {
 		if err := rd.SetPolling(on); err != nil {
@@ -95,7 +96,7 @@ func (d *Daemon) readRing(rd ringReader) {
 			continue
 		}
 		now := time.Now()
-		d.receive(&ev, now)
+		d.receive(&ev, kc.receivedAt(&ev, now))
 		if !polling && co.busy(now) && !rd.Pending() {
 			setPolling(true)
 		}
@@ -139,31 +140,50 @@ func (c *coalescer) busy(now time.Time) bool {
 	return c.hot
 }
 
-// receivedAt converts the kernel's receive timestamp (CLOCK_MONOTONIC) of
-// an event to the daemon's clock: the engine times the master down interval
-// from when the advert arrived, not from when it was read from the ring.
-func receivedAt(ev *loader.Event, now time.Time) time.Time {
-	var ts unix.Timespec
-	if ev.Time <= 0 || unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+// kernelClock converts the kernel's receive timestamps (CLOCK_MONOTONIC,
+// bpf_ktime_get_ns) of events to the daemon's clock: the engine times the
+// master down interval from when an advert arrived, not from when it was
+// read from the ring. Go's monotonic clock is CLOCK_MONOTONIC too, so one
+// pair of readings of both maps every later timestamp; reading
+// CLOCK_MONOTONIC per advert would cost a system call each (x/sys/unix
+// does not use the vDSO), a tenth of a busy backup's CPU. The pair is
+// re-read every kernelClockResync.
+type kernelClock struct {
+	mono time.Duration // CLOCK_MONOTONIC at at
+	at   time.Time
+}
+
+const kernelClockResync = time.Second
+
+// receivedAt is when the advert of ev arrived; now (the time it was read)
+// when its timestamp is missing or implausible.
+func (k *kernelClock) receivedAt(ev *loader.Event, now time.Time) time.Time {
+	if ev.Time <= 0 {
 		return now
 	}
-	age := time.Duration(ts.Nano()) - ev.Time
-	if age < 0 || age > time.Second {
+	if k.at.IsZero() || now.Sub(k.at) >= kernelClockResync || now.Before(k.at) {
+		var ts unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+			return now
+		}
+		k.mono, k.at = time.Duration(ts.Nano()), time.Now()
+	}
+	t := k.at.Add(ev.Time - k.mono)
+	if age := now.Sub(t); age < 0 || age > time.Second {
 		return now // not a plausible receive time
 	}
-	return now.Add(-age)
+	return t
 }
 
 // receive handles one advert the XDP program accepted. The program already
 // checked TTL, length, checksum, version and the instance table; the
-// decoder checks again (cheaply) and the engine applies the protocol. read
-// is when the receiver took it from the ring.
-func (d *Daemon) receive(ev *loader.Event, read time.Time) {
+// decoder checks again (cheaply) and the engine applies the protocol. now
+// is when it arrived (kernelClock.receivedAt).
+func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	if len(ev.Payload) < 2 {
 		return
 	}
 	key := loader.InstanceKey{Ifindex: ev.Ifindex, VRID: ev.Payload[1], Family: ev.Family}
-	now := receivedAt(ev, read)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := d.byKey[key]
@@ -265,6 +285,11 @@ func (d *Daemon) fire(now time.Time, ids []int) {
 		return
 	}
 	backlog := d.rd != nil && d.rd.Pending()
+	d.batch.on = true
+	defer func() {
+		d.batch.on = false
+		d.flushSends()
+	}()
 	for _, id := range ids {
 		if id >= len(d.insts) || d.insts[id] == nil {
 			continue

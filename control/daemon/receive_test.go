@@ -15,7 +15,8 @@ import (
 )
 
 // TestReceivedAtUsesTheKernelTimestamp: an advert that waited in the ring is
-// timed from when it arrived; implausible timestamps fall back to now.
+// timed from when it arrived; implausible timestamps fall back to now. One
+// kernelClock serves every case, as one serves every advert.
 func TestReceivedAtUsesTheKernelTimestamp(t *testing.T) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
@@ -23,6 +24,7 @@ func TestReceivedAtUsesTheKernelTimestamp(t *testing.T) {
 	}
 	now := time.Now()
 	mono := time.Duration(ts.Nano())
+	var kc kernelClock
 	for _, c := range []struct {
 		name    string
 		evTime  time.Duration
@@ -35,7 +37,7 @@ func TestReceivedAtUsesTheKernelTimestamp(t *testing.T) {
 		{"Stale", mono - time.Hour, -1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := receivedAt(&loader.Event{Time: c.evTime}, now)
+			got := kc.receivedAt(&loader.Event{Time: c.evTime}, now)
 			if c.wantAge < 0 {
 				if !got.Equal(now) {
 					t.Fatalf("receivedAt = now%+v, want now", got.Sub(now))
@@ -47,6 +49,27 @@ func TestReceivedAtUsesTheKernelTimestamp(t *testing.T) {
 				t.Fatalf("advert aged %v, want %v (+%v)", age, c.wantAge, c.slack)
 			}
 		})
+	}
+}
+
+// TestKernelClockMapsWithOnePairOfReadings: between resyncs a timestamp is
+// mapped through the pair of readings taken last, with no clock read of its
+// own; a pair older than kernelClockResync is read again.
+func TestKernelClockMapsWithOnePairOfReadings(t *testing.T) {
+	now := time.Now()
+	const mono = 1000 * time.Second
+	kc := kernelClock{mono: mono, at: now.Add(-100 * time.Millisecond)}
+	got := kc.receivedAt(&loader.Event{Time: mono + 50*time.Millisecond}, now)
+	if age := now.Sub(got); age != 50*time.Millisecond {
+		t.Fatalf("advert aged %v through the pair, want exactly 50ms", age)
+	}
+	if kc.mono != mono {
+		t.Fatal("a fresh pair was read again")
+	}
+	kc.at = now.Add(-kernelClockResync)
+	kc.receivedAt(&loader.Event{Time: mono}, now)
+	if kc.mono == mono || !kc.at.After(now.Add(-time.Second/2)) {
+		t.Fatalf("a pair %v old was kept", kernelClockResync)
 	}
 }
 

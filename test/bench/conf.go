@@ -18,6 +18,9 @@ type Layout struct {
 // Total is the number of instances in the layout.
 func (ly Layout) Total() int { return len(ly.Ifaces) * ly.Instances }
 
+// Rate is the adverts per second a master of the layout sends.
+func (ly Layout) Rate() float64 { return float64(ly.Total()) / ly.Interval.Seconds() }
+
 // VIP is the address instance vrid on interface number ifIdx owns: one /32
 // per instance from 198.18.(2+ifIdx).0/24 (RFC 2544 range), so no two
 // instances share one.

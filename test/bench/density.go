@@ -26,6 +26,17 @@ func (c DensityCase) Layout() Layout {
 	return ly
 }
 
+// captureEvery is the VRID sampling of the jitter capture: every VRID up to
+// 10,000 adverts/s, every 4th above, where tcpdump and the parser would
+// otherwise take a tenth of this 2-core machine from the daemons measured.
+// Gap statistics are per stream, so a sample of streams estimates them.
+func captureEvery(ly Layout) int {
+	if ly.Rate() > 10000 {
+		return 4
+	}
+	return 1
+}
+
 // Density runs one cell for one daemon: master and backup on a fresh LAN,
 // the initial election settled, then for d: the CPU of both daemons, the
 // backup's transitions (every one is false: the master is healthy) and the
@@ -43,7 +54,15 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 		return err
 	}
 	jm := NewJitterMeter(ly.Interval)
-	capt, err := p.lab.StartCapture(p.lan.Bridge, p.lan.Hosts[0].Port, "ip proto 112 or (vlan and ip proto 112)", jm.Add)
+	every := captureEvery(ly)
+	vrids := ""
+	if every > 1 {
+		// The VRID is the second byte of VRRP, after a 20-byte IP header
+		// (adverts carry no IP options).
+		vrids = fmt.Sprintf(" and ip[21] %% %d = 0", every)
+	}
+	capt, err := p.lab.StartCapture(p.lan.Bridge, p.lan.Hosts[0].Port,
+		fmt.Sprintf("(ip proto 112%s) or (vlan and ip proto 112%s)", vrids, vrids), jm.Add)
 	if err != nil {
 		return err
 	}
@@ -51,7 +70,7 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	if p.lan.NoVLAN {
 		for _, v := range c.VLANs {
 			seg := uint16(v)
-			ct, err := p.lab.StartCapture(p.lan.Bridge, SegmentPort(p.lan.Hosts[0], v), "ip proto 112",
+			ct, err := p.lab.StartCapture(p.lan.Bridge, SegmentPort(p.lan.Hosts[0], v), "ip proto 112"+vrids,
 				func(pk Packet) { jm.AddOnSegment(pk, seg) })
 			if err != nil {
 				return err
@@ -106,6 +125,10 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 		res.Note(scen, "master CPU", "no 802.1Q in this kernel: 4 separate veths and bridges instead of VLANs")
 	}
 	wantStreams := ly.Total()
+	if every > 1 {
+		wantStreams = len(ly.Ifaces) * (ly.Instances / every)
+		res.Note(scen, "advert gap error p99", fmt.Sprintf("gaps of every %dth VRID (%d streams): capturing all %d adverts/s would take the CPU being measured", every, wantStreams, int(ly.Rate())))
+	}
 	if jm.Streams() != wantStreams {
 		res.Note(scen, "advert gap error p50", fmt.Sprintf("%s: %d of %d VRIDs seen on the wire", kind, jm.Streams(), wantStreams))
 	}

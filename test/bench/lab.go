@@ -27,6 +27,13 @@ const NSPrefix = flood.NSPrefix
 type Lab struct {
 	ID  string // random, part of every name
 	Dir string // files of this run: configs, logs, sockets
+	// SharedRx leaves the veths as the kernel makes them: a frame's
+	// receive on the far end (the bridge, the peer's XDP or IP stack, the
+	// capture) runs in the sender's softirq and is charged to the sending
+	// daemon. Without it every veth end receives in its own NAPI thread,
+	// as a NIC's interrupt would on another machine, so a daemon's CPU is
+	// its own work (see lan.threadedRx).
+	SharedRx bool
 
 	mu       sync.Mutex
 	cleanups []func()
@@ -51,7 +58,7 @@ func NewLab() (*Lab, error) {
 // Sub returns a child lab whose names and directory are unique within l;
 // closing it undoes only what it created. l closes it too, if still open.
 func (l *Lab) Sub(tag string) (*Lab, error) {
-	c := &Lab{ID: l.ID + tag, Dir: filepath.Join(l.Dir, tag)}
+	c := &Lab{ID: l.ID + tag, Dir: filepath.Join(l.Dir, tag), SharedRx: l.SharedRx}
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -164,6 +171,12 @@ func (l *Lab) NewLAN(n int, vlans []int) (*LAN, error) {
 	if err := br.IP("link", "set", BridgeName, "up"); err != nil {
 		return nil, err
 	}
+	// A switch does not run the host's firewall: with br_netfilter loaded
+	// (Docker loads it) every bridged frame would also cross iptables.
+	// The sysctls are per namespace; they exist only with the module.
+	for _, k := range []string{"iptables", "ip6tables", "arptables"} {
+		_ = br.Sysctl("net.bridge.bridge-nf-call-"+k, "0")
+	}
 	for i := 1; i <= n; i++ {
 		if _, err := lan.AddHost(vlans); err != nil {
 			return nil, err
@@ -223,11 +236,22 @@ func (lan *LAN) AddHost(vlans []int) (*Host, error) {
 				return nil, err
 			}
 		}
+		if lan.NoVLAN { // dev is a veth of its own, not a VLAN of eth0
+			if err := lan.threadedRx(h.NS, dev); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := lan.Bridge.IP("link", "set", h.Port, "master", BridgeName); err != nil {
 		return nil, err
 	}
 	if err := lan.Bridge.IP("link", "set", h.Port, "up"); err != nil {
+		return nil, err
+	}
+	if err := lan.threadedRx(h.NS, "eth0"); err != nil {
+		return nil, err
+	}
+	if err := lan.threadedRx(lan.Bridge, h.Port); err != nil {
 		return nil, err
 	}
 	lan.Hosts = append(lan.Hosts, h)
@@ -268,7 +292,49 @@ func (lan *LAN) segmentVeth(h *Host, dev string, v int) error {
 	if err := lan.Bridge.IP("link", "set", port, "master", br); err != nil {
 		return err
 	}
-	return lan.Bridge.IP("link", "set", port, "up")
+	if err := lan.Bridge.IP("link", "set", port, "up"); err != nil {
+		return err
+	}
+	// dev is brought up by the caller; its receive thread is set there.
+	return lan.threadedRx(lan.Bridge, port)
+}
+
+// threadedRx makes dev (a veth end, up) behave like a NIC on another
+// machine: it receives in a NAPI kernel thread of its own instead of in the
+// softirq of whoever sent the frame (GRO on gives a veth NAPI; VRRP frames
+// are not merged; sysfs `threaded` moves its poll to a kthread; with TSO on
+// the sending end, veth_xmit would still hand a packet socket's frames to
+// the backlog, processed in the sender's softirq), and it
+// sends through a pfifo_fast qdisc of txqueuelen frames, as a NIC does,
+// instead of noqueue: the peer's 256-frame receive ring then pushes back
+// on a burst (the qdisc requeues) rather than dropping it. Skipped with
+// Lab.SharedRx.
+func (lan *LAN) threadedRx(ns *NS, dev string) error {
+	if lan.lab.SharedRx {
+		return nil
+	}
+	if out, err := run("ip", "netns", "exec", ns.Name, "ethtool", "-K", dev, "gro", "on", "tso", "off"); err != nil {
+		return fmt.Errorf("ethtool -K %s gro on tso off in %s: %v: %s (install ethtool: scripts/install-deps.sh; or run with -shared-rx)", dev, ns.Name, err, out)
+	}
+	if out, err := run("tc", "-n", ns.Name, "qdisc", "replace", "dev", dev, "root", "pfifo_fast"); err != nil {
+		return fmt.Errorf("tc qdisc replace dev %s root pfifo_fast in %s: %v: %s", dev, ns.Name, err, out)
+	}
+	return ns.writeSys("/sys/class/net/"+dev+"/threaded", "1")
+}
+
+// Sysctl sets key to value inside the namespace.
+func (n *NS) Sysctl(key, value string) error {
+	return n.writeSys("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), value)
+}
+
+// writeSys writes value to a /proc/sys or /sys file as seen from inside the
+// namespace (ip netns exec mounts the namespace's own /sys).
+func (n *NS) writeSys(path, value string) error {
+	out, err := run("ip", "netns", "exec", n.Name, "sh", "-c", `echo "$1" > "$2"`, "sh", value, path)
+	if err != nil {
+		return fmt.Errorf("write %s=%s in %s: %v: %s", path, value, n.Name, err, out)
+	}
+	return nil
 }
 
 // Cut takes h's bridge port down: h's eth0 loses carrier, as when its cable

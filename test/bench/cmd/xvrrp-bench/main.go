@@ -46,6 +46,8 @@ func run() int {
 	flag.DurationVar(&cfg.FloodIdle, "flood-idle", 10*time.Second, "idle measurement before the flood")
 	flag.StringVar(&cfg.MicroBenchtime, "micro-benchtime", "1s", "go test -benchtime of the loader micro-benchmarks")
 	flag.StringVar(&cfg.OutDir, "out", "test/bench/results", "directory for results.md, results.csv and the PNG charts")
+	var sharedRx bool
+	flag.BoolVar(&sharedRx, "shared-rx", false, "leave the lab's veths receiving in the sender's softirq (the kernel's default), which charges each frame's receive on the far side to the sending daemon")
 	flag.Parse()
 
 	if os.Geteuid() != 0 {
@@ -82,6 +84,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	lab.SharedRx = sharedRx
 	// Every exit path below returns through here: the lab's namespaces,
 	// daemons, captures and directories go.
 	defer lab.Close()
