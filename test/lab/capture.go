@@ -108,6 +108,16 @@ func (c *Capture) First(since time.Time, match func([]byte) bool) (Frame, bool) 
 	return Frame{}, false
 }
 
+// WaitFirst is First, waiting up to timeout for the frame: a frame sent
+// just now may still be on its way through the capture's socket.
+func (c *Capture) WaitFirst(since time.Time, match func([]byte) bool, timeout time.Duration) (Frame, bool) {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(5 * time.Millisecond) {
+		if f, ok := c.First(since, match); ok || time.Now().After(deadline) {
+			return f, ok
+		}
+	}
+}
+
 func htons(v uint16) uint16 {
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], v)
