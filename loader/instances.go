@@ -58,22 +58,23 @@ type Rates struct {
 
 // Headroom of DefaultRates.
 const (
-	sourceHeadroom   = 1.5 // adverts per advert interval a source may send
+	sourceHeadroom   = 1.25 // adverts per advert interval a source may send
 	sourceBurst      = 8
-	instanceHeadroom = 0.5 // adverts per interval of all other sources together
+	instanceHeadroom = 0.25 // adverts per interval of all other sources together
 	instanceBurst    = 16
 )
 
 // DefaultRates derives the buckets from an instance's advert interval.
 // A peer sends one advert per interval (RFC 5798 §6.4.3) plus a few at
 // state changes (preemption, priority 0 on shutdown, §6.4.3/§6.6), so a
-// source may send 1.5 per interval on average with a burst of 8 (jitter and
-// the extra adverts of a state change fit in the burst). The master the
+// source may send 1.25 per interval on average with a burst of 8 (jitter
+// and the extra adverts of a state change fit in the burst). The master the
 // daemon follows (InstancePolicy.Master) is bounded by that alone; every
-// other source shares one advert per two intervals for the instance, with a
-// burst of 16: a router preempting, or a short split brain, still gets
+// other source shares one advert per four intervals for the instance, with
+// a burst of 16: a router preempting, or a short split brain, still gets
 // through (one advert is enough to yield to it), and a flood, spoofing the
-// master or not, costs the daemon at most twice its idle event rate.
+// master or not, costs the daemon at most 1.5 times its idle event rate.
+// Rates are whole adverts per second, rounded up.
 // Intervals below 10 ms (the VRRPv3 centisecond) count as 10 ms.
 func DefaultRates(advertInterval time.Duration) Rates {
 	advertInterval = max(advertInterval, 10*time.Millisecond)

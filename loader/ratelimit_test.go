@@ -224,10 +224,10 @@ func TestDefaultRates(t *testing.T) {
 	}{
 		{"OneSecond", time.Second, Rates{2, 8, 1, 16}},
 		{"ThreeSeconds", 3 * time.Second, Rates{1, 8, 1, 16}},
-		{"HundredMillis", 100 * time.Millisecond, Rates{15, 8, 5, 16}},
-		{"TenMillis", 10 * time.Millisecond, Rates{150, 8, 50, 16}},
-		{"BelowCentisecondClamped", time.Millisecond, Rates{150, 8, 50, 16}},
-		{"ZeroClamped", 0, Rates{150, 8, 50, 16}},
+		{"HundredMillis", 100 * time.Millisecond, Rates{13, 8, 3, 16}},
+		{"TenMillis", 10 * time.Millisecond, Rates{125, 8, 25, 16}},
+		{"BelowCentisecondClamped", time.Millisecond, Rates{125, 8, 25, 16}},
+		{"ZeroClamped", 0, Rates{125, 8, 25, 16}},
 		{"LongInterval", 40 * time.Second, Rates{1, 8, 1, 16}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/config"
@@ -52,23 +53,26 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	cfg     *config.Config
-	dp      *loader.Dataplane
-	rd      *loader.EventReader // the ring's reader; Pending is safe from any goroutine
-	sched   *sched.Scheduler
-	ifaces  map[string]*iface
-	insts   []*instance // indexed by scheduler id; nil = free slot
-	byKey   map[loader.InstanceKey]*instance
-	byName  map[string]*instance
-	groups  map[string]*syncGroup
-	acts    []fsm.Action
-	gacts   []fsm.GroupAction
-	batch   sendBatch // adverts of the scheduler batch being fired
-	reload  status.Reload
-	started time.Time
-	stopped bool
-	warns   []string
+	mu     sync.Mutex
+	cfg    *config.Config
+	dp     *loader.Dataplane
+	rd     *loader.EventReader // the ring's reader; Pending is safe from any goroutine
+	sched  *sched.Scheduler
+	ifaces map[string]*iface
+	insts  []*instance // indexed by scheduler id; nil = free slot
+	byKey  map[loader.InstanceKey]*instance
+	byName map[string]*instance
+	groups map[string]*syncGroup
+	acts   []fsm.Action
+	gacts  []fsm.GroupAction
+	batch  sendBatch // adverts of the scheduler batch being fired
+	// shortestInterval (ns) is the shortest advert interval programmed into
+	// the dataplane, for the ring reader's poll period (any goroutine).
+	shortestInterval atomic.Int64
+	reload           status.Reload
+	started          time.Time
+	stopped          bool
+	warns            []string
 
 	vips     *vip.Manager
 	trackers *trackerSet

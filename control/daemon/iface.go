@@ -148,6 +148,7 @@ func (d *Daemon) programDataplane(r *instance) {
 	if r.rateInterval == 0 {
 		r.rateInterval = r.cfg.AdvertInterval
 	}
+	d.noteInterval(r.rateInterval)
 	p := loader.InstancePolicy{
 		Version:      uint8(r.cfg.Version),
 		MinTTL:       255,

@@ -36,16 +36,19 @@ func (d *Daemon) startReceiver() error {
 }
 
 // readRing feeds the ring's adverts to their instances until the daemon
-// stops. Below coalesceRate it blocks in Read and the kernel wakes it per
-// advert. Above, it polls: it lets adverts gather for coalesceWait, reads
-// them all, and has the XDP program submit without wake-ups meanwhile,
-// which spares the receiving CPU an interrupt per batch. The engine works
-// on the adverts' kernel receive times, so the wait shifts no timer.
+// stops. It reads in one of two modes, whichever costs fewer wake-ups
+// (ringMode): blocking in Read, where the kernel wakes it when an advert
+// lands in an empty ring (cheap when adverts come in bursts, as a master's
+// do: one wake-up per tick of its scheduler), or polling every pollPeriod
+// with the XDP program submitting without wake-ups (cheap when adverts come
+// spread out, as a flood's do). The engine works on the adverts' kernel
+// receive times, so the wait shifts no timer; fire gives a backup's
+// expiring timer up to maxBacklogGrace for adverts still in the ring.
 func (d *Daemon) readRing(rd ringReader) {
 	var ev loader.Event
-	var co coalescer
 	var kc kernelClock
-	polling, empty := false, 0
+	var mode ringMode
+	polling := false
 	setPolling := func(on bool) {
 		if err := rd.SetPolling(on); err != nil {
 			d.log.Warn("switching the XDP ring reader's mode", "polling", on, "err", err)
@@ -66,22 +69,25 @@ func (d *Daemon) readRing(rd ringReader) {
 	wait := time.NewTimer(time.Hour)
 	wait.Stop()
 	for {
-		if polling && !rd.Pending() {
-			wait.Reset(coalesceWait)
-			select {
-			case <-wait.C:
-			case <-d.ctx.Done():
-				wait.Stop()
-				return
-			}
-			if rd.Pending() {
-				empty = 0
-			} else if empty++; empty >= coldPolls {
-				empty = 0
-				setPolling(false) // and Read below waits for stragglers
-			}
-			if polling && !rd.Pending() {
-				continue
+		woke := false // this Read waits for the ring to fill
+		if !rd.Pending() {
+			if polling {
+				period := d.pollPeriod()
+				wait.Reset(period)
+				select {
+				case <-wait.C:
+				case <-d.ctx.Done():
+					wait.Stop()
+					return
+				}
+				now := time.Now()
+				if !mode.poll(now, rd.Pending(), period) {
+					setPolling(false) // and Read below waits for stragglers
+				} else if !rd.Pending() {
+					continue
+				}
+			} else {
+				woke = true
 			}
 		}
 		if err := rd.Read(&ev); err != nil {
@@ -97,7 +103,7 @@ func (d *Daemon) readRing(rd ringReader) {
 		}
 		now := time.Now()
 		d.receive(&ev, kc.receivedAt(&ev, now))
-		if !polling && co.busy(now) && !rd.Pending() {
+		if woke && !polling && mode.woke(now, d.pollPeriod()) {
 			setPolling(true)
 		}
 	}
@@ -111,33 +117,75 @@ type ringReader interface {
 	SetDeadline(time.Time)
 }
 
-// coalesceWait is how long the receiver lets the ring fill once it is busy:
-// short against the shortest Master_Down_Interval (30 ms at 10 ms adverts).
-const coalesceWait = 500 * time.Microsecond
-
-// coldPolls: this many polls in a row that find the ring empty (the rate is
-// below about 1/(coldPolls×coalesceWait)) end polling.
-const coldPolls = 4
-
-// coalesceRate is the event rate above which the receiver coalesces: below
-// it every advert is handled as it arrives.
-const coalesceRate = 1000 // events per second
-
-// coalescer measures the receive rate over 10 ms windows.
-type coalescer struct {
+// ringMode counts, over windows of ringModeWindow, the wake-ups of the mode
+// the reader is in, and says when the other mode would cost fewer: blocking
+// costs one per burst of adverts, polling one per period whatever arrives.
+// A blocking wake-up costs more than a poll (the XDP program's CPU takes an
+// interrupt to wake the reader, and the reader a netpoller round trip), and
+// a poll reads everything that gathered: polling starts once blocking wakes
+// more than half as often as polling would, and ends when fewer than a
+// quarter of the polls find anything.
+type ringMode struct {
 	start time.Time
-	n     int
-	hot   bool
+	n     int // wake-ups (blocking) or polls that found adverts (polling)
 }
 
-func (c *coalescer) busy(now time.Time) bool {
-	const window = 10 * time.Millisecond
-	c.n++
-	if el := now.Sub(c.start); el >= window {
-		c.hot = float64(c.n)/el.Seconds() > coalesceRate
-		c.start, c.n = now, 0
+const ringModeWindow = 50 * time.Millisecond
+
+// woke counts a blocking wake-up; true: poll from now on.
+func (m *ringMode) woke(now time.Time, period time.Duration) bool {
+	m.n++
+	el := now.Sub(m.start)
+	if el < ringModeWindow {
+		return false
 	}
-	return c.hot
+	poll := float64(m.n)*float64(period) > 0.5*float64(el)
+	m.start, m.n = now, 0
+	return poll
+}
+
+// poll counts a poll (busy: it found adverts); false: block from now on.
+func (m *ringMode) poll(now time.Time, busy bool, period time.Duration) bool {
+	if busy {
+		m.n++
+	}
+	el := now.Sub(m.start)
+	if el < ringModeWindow {
+		return true
+	}
+	keep := float64(m.n)*float64(period) >= 0.25*float64(el)
+	m.start, m.n = now, 0
+	return keep
+}
+
+// pollPeriod is how long a polling reader lets adverts gather: a 25th of
+// the shortest advert interval any instance was programmed with, within
+// [minPollPeriod, maxPollPeriod] (500 µs at 10 ms adverts, where a backup's
+// Master_Down_Interval is 30 ms and more; 4 ms at 100 ms and slower, which
+// fire's maxBacklogGrace covers).
+func (d *Daemon) pollPeriod() time.Duration {
+	iv := time.Duration(d.shortestInterval.Load())
+	if iv <= 0 {
+		return minPollPeriod
+	}
+	return min(max(iv/25, minPollPeriod), maxPollPeriod)
+}
+
+const (
+	minPollPeriod = 500 * time.Microsecond
+	maxPollPeriod = maxBacklogGrace
+)
+
+// noteInterval lowers the shortest advert interval pollPeriod works from.
+// It never rises (a reload that removes the fastest instances leaves the
+// reader polling a little more often than it needs).
+func (d *Daemon) noteInterval(iv time.Duration) {
+	for {
+		cur := d.shortestInterval.Load()
+		if iv <= 0 || (cur != 0 && int64(iv) >= cur) || d.shortestInterval.CompareAndSwap(cur, int64(iv)) {
+			return
+		}
+	}
 }
 
 // kernelClock converts the kernel's receive timestamps (CLOCK_MONOTONIC,

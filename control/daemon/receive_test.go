@@ -73,22 +73,83 @@ func TestKernelClockMapsWithOnePairOfReadings(t *testing.T) {
 	}
 }
 
-// TestCoalescerTurnsOnAboveTheRate: a receiver handling adverts faster than
-// coalesceRate coalesces; a slow trickle does not.
-func TestCoalescerTurnsOnAboveTheRate(t *testing.T) {
+// TestRingModePicksTheCheaperMode: blocking turns to polling when it wakes
+// more than half as often as polling would, and polling turns back when
+// fewer than a quarter of its polls find adverts; a mode is judged over a
+// whole window.
+func TestRingModePicksTheCheaperMode(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	var slow, fast coalescer
+	const period = time.Millisecond
+	// A master's burst per 100 ms tick: a few wake-ups a second.
+	var m ringMode
+	for i := range 20 {
+		if m.woke(t0.Add(time.Duration(i)*100*time.Millisecond), period) {
+			t.Fatalf("10 wake-ups/s switched to polling (period %v)", period)
+		}
+	}
+	// 400 wake-ups/s against 1,000 polls/s: still cheaper blocking.
+	m = ringMode{}
 	for i := range 100 {
-		slow.busy(t0.Add(time.Duration(i) * 5 * time.Millisecond)) // 200/s
+		if m.woke(t0.Add(time.Duration(i)*time.Second/400), period) {
+			t.Fatal("400 wake-ups/s switched to polling at 1,000 polls/s")
+		}
 	}
-	if slow.busy(t0.Add(500 * time.Millisecond)) {
-		t.Fatal("200 adverts/s coalesced")
+	// Spread-out adverts: 700 wake-ups/s.
+	m = ringMode{}
+	switched := false
+	for i := range 300 {
+		switched = switched || m.woke(t0.Add(time.Duration(i)*time.Second/700), period)
 	}
-	for i := range 100 {
-		fast.busy(t0.Add(time.Duration(i) * 100 * time.Microsecond)) // 10,000/s
+	if !switched {
+		t.Fatal("700 wake-ups/s did not switch to polling at 1,000 polls/s")
 	}
-	if !fast.busy(t0.Add(10 * time.Millisecond)) {
-		t.Fatal("10,000 adverts/s not coalesced")
+	// Polling where most polls find adverts: keep polling.
+	m = ringMode{start: t0}
+	for i := 1; i <= 200; i++ {
+		if !m.poll(t0.Add(time.Duration(i)*period), i%4 != 0, period) {
+			t.Fatalf("poll %d: 3 busy polls in 4 ended polling", i)
+		}
+	}
+	// 1 busy poll in 3 still polls.
+	m = ringMode{start: t0}
+	for i := 1; i <= 200; i++ {
+		if !m.poll(t0.Add(time.Duration(i)*period), i%3 == 0, period) {
+			t.Fatalf("poll %d: 1 busy poll in 3 ended polling", i)
+		}
+	}
+	// Polling where most find nothing: back to blocking within a window.
+	m = ringMode{start: t0}
+	stopped := 0
+	for i := 1; i <= 200 && stopped == 0; i++ {
+		if !m.poll(t0.Add(time.Duration(i)*period), i%5 == 0, period) {
+			stopped = i
+		}
+	}
+	if want := int(ringModeWindow / period); stopped != want {
+		t.Fatalf("1 busy poll in 5: polling ended at poll %d, want %d (one window)", stopped, want)
+	}
+}
+
+// TestPollPeriodFollowsTheShortestInterval: a 25th of the shortest advert
+// interval programmed, within [500 µs, 4 ms]; it only ever shortens.
+func TestPollPeriodFollowsTheShortestInterval(t *testing.T) {
+	var d Daemon
+	if got := d.pollPeriod(); got != minPollPeriod {
+		t.Fatalf("no instance: %v, want %v", got, minPollPeriod)
+	}
+	for _, c := range []struct {
+		note time.Duration
+		want time.Duration
+	}{
+		{time.Second, maxPollPeriod},
+		{50 * time.Millisecond, 2 * time.Millisecond},
+		{time.Second, 2 * time.Millisecond}, // a slower instance changes nothing
+		{10 * time.Millisecond, minPollPeriod},
+	} {
+		d.noteInterval(c.note)
+		if got := d.pollPeriod(); got != c.want {
+			t.Fatalf("after noting %v: %v, want %v", c.note, got, c.want)
+		}
 	}
 }
 
@@ -166,15 +227,16 @@ func (f *fakeRing) snapshot() (read int, polling bool, log []string) {
 	return f.read, f.polling, slices.Clone(f.log)
 }
 
-// TestReadRingPollsWhileBusy: above coalesceRate the receiver switches the
-// ring to polling (no wake-ups) and reads everything on its own clock; once
-// the ring stays empty for coldPolls polls it switches back, reads once
-// more with a short deadline for records submitted without a wake-up
-// during the switch, then blocks without one. Stopping the daemon leaves
-// polling off.
+// TestReadRingPollsWhileBusy: when blocking reads wake it more often than
+// polling would, the receiver switches the ring to polling (no wake-ups)
+// and reads everything on its own clock; once most polls find the ring
+// empty it switches back, reads once more with a short deadline for records
+// submitted without a wake-up during the switch, then blocks without one.
+// Stopping the daemon leaves polling off.
 func TestReadRingPollsWhileBusy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Daemon{log: slog.New(slog.DiscardHandler), ctx: ctx}
+	d.noteInterval(100 * time.Millisecond) // polls every 4 ms
 	f := newFakeRing()
 	done := make(chan struct{})
 	go func() { defer close(done); d.readRing(f) }()
@@ -201,10 +263,12 @@ func TestReadRingPollsWhileBusy(t *testing.T) {
 	if _, polling, log := f.snapshot(); polling || len(log) != 0 {
 		t.Fatalf("50 adverts/s switched the ring's mode: %v", log)
 	}
-	// A burst well above coalesceRate: polling, and every record read.
+	// Spread-out records, each waking a blocked reader: polling, and every
+	// record read. A push per 100 µs wakes it far more often than a poll
+	// per 4 ms, even if each sleep takes a millisecond on a busy machine.
 	pushed := 5
-	for ; pushed < 5+400; pushed += 4 {
-		f.push(4)
+	for ; pushed < 5+1600; pushed += 16 {
+		f.push(16)
 		time.Sleep(100 * time.Microsecond)
 	}
 	waitFor("burst read", func(read int, _ bool, log []string) bool {
@@ -234,7 +298,7 @@ func TestReadRingPollsWhileBusy(t *testing.T) {
 
 	// Busy again, then stop while polling: polling is switched off.
 	for range 100 {
-		f.push(4)
+		f.push(16)
 		time.Sleep(100 * time.Microsecond)
 	}
 	waitFor("polling again", func(_ int, polling bool, _ []string) bool { return polling })

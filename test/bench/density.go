@@ -45,7 +45,7 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	ly := c.Layout()
 	scen := "density " + c.Name
 	r.logf("density %s: %s, %d instances", c.Name, kind, ly.Total())
-	p, err := r.startPair(ctx, kind, ly, 2, c.VLANs)
+	p, err := r.startPair(ctx, kind, ly, 2, c.VLANs, false)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", scen, kind, err)
 	}

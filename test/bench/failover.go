@@ -182,7 +182,7 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 	vip := VIP(0, 1)
 	scen := fmt.Sprintf("failover %s @%v", fc, interval)
 	r.logf("%s: %s, %d repetitions", scen, kind, reps)
-	p, err := r.startPair(ctx, kind, ly, 2, nil)
+	p, err := r.startPair(ctx, kind, ly, 2, nil, false)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", scen, kind, err)
 	}

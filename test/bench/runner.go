@@ -45,11 +45,13 @@ const (
 
 // startPair builds a LAN of hosts (the first two run daemons) and starts
 // the master, waits until it owns every instance, then starts the backup.
-func (r *Runner) startPair(ctx context.Context, kind Kind, ly Layout, hosts int, vlans []int) (*pair, error) {
+// sharedRx overrides the run's Lab.SharedRx for this LAN when true.
+func (r *Runner) startPair(ctx context.Context, kind Kind, ly Layout, hosts int, vlans []int, sharedRx bool) (*pair, error) {
 	l, err := r.sub()
 	if err != nil {
 		return nil, err
 	}
+	l.SharedRx = l.SharedRx || sharedRx
 	p := &pair{lab: l}
 	ok := false
 	defer func() {
