@@ -78,6 +78,10 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 			capts = append(capts, ct)
 		}
 	}
+	drops0, err := p.lan.QueueDrops()
+	if err != nil {
+		return err
+	}
 	mMark, bMark := p.master.LogSize(), p.backup.LogSize()
 	m0, err := p.master.CPU()
 	if err != nil {
@@ -103,6 +107,10 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	if err1 != nil || err2 != nil {
 		return fmt.Errorf("%s %s: a daemon died during the run: %v %v\nmaster: %s\nbackup: %s", scen, kind, err1, err2, p.master.LogTail(1500), p.backup.LogTail(1500))
 	}
+	drops1, err := p.lan.QueueDrops()
+	if err != nil {
+		return err
+	}
 	var dropped int64
 	for _, ct := range capts {
 		ct.Stop()
@@ -118,6 +126,7 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	res.Set(scen, "backup CPU", "% of a core", kind, bCPU)
 	res.Set(scen, "false transitions on backup", "count", kind, float64(bToMaster+bOther))
 	res.Set(scen, "whole machine busy (every process)", "% of a core", kind, machine)
+	res.Set(scen, "frames the lab's queues dropped", "count", kind, float64(drops1-drops0))
 	res.Set(scen, "advert gap error p50", "ms", kind, ms(jd.P50))
 	res.Set(scen, "advert gap error p99", "ms", kind, ms(jd.P99))
 	res.Set(scen, "advert gap error max", "ms", kind, ms(jd.Max))
@@ -142,7 +151,7 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	res.mu.Lock()
 	res.CPUSeries[key] = append(res.CPUSeries[key], [2]float64{float64(ly.Total()), mCPU + bCPU})
 	res.mu.Unlock()
-	r.logf("  %s: machine busy %.0f%%, CPU master %.1f%% backup %.1f%%, backup transitions %d, gaps n=%d p50 %v p99 %v max %v, adverts %d in %d streams",
-		kind, machine, mCPU, bCPU, bToMaster+bOther, jd.N, jd.P50, jd.P99, jd.Max, jm.Adverts, jm.Streams())
+	r.logf("  %s: queue drops %d, machine busy %.0f%%, CPU master %.1f%% backup %.1f%%, backup transitions %d, gaps n=%d p50 %v p99 %v max %v, adverts %d in %d streams",
+		kind, drops1-drops0, machine, mCPU, bCPU, bToMaster+bOther, jd.N, jd.P50, jd.P99, jd.Max, jm.Adverts, jm.Streams())
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -350,4 +351,32 @@ func run(name string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	return buf.String(), err
+}
+
+// QueueDrops is the number of frames every qdisc of the LAN (the bridge's
+// ports and the hosts' interfaces) has dropped: frames the lab's wire lost
+// because a receiver's thread did not drain its queue in time, which no
+// daemon can hear.
+func (lan *LAN) QueueDrops() (uint64, error) {
+	var total uint64
+	nss := []*NS{lan.Bridge}
+	for _, h := range lan.Hosts {
+		nss = append(nss, h.NS)
+	}
+	for _, n := range nss {
+		out, err := exec.Command("tc", "-n", n.Name, "-s", "-j", "qdisc", "show").Output()
+		if err != nil {
+			return 0, fmt.Errorf("tc -s qdisc show in %s: %w", n.Name, err)
+		}
+		var qs []struct {
+			Drops uint64 `json:"drops"`
+		}
+		if err := json.Unmarshal(out, &qs); err != nil {
+			return 0, fmt.Errorf("parse tc -j output in %s: %w", n.Name, err)
+		}
+		for _, q := range qs {
+			total += q.Drops
+		}
+	}
+	return total, nil
 }

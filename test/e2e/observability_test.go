@@ -358,9 +358,11 @@ func TestBpftoolReadsTheMapsWithNames(t *testing.T) {
 	}{
 		{[]string{"map", "show", "pinned", pin + "/instances"}, []string{"hash", "name instances"}},
 		{[]string{"map", "dump", "pinned", pin + "/eth0/stats"}, []string{`"accepted": `, `"not_vrrp": `, `"bad_checksum": `, `"rate_limited_source": `}},
-		{[]string{"map", "dump", "pinned", pin + "/instances"}, []string{"ifindex", "vrid", "family", "version"}},
+		{[]string{"map", "dump", "pinned", pin + "/instances"}, []string{"ifindex", "vrid", "family", "version", `"master_bucket": `, `"aggregate": `}},
+		{[]string{"map", "dump", "pinned", pin + "/ring_ctl"}, []string{`"reader_polls": `}},
 	} {
 		out := bpftool(c.args...)
+		t.Logf("bpftool %s:\n%s", strings.Join(c.args, " "), out)
 		for _, w := range c.want {
 			if !strings.Contains(out, w) {
 				t.Errorf("bpftool %s lacks %q:\n%s", strings.Join(c.args, " "), w, out)
