@@ -93,13 +93,19 @@ func (p *pair) primed(t testing.TB) *Sender {
 	t.Helper()
 	s := p.newSender(t, SenderConfig{NeighbourRefresh: time.Hour, NeighbourRetry: time.Hour})
 	s.PrimeNeighbour(p.bIP4)
-	waitFor(t, 5*time.Second, "unicast peer 198.18.0.2 resolved", func() bool {
+	waitResolved(t, s, p.bIP4)
+	return s
+}
+
+// waitResolved waits until s has peer's MAC cached.
+func waitResolved(t testing.TB, s *Sender, peer netip.Addr) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "unicast peer "+peer.String()+" resolved", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		e := s.neigh[p.bIP4]
+		e := s.neigh[peer]
 		return e != nil && e.ok
 	})
-	return s
 }
 
 func TestQueueFlush(t *testing.T) {

@@ -106,12 +106,7 @@ func TestSendAdvert(t *testing.T) {
 	t.Run("SendAdvert_PrimeNeighbour", func(t *testing.T) {
 		s := p.newSender(t, SenderConfig{NeighbourRefresh: time.Hour})
 		s.PrimeNeighbour(p.bIP4)
-		waitFor(t, 5*time.Second, "primed peer resolved", func() bool {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			e := s.neigh[p.bIP4]
-			return e != nil && e.ok
-		})
+		waitResolved(t, s, p.bIP4)
 		// The first advert finds the MAC cached.
 		must(t, s.SendAdvert(p.bIP4, p.aIP4, testVRRP))
 	})

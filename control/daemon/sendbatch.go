@@ -26,8 +26,8 @@ type queuedSend struct {
 	err error
 }
 
-// queue adds r's advert to dst index i to the batch; false when the sender
-// refused it at once (err says why), which the caller notes as usual.
+// queue adds r's advert to dst index i to the batch; an error when the
+// sender refused it at once, which the caller notes as usual.
 func (b *sendBatch) queue(r *instance, i int, payload []byte) error {
 	if err := r.sender.QueueAdvert(r.dsts[i], r.src, payload, len(b.queued)); err != nil {
 		return err

@@ -130,6 +130,11 @@ func (n *NS) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
 }
 
+// Run runs name args... inside the namespace and returns its combined output.
+func (n *NS) Run(name string, args ...string) (string, error) {
+	return run("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
 // Host is one lab machine: a namespace whose eth0 is plugged into the LAN's
 // bridge through Port (in the bridge namespace).
 type Host struct {
@@ -314,7 +319,7 @@ func (lan *LAN) threadedRx(ns *NS, dev string) error {
 	if lan.lab.SharedRx {
 		return nil
 	}
-	if out, err := run("ip", "netns", "exec", ns.Name, "ethtool", "-K", dev, "gro", "on", "tso", "off"); err != nil {
+	if out, err := ns.Run("ethtool", "-K", dev, "gro", "on", "tso", "off"); err != nil {
 		return fmt.Errorf("ethtool -K %s gro on tso off in %s: %v: %s (install ethtool: scripts/install-deps.sh; or run with -shared-rx)", dev, ns.Name, err, out)
 	}
 	if out, err := run("tc", "-n", ns.Name, "qdisc", "replace", "dev", dev, "root", "pfifo_fast"); err != nil {
@@ -331,7 +336,7 @@ func (n *NS) Sysctl(key, value string) error {
 // writeSys writes value to a /proc/sys or /sys file as seen from inside the
 // namespace (ip netns exec mounts the namespace's own /sys).
 func (n *NS) writeSys(path, value string) error {
-	out, err := run("ip", "netns", "exec", n.Name, "sh", "-c", `echo "$1" > "$2"`, "sh", value, path)
+	out, err := n.Run("sh", "-c", `echo "$1" > "$2"`, "sh", value, path)
 	if err != nil {
 		return fmt.Errorf("write %s=%s in %s: %v: %s", path, value, n.Name, err, out)
 	}
