@@ -120,10 +120,13 @@ func refill(b *testing.B, d *Dataplane) {
 
 // drain empties the ring so every accepted packet pays for a reservation.
 func drain(b *testing.B, d *Dataplane) {
-	d.ring.SetDeadline(time.Now())
-	defer d.ring.SetDeadline(time.Time{})
+	r, err := d.Events()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	r.SetDeadline(time.Now())
 	var ev Event
-	r := &EventReader{d: d, rd: d.ring}
 	for {
 		if err := r.Read(&ev); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {

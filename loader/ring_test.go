@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,7 +306,6 @@ func TestEventReaderPollingSuppressesWakeups(t *testing.T) {
 		}
 		r := <-done
 		took := time.Since(start)
-		rd.SetDeadline(time.Time{})
 		if r.err != nil {
 			t.Fatalf("Read: %v (after %v)", r.err, took)
 		}
@@ -327,7 +328,8 @@ func TestEventReaderPollingSuppressesWakeups(t *testing.T) {
 	if took := readOne(short); took < short/2 {
 		t.Errorf("polling on: Read returned after %v, long before its %v deadline: the record woke it", took, short)
 	}
-	// The deadline that passed is reported once the ring is drained.
+	// The deadline that passed (still set) is reported once the ring is
+	// drained.
 	var ev Event
 	if err := rd.Read(&ev); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read after the timed-out one: %v, want os.ErrDeadlineExceeded", err)
@@ -337,5 +339,77 @@ func TestEventReaderPollingSuppressesWakeups(t *testing.T) {
 	}
 	if took := readOne(long); took >= long {
 		t.Errorf("polling off again: Read took %v, the full deadline", took)
+	}
+}
+
+// TestEventReaderWaitsInThePoller: a Read on an empty ring waits in Go's
+// network poller ("IO wait"), not in a blocking system call: a thread that
+// keeps entering long system calls keeps the runtime's sysmon waking every
+// 20 µs to take its P back, which was a third of an idle backup's CPU. The
+// record that arrives ends the wait; Close ends a wait with os.ErrClosed.
+func TestEventReaderWaitsInThePoller(t *testing.T) {
+	d := openTestRing(t, 1<<16)
+	mustSet(t, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+	rd, err := d.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	rd.SetDeadline(time.Now().Add(10 * time.Second))
+
+	waitState := func(done <-chan error) string {
+		t.Helper()
+		buf := make([]byte, 1<<20)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			select {
+			case err := <-done:
+				t.Fatalf("Read returned before anything was sent: %v", err)
+			default:
+			}
+			n := runtime.Stack(buf, true)
+			for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+				if !strings.Contains(g, "loader.(*EventReader).Read(") {
+					continue
+				}
+				head, _, _ := strings.Cut(g, "\n")
+				// "goroutine 7 [IO wait]:" or "[syscall]"; "[running]"
+				// and "[runnable]" are on the way there.
+				if st := head[strings.Index(head, "[")+1 : strings.Index(head, "]")]; st != "running" && st != "runnable" {
+					return st
+				}
+			}
+		}
+		t.Fatal("no goroutine waiting in EventReader.Read after 5 s")
+		return ""
+	}
+
+	var ev Event
+	done := make(chan error, 1)
+	go func() { done <- rd.Read(&ev) }()
+	if st := waitState(done); !strings.HasPrefix(st, "IO wait") {
+		t.Errorf("Read on an empty ring waits in state %q, want \"IO wait\" (Go's poller)", st)
+	}
+	if v, r := runNoRead(t, d, advertFrom(1).frame(), nil); v != VerdictPass || r != ReasonAccepted {
+		t.Fatalf("got %v/%v, want accepted", v, r)
+	}
+	if err := <-done; err != nil || ev.Src != advertFrom(1).src {
+		t.Fatalf("Read woken by a record: %v, advert from %v; want nil and %v", err, ev.Src, advertFrom(1).src)
+	}
+
+	go func() { done <- rd.Read(&ev) }()
+	waitState(done)
+	if err := rd.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("Read ended by Close: %v, want os.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end a waiting Read within 5 s")
+	}
+	if rd.Pending() {
+		t.Error("Pending() after Close = true")
 	}
 }

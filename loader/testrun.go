@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
@@ -101,11 +100,10 @@ func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions) (Res
 	if res.Verdict, res.Reason, err = runProg(p, frame, ifindex); err != nil {
 		return res, err
 	}
-	// The record, if any, was committed before the run returned.
-	rd.SetDeadline(time.Now())
+	// The record, if any, was committed before the run returned; the
+	// ring's reader does not wait (ringNeverWaits).
 	var rec ringbuf.Record
 	err = rd.ReadInto(&rec)
-	rd.SetDeadline(time.Time{})
 	switch {
 	case err == nil:
 		if err := decodeEvent(rec.RawSample, &res.Event); err != nil {
