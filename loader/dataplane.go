@@ -26,7 +26,6 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/xvrrp/xvrrp/bpf"
@@ -62,7 +61,7 @@ type Dataplane struct {
 	shared sharedMaps
 	ifaces map[string]*ifaceProg
 	probes map[IfaceOptions]*ifaceProg
-	ring   *ringbuf.Reader
+	ring   *RingReader
 	reader *EventReader // the open EventReader, if any
 	closed bool
 }

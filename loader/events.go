@@ -6,16 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
-	"golang.org/x/sys/unix"
 
 	"github.com/xvrrp/xvrrp/bpf"
 )
@@ -76,28 +71,12 @@ func decodeEvent(raw []byte, ev *Event) error {
 	return nil
 }
 
-// EventReader reads accepted adverts from the ring buffer.
-//
-// It waits for records in Go's network poller, not in a blocking system
-// call: cilium/ebpf's Reader blocks its thread in epoll_wait, and a thread
-// that keeps entering long system calls keeps the runtime's sysmon thread
-// waking every 20 µs to take its P back (a third of an idle backup's CPU at
-// 255 instances, measured with perf). A second descriptor of the ring map,
-// non-blocking, is registered with the poller; the cilium Reader only ever
-// reads records that are already there (its deadline is always past).
+// EventReader reads accepted adverts from the ring buffer, waiting in Go's
+// network poller (RingReader).
 type EventReader struct {
-	d      *Dataplane
-	rd     *ringbuf.Reader
-	rec    ringbuf.Record
-	notify *os.File        // the ring map again, in Go's network poller
-	rc     syscall.RawConn // notify's, to wait for readability
-	ready  func(uintptr) bool
-
-	// mu is held (shared) by Read and Pending while they use rd, and
-	// taken by Close before it closes rd; closed is set first, so a Read
-	// waiting in the poller returns instead of holding Close up.
-	mu     sync.RWMutex
-	closed atomic.Bool
+	d   *Dataplane
+	rd  *RingReader
+	rec ringbuf.Record
 }
 
 // ErrEventsBusy is returned by Events while another EventReader is open.
@@ -122,56 +101,18 @@ func (d *Dataplane) Events() (*EventReader, error) {
 	if err := setReaderPolls(d.shared.ringCtl, false); err != nil {
 		return nil, err
 	}
-	notify, rc, err := pollableMap(d.shared.events)
-	if err != nil {
-		return nil, err
-	}
 	// The record buffer is sized for the largest record up front, so that
 	// not even the first large advert allocates.
-	r := &EventReader{d: d, rd: rd, notify: notify, rc: rc,
-		rec: ringbuf.Record{RawSample: make([]byte, 0, eventHdrSize+maxVRRPLen)}}
-	r.ready = func(uintptr) bool { return r.rd.AvailableBytes() > 0 }
-	d.reader = r
-	return r, nil
+	d.reader = &EventReader{d: d, rd: rd, rec: ringbuf.Record{RawSample: make([]byte, 0, eventHdrSize+maxVRRPLen)}}
+	return d.reader, nil
 }
 
-// pollableMap opens m's descriptor again as a non-blocking file in Go's
-// network poller (a ring buffer map is readable while it holds records).
-func pollableMap(m *ebpf.Map) (*os.File, syscall.RawConn, error) {
-	fd, err := unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("duplicate the event ring's descriptor: %w", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, nil, fmt.Errorf("make the event ring's descriptor non-blocking: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "xvrrp-events")
-	// Only a file in the poller takes deadlines.
-	if err := f.SetReadDeadline(time.Time{}); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("event ring cannot be waited on in Go's poller: %w", err)
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("event ring: %w", err)
-	}
-	return f, rc, nil
-}
-
-// ringNeverWaits is the cilium Reader's deadline: past, so that ReadInto
-// returns a record already in the ring or os.ErrDeadlineExceeded, and
-// never blocks its thread (EventReader waits in the poller instead).
-var ringNeverWaits = time.Unix(0, 1)
-
-func (d *Dataplane) ringLocked() (*ringbuf.Reader, error) {
+func (d *Dataplane) ringLocked() (*RingReader, error) {
 	if d.ring == nil {
-		rd, err := ringbuf.NewReader(d.shared.events)
+		rd, err := NewRingReader(d.shared.events)
 		if err != nil {
-			return nil, fmt.Errorf("open event ring: %w", explainErrno(err))
+			return nil, fmt.Errorf("event ring: %w", err)
 		}
-		rd.SetDeadline(ringNeverWaits)
 		d.ring = rd
 	}
 	return d.ring, nil
@@ -184,47 +125,15 @@ func (d *Dataplane) ringLocked() (*ringbuf.Reader, error) {
 // os.ErrDeadlineExceeded. After Close it returns an error matching
 // os.ErrClosed (and ringbuf.ErrClosed).
 func (r *EventReader) Read(ev *Event) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for {
-		if r.closed.Load() {
-			return fmt.Errorf("read event ring: %w", os.ErrClosed)
-		}
-		if r.rd.AvailableBytes() > 0 {
-			err := r.rd.ReadInto(&r.rec)
-			if err == nil {
-				return decodeEvent(r.rec.RawSample, ev)
-			}
-			// A deadline error here means the bytes were discarded
-			// records only: wait for the next one.
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				return fmt.Errorf("read event ring: %w", err)
-			}
-		}
-		err := r.rc.Read(r.ready)
-		switch {
-		case err == nil:
-		case r.closed.Load():
-			return fmt.Errorf("read event ring: %w", os.ErrClosed)
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			// A record submitted without a wake-up (SetPolling) is
-			// still returned before the deadline's error.
-			if r.rd.AvailableBytes() == 0 {
-				return err
-			}
-		default:
-			return fmt.Errorf("wait for the event ring: %w", err)
-		}
+	if err := r.rd.ReadInto(&r.rec); err != nil {
+		return err
 	}
+	return decodeEvent(r.rec.RawSample, ev)
 }
 
 // Pending reports whether a record is waiting, so that Read would not
 // block.
-func (r *EventReader) Pending() bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return !r.closed.Load() && r.rd.AvailableBytes() > 0
-}
+func (r *EventReader) Pending() bool { return r.rd.Pending() }
 
 // SetPolling tells the XDP program whether the reader polls the ring on its
 // own clock (true: records are submitted without a wake-up, which saves the
@@ -255,7 +164,7 @@ func setReaderPolls(m *ebpf.Map, on bool) error {
 
 // SetDeadline makes Read return os.ErrDeadlineExceeded once t passes with
 // no advert; the zero time removes it.
-func (r *EventReader) SetDeadline(t time.Time) { _ = r.notify.SetReadDeadline(t) }
+func (r *EventReader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
 
 // Lost is the number of accepted adverts the ring had no room for, summed
 // over every attached interface.
@@ -276,14 +185,9 @@ func (r *EventReader) closeLocked() error {
 		return nil
 	}
 	r.d.reader = nil
-	r.closed.Store(true)
-	// Closing notify ends a Read's wait in the poller; the lock waits for
-	// that Read to return before rd goes.
-	err := r.notify.Close()
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	var err error
 	if r.d.ring == r.rd {
-		err = errors.Join(err, r.rd.Close())
+		err = r.rd.Close()
 		r.d.ring = nil
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
@@ -100,10 +101,11 @@ func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions) (Res
 	if res.Verdict, res.Reason, err = runProg(p, frame, ifindex); err != nil {
 		return res, err
 	}
-	// The record, if any, was committed before the run returned; the
-	// ring's reader does not wait (ringNeverWaits).
+	// The record, if any, was committed before the run returned.
+	rd.SetDeadline(time.Now())
 	var rec ringbuf.Record
 	err = rd.ReadInto(&rec)
+	rd.SetDeadline(time.Time{})
 	switch {
 	case err == nil:
 		if err := decodeEvent(rec.RawSample, &res.Event); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	xbpf "github.com/xvrrp/xvrrp/bpf"
+	"github.com/xvrrp/xvrrp/loader"
 )
 
 // lostPoll is how often the ring's lost-event counter is read when no
@@ -84,7 +85,7 @@ type ProcessEvents struct {
 	// SourceBPF.
 	objs     xbpf.ProcObjects
 	links    []link.Link
-	rd       *ringbuf.Reader
+	rd       *loader.RingReader // waits in Go's poller, not a blocking syscall
 	lostSeen uint64
 
 	// SourceConnector.
@@ -219,10 +220,10 @@ func (e *ProcessEvents) openBPF() error {
 		}
 		e.links = append(e.links, l)
 	}
-	rd, err := ringbuf.NewReader(e.objs.ProcEvents)
+	rd, err := loader.NewRingReader(e.objs.ProcEvents)
 	if err != nil {
 		e.closeKernel()
-		return fmt.Errorf("track_process: open ring buffer: %w", err)
+		return fmt.Errorf("track_process: %w", err)
 	}
 	e.rd = rd
 	return nil
