@@ -75,6 +75,7 @@ type Daemon struct {
 	warns            []string
 
 	vips     *vip.Manager
+	vipq     *vipQueue // every VIP change goes through it, off d.mu
 	trackers *trackerSet
 	metrics  *metrics.Registry
 	httpSrv  *metrics.Server
@@ -144,6 +145,7 @@ func (d *Daemon) Start() (err error) {
 	if d.vips, err = vip.NewManager(); err != nil {
 		return err
 	}
+	d.vipq = newVIPQueue(d.vips, d.log)
 	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir})
 	if err != nil {
 		return err
@@ -244,6 +246,10 @@ func (d *Daemon) teardown() {
 		}
 	}
 	d.wg.Wait()
+	// The VIPs the shutdown removed leave the host before xvrrpd exits.
+	if d.vipq != nil {
+		d.vipq.close()
+	}
 	if d.vips != nil {
 		_ = d.vips.Close()
 	}

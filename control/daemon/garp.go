@@ -42,9 +42,15 @@ func (d *Daemon) startGARP(r *instance) {
 	r.garp = &garpRun{cancel: cancel}
 	cfg := d.garpConfig(r)
 	ann, name := r.ann, r.cfg.Name
+	added := d.vipq.barrier() // announce the VIPs once they are on the host
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
+		select {
+		case <-added:
+		case <-ctx.Done():
+			return
+		}
 		send := func(b vip.Burst) bool {
 			if err := ann.SendBurst(ctx, vips, b); err != nil && ctx.Err() == nil {
 				d.log.Warn("gratuitous ARP/NA", "instance", name, "err", err)

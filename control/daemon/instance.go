@@ -398,22 +398,19 @@ func (d *Daemon) transition(r *instance, a fsm.Action, now time.Time) {
 	d.trackers.notifyInstance(r, a.To)
 }
 
-// addVIPs puts the instance's addresses on the host; errors are logged and
-// do not stop the others (a missing dev for one VIP must not cost the rest).
+// addVIPs queues the instance's addresses for the host (vipQueue); errors
+// are logged there and do not stop the others (a missing dev for one VIP
+// must not cost the rest).
 func (d *Daemon) addVIPs(r *instance) {
 	for i := range r.vips {
-		if err := d.vips.Add(r.vips[i].VIP); err != nil {
-			d.log.Error("add VIP", "instance", r.cfg.Name, "vip", r.vips[i].String(), "err", err)
-		}
+		d.vipq.add(r.cfg.Name, r.vips[i].VIP)
 	}
 	r.vipsHeld = true
 }
 
 func (d *Daemon) removeVIPs(r *instance) {
 	for i := range r.vips {
-		if err := d.vips.Remove(r.vips[i].VIP); err != nil {
-			d.log.Error("remove VIP", "instance", r.cfg.Name, "vip", r.vips[i].String(), "err", err)
-		}
+		d.vipq.remove(r.cfg.Name, r.vips[i].VIP)
 	}
 	r.vipsHeld = false
 }
@@ -428,9 +425,7 @@ func (d *Daemon) removeVIPsExcept(old, next *instance, keep bool) {
 		if keep && slices.ContainsFunc(next.vips, func(n hostVIP) bool { return n.VIP == v }) {
 			continue
 		}
-		if err := d.vips.Remove(v); err != nil {
-			d.log.Error("remove VIP", "instance", old.cfg.Name, "vip", old.vips[i].String(), "err", err)
-		}
+		d.vipq.remove(old.cfg.Name, v)
 	}
 	old.vipsHeld = false
 }

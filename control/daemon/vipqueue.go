@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/xvrrp/xvrrp/vip"
+)
+
+// vipHost is what the queue needs of *vip.Manager.
+type vipHost interface {
+	Add(vip.VIP) error
+	Remove(vip.VIP) error
+}
+
+// vipQueue puts VIPs on the host and takes them off in order, on a
+// goroutine of its own, so that the engine never waits for netlink under
+// the daemon lock. Each change is two netlink round trips under the
+// kernel's rtnl_lock (the link, then the address); when a thousand
+// instances change state at once, or another process holds rtnl_lock, that
+// held every instance's adverts and timers for tens of milliseconds, and on
+// a busy host one late advert became thousands of false takeovers (each
+// takeover's VIP changes starving the others' adverts). The engine's state
+// is decided without it; the host follows a moment later.
+//
+// Each change is idempotent (add: be present; remove: be absent), so of
+// the queued changes of one VIP only the last is applied.
+type vipQueue struct {
+	host vipHost
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	pending []vipOp
+	queued  uint64 // changes queued so far
+	applied uint64 // changes applied (or skipped as superseded) so far
+	closed  bool
+	wake    chan struct{} // one-slot: pending is not empty
+	cond    *sync.Cond    // on mu: applied moved, for flush
+	done    chan struct{} // closed when run returns
+}
+
+type vipOp struct {
+	add  bool
+	v    vip.VIP
+	inst string // for the log
+}
+
+func newVIPQueue(host vipHost, log *slog.Logger) *vipQueue {
+	q := &vipQueue{host: host, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	go q.run()
+	return q
+}
+
+// add and remove queue one change; they never block on the host.
+func (q *vipQueue) add(inst string, v vip.VIP)    { q.push(vipOp{add: true, v: v, inst: inst}) }
+func (q *vipQueue) remove(inst string, v vip.VIP) { q.push(vipOp{add: false, v: v, inst: inst}) }
+
+func (q *vipQueue) push(op vipOp) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.pending = append(q.pending, op)
+	q.queued++
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// barrier returns a channel closed once every change queued before the call
+// is on the host: a GARP announces a VIP only after it was added.
+func (q *vipQueue) barrier() <-chan struct{} {
+	ch := make(chan struct{})
+	q.mu.Lock()
+	target := q.queued
+	q.mu.Unlock()
+	go func() {
+		q.waitApplied(target)
+		close(ch)
+	}()
+	return ch
+}
+
+// flush waits until every change queued so far is on the host.
+func (q *vipQueue) flush() {
+	q.mu.Lock()
+	target := q.queued
+	q.mu.Unlock()
+	q.waitApplied(target)
+}
+
+func (q *vipQueue) waitApplied(target uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.applied < target && !q.closedAndIdle() {
+		q.cond.Wait()
+	}
+}
+
+func (q *vipQueue) closedAndIdle() bool {
+	select {
+	case <-q.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// close applies what is queued, then stops the goroutine; later changes
+// are dropped.
+func (q *vipQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	<-q.done
+}
+
+func (q *vipQueue) run() {
+	defer func() {
+		q.mu.Lock()
+		close(q.done)
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	}()
+	var batch []vipOp
+	for range q.wake {
+		for {
+			q.mu.Lock()
+			if len(q.pending) == 0 {
+				closed := q.closed
+				q.mu.Unlock()
+				if closed {
+					return
+				}
+				break
+			}
+			batch, q.pending = q.pending, batch[:0]
+			q.mu.Unlock()
+			q.apply(batch)
+			q.mu.Lock()
+			q.applied += uint64(len(batch))
+			q.cond.Broadcast()
+			q.mu.Unlock()
+		}
+	}
+}
+
+// apply makes the host follow batch, in order, skipping each change that a
+// later one of the same VIP supersedes.
+func (q *vipQueue) apply(batch []vipOp) {
+	for i, op := range batch {
+		if supersededLater(batch[i+1:], op.v) {
+			continue
+		}
+		if op.add {
+			if err := q.host.Add(op.v); err != nil {
+				q.log.Error("add VIP", "instance", op.inst, "vip", op.v.String(), "err", err)
+			}
+		} else if err := q.host.Remove(op.v); err != nil {
+			q.log.Error("remove VIP", "instance", op.inst, "vip", op.v.String(), "err", err)
+		}
+	}
+}
+
+func supersededLater(later []vipOp, v vip.VIP) bool {
+	for _, o := range later {
+		if o.v.Prefix == v.Prefix && o.v.Dev == v.Dev {
+			return true
+		}
+	}
+	return false
+}
