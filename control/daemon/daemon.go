@@ -69,6 +69,7 @@ type Daemon struct {
 	// shortestInterval (ns) is the shortest advert interval programmed into
 	// the dataplane, for the ring reader's poll period (any goroutine).
 	shortestInterval atomic.Int64
+	late             lateTimers
 	reload           status.Reload
 	started          time.Time
 	stopped          bool

@@ -332,6 +332,7 @@ func (d *Daemon) fire(now time.Time, ids []int) {
 	if d.stopped {
 		return
 	}
+	d.noteLateness(d.sched.BatchLateness(), now)
 	backlog := d.rd != nil && d.rd.Pending()
 	d.batch.on = true
 	defer func() {

@@ -71,6 +71,7 @@ func (d *Daemon) Status() *status.Document {
 		doc.Interfaces = append(doc.Interfaces, si)
 	}
 	doc.Dataplane.PinDir = d.opts.PinDir
+	doc.Timers = status.Timers{LateBatches: d.late.batches, MaxLateness: status.Duration(d.late.max)}
 	if c, err := d.dp.TotalCounters(); err == nil {
 		doc.Dataplane.RingLost = c[loader.ReasonRingFull]
 	}

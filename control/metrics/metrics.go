@@ -62,6 +62,8 @@ var (
 	dReloads        = prometheus.NewDesc("xvrrp_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
 	dLastReload     = prometheus.NewDesc("xvrrp_config_last_reload_timestamp_seconds", "Unix time of the last reload attempt.", nil, nil)
 	dLastReloadOK   = prometheus.NewDesc("xvrrp_config_last_reload_success", "1 when the last reload succeeded (or none was tried).", nil, nil)
+	dLateTimers     = prometheus.NewDesc("xvrrp_timers_late_total", "Timer batches that fired at least one (shortest) advert interval late: xvrrpd did not get the CPU in time.", nil, nil)
+	dMaxLateness    = prometheus.NewDesc("xvrrp_timers_max_lateness_seconds", "The latest any timer batch fired since start.", nil, nil)
 	dSyncGroupState = prometheus.NewDesc("xvrrp_sync_group_state", "1 for the state the sync group is in.", []string{"sync_group", "state"}, nil)
 )
 
@@ -81,7 +83,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dState, dStateCode, dBasePrio, dEffPrio, dTransitions, dSent, dReceived,
 		dMaster, dDownInterval, dSinceAdvert, dErrors, dVIP, dFault, dXDPPackets, dXDPAttached, dRingLost,
 		dTrackerUp, dTrackerInsec, dTrackerFail, dTrackerDelta, dTrackerFault, dReloads, dLastReload,
-		dLastReloadOK, dSyncGroupState} {
+		dLastReloadOK, dSyncGroupState, dLateTimers, dMaxLateness} {
 		ch <- d
 	}
 }
@@ -165,6 +167,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	counter(dRingLost, float64(doc.Dataplane.RingLost))
+	counter(dLateTimers, float64(doc.Timers.LateBatches))
+	gauge(dMaxLateness, time.Duration(doc.Timers.MaxLateness).Seconds())
 	counter(dReloads, float64(doc.Reload.Successes), "success")
 	counter(dReloads, float64(doc.Reload.Failures), "failure")
 	if !doc.Reload.Last.IsZero() {

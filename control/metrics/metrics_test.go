@@ -29,6 +29,7 @@ func testDocument(now time.Time) *status.Document {
 		Interfaces: []status.Interface{{Name: "eth0", XDPMode: "native", Counters: map[string]uint64{"accepted": 40, "bad_checksum": 3}},
 			{Name: "eth1"}},
 		Dataplane: status.Dataplane{RingLost: 5},
+		Timers:    status.Timers{LateBatches: 3, MaxLateness: status.Duration(41 * time.Millisecond)},
 	}
 }
 
@@ -79,11 +80,18 @@ xvrrp_config_last_reload_success 0
 # HELP xvrrp_xdp_ring_lost_total Accepted adverts lost because the ring buffer was full.
 # TYPE xvrrp_xdp_ring_lost_total counter
 xvrrp_xdp_ring_lost_total 5
+# HELP xvrrp_timers_late_total Timer batches that fired at least one (shortest) advert interval late: xvrrpd did not get the CPU in time.
+# TYPE xvrrp_timers_late_total counter
+xvrrp_timers_late_total 3
+# HELP xvrrp_timers_max_lateness_seconds The latest any timer batch fired since start.
+# TYPE xvrrp_timers_max_lateness_seconds gauge
+xvrrp_timers_max_lateness_seconds 0.041
 `
 	names := []string{"xvrrp_instance_effective_priority", "xvrrp_instance_state_code", "xvrrp_instance_seconds_since_last_advert",
 		"xvrrp_instance_transitions_total", "xvrrp_instance_master_info", "xvrrp_xdp_packets_total", "xvrrp_xdp_attached",
 		"xvrrp_tracker_insecure", "xvrrp_tracker_failures_total", "xvrrp_config_reloads_total",
-		"xvrrp_config_last_reload_success", "xvrrp_xdp_ring_lost_total"}
+		"xvrrp_config_last_reload_success", "xvrrp_xdp_ring_lost_total", "xvrrp_timers_late_total",
+		"xvrrp_timers_max_lateness_seconds"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}

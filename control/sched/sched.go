@@ -52,6 +52,7 @@ type Scheduler struct {
 	opts  Options
 	base  time.Time
 	hist  Histogram
+	late  time.Duration // of the batch being fired: how late its earliest id
 }
 
 // New makes a scheduler for ids 0..capacity-1.
@@ -140,6 +141,15 @@ func (s *Scheduler) Lateness() Histogram {
 	return s.hist
 }
 
+// BatchLateness is how late the batch being fired (or the last one) came:
+// the time between its earliest deadline and the scheduler taking it. A
+// large figure means the process did not get the CPU in time.
+func (s *Scheduler) BatchLateness() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.late
+}
+
 // ResetLateness clears the lateness histogram (after warm-up).
 func (s *Scheduler) ResetLateness() {
 	s.mu.Lock()
@@ -158,6 +168,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		s.batch = s.batch[:0]
 		next := int64(0)
 		if len(s.heap) > 0 && s.at[s.heap[0]] <= n {
+			s.late = time.Duration(n - s.at[s.heap[0]])
 			limit := n + int64(s.opts.Slack)
 			for len(s.heap) > 0 && s.at[s.heap[0]] <= limit {
 				id := s.heap[0]

@@ -439,3 +439,31 @@ func TestEqualDeadlinesFireInIDOrder(t *testing.T) {
 		t.Fatalf("fired %v, want %v", got, want)
 	}
 }
+
+// TestBatchLatenessIsTheEarliestDeadlinesDelay: a batch taken 40 ms after
+// its earliest deadline (the process was not scheduled) reports 40 ms to
+// the fire callback, whatever the later ids of the batch.
+func TestBatchLatenessIsTheEarliestDeadlinesDelay(t *testing.T) {
+	base := time.Unix(3_000_000, 0)
+	now := base.Add(40 * time.Millisecond)
+	got := make(chan time.Duration, 1)
+	var s *Scheduler
+	s, err := New(8, func(time.Time, []int) { got <- s.BatchLateness() },
+		Options{Slack: time.Millisecond, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Reset(1, base)
+	s.Reset(2, base.Add(30*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	select {
+	case late := <-got:
+		if late != 40*time.Millisecond {
+			t.Fatalf("BatchLateness() = %v in the callback, want 40ms", late)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the due ids did not fire")
+	}
+}

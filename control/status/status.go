@@ -24,6 +24,7 @@ type Document struct {
 	SyncGroups []SyncGroup `json:"sync_groups,omitempty"`
 	Interfaces []Interface `json:"interfaces"`
 	Dataplane  Dataplane   `json:"dataplane"`
+	Timers     Timers      `json:"timers"`
 	Warnings   []string    `json:"warnings,omitempty"`
 }
 
@@ -33,6 +34,16 @@ type Dataplane struct {
 	// user space because the ring buffer was full.
 	RingLost uint64 `json:"ring_lost"`
 	PinDir   string `json:"pin_dir"`
+}
+
+// Timers reports whether xvrrpd got the CPU when its timers were due. A
+// batch of timers fired a whole advert interval (the shortest configured)
+// late means adverts left late or not at all: peers take over after three
+// intervals of silence, and this is the cause to look for behind a false
+// failover (keepalived logs "thread timer expired" for the same).
+type Timers struct {
+	LateBatches uint64   `json:"late_batches"`
+	MaxLateness Duration `json:"max_lateness"`
 }
 
 // Reload reports the configuration reloads since start.
