@@ -95,12 +95,12 @@ func (q *vipQueue) flush() {
 func (q *vipQueue) waitApplied(target uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.applied < target && !q.closedAndIdle() {
+	for q.applied < target && !q.stopped() {
 		q.cond.Wait()
 	}
 }
 
-func (q *vipQueue) closedAndIdle() bool {
+func (q *vipQueue) stopped() bool {
 	select {
 	case <-q.done:
 		return true
