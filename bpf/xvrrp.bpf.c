@@ -56,6 +56,7 @@ enum xvrrp_reason {
 	XVRRP_REASON_RATE_LIMITED_SOURCE,
 	XVRRP_REASON_RATE_LIMITED_INSTANCE,
 	XVRRP_REASON_RING_FULL,
+	XVRRP_REASON_MASTER_REPEAT,
 	XVRRP_REASON_MAX,
 };
 
@@ -79,6 +80,7 @@ struct xvrrp_stats {
 	__u64 rate_limited_source;
 	__u64 rate_limited_instance;
 	__u64 ring_full;
+	__u64 master_repeat;
 };
 _Static_assert(sizeof(struct xvrrp_stats) == XVRRP_REASON_MAX * sizeof(__u64), "struct xvrrp_stats must have one counter per reason");
 
@@ -113,6 +115,8 @@ struct xvrrp_policy {
 	__u8 peer_count; // 0: multicast instance; >0: unicast, source must be one of peers
 	__u8 has_master; // master holds the master the daemon follows
 	__u8 _pad;
+	__u32 slot; // this instance's entry in heard, unique per instance
+	__u32 _pad2;
 	__u32 src_rate; // tokens per second, per (instance, source)
 	__u32 src_burst;
 	__u32 inst_rate; // tokens per second, all sources of the instance together
@@ -132,6 +136,24 @@ struct xvrrp_policy {
 	// than in rate_src: the advert a backup receives most is its master's,
 	// and this saves it the LRU lookup. Zeroed with aggregate.
 	struct xvrrp_bucket master_bucket;
+};
+
+// What a backup hears of its master, one entry per instance (policy slot).
+// A master repeats the same advert every interval; all a backup does with
+// a repeat is restart its Master_Down_Timer (RFC 5798 §6.4.2). The daemon
+// writes here the first 8 bytes of the last advert it accepted from the
+// master it follows (version/type, VRID, priority, count, interval and the
+// checksum, which covers the addresses and, in v3, the source); an advert
+// from that master with the same 8 bytes is recorded here (when, how many)
+// instead of in the ring, and the daemon reads the time when its timer
+// expires, from this map mapped into its memory: no ring record, no
+// wake-up, no system call per repeat. Anything else the master sends (a new
+// priority, priority 0, a new interval or address list) goes through the
+// ring as before.
+struct xvrrp_heard {
+	__u64 master_hdr; // daemon: the repeat to record; 0: record none
+	__u64 last_ns; // program: bpf_ktime_get_ns of the latest repeat
+	__u64 count; // program: repeats recorded
 };
 
 struct xvrrp_rate_key {
@@ -179,6 +201,15 @@ struct {
 	__type(value, struct xvrrp_bucket);
 } rate_src SEC(".maps");
 
+// Indexed by xvrrp_policy.slot; mapped into the daemon's memory.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct xvrrp_heard);
+} heard SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20); // the loader resizes it (Options.RingBytes)
@@ -221,6 +252,7 @@ const enum xvrrp_family *const xvrrp_btf_family = 0;
 const struct xvrrp_rate_key *const xvrrp_btf_rate_key = 0;
 const struct xvrrp_event *const xvrrp_btf_event = 0;
 const struct xvrrp_ring_ctl *const xvrrp_btf_ring_ctl = 0;
+const struct xvrrp_heard *const xvrrp_btf_heard = 0;
 
 // Not linux/if_ether.h's ethhdr: that one is packed, which makes clang load
 // the EtherType a byte at a time.
@@ -525,6 +557,31 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	if (!csum_ok)
 		return count(XVRRP_REASON_BAD_CHECKSUM, XDP_DROP);
 
+	int verdict = xvrrp_consume_accepted ? XDP_DROP : XDP_PASS;
+	__u64 now = bpf_ktime_get_ns();
+	int master = from_master(pol, src);
+
+	// RFC 5798 §6.4.2: a repeat of the followed master's advert only
+	// restarts the backup's Master_Down_Timer; record when it came (see
+	// struct xvrrp_heard). Before the rate limits: a repeat costs the
+	// daemon nothing, so spoofed copies of it need no bucket, and they
+	// leave the master's bucket to the master's other adverts.
+	if (master) {
+		__u32 slot = pol->slot;
+		struct xvrrp_heard *h = bpf_map_lookup_elem(&heard, &slot);
+		if (h) {
+			__u64 want = h->master_hdr, got;
+			__builtin_memcpy(&got, v, sizeof(got));
+			if (want && got == want) {
+				// One flow lands on one RX queue: one writer, as for the
+				// buckets; a lost race loses one count, never a time.
+				h->last_ns = now;
+				h->count += 1;
+				return count(XVRRP_REASON_MASTER_REPEAT, verdict);
+			}
+		}
+	}
+
 	// Rate limits come before the ring reservation so a flood costs the
 	// ring nothing. The master the daemon follows has its own bucket in
 	// the policy and skips the aggregate. For any other source, a known
@@ -532,8 +589,7 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	// a new source is only inserted when the aggregate has a token, so a
 	// spoofed-source flood churns the LRU no faster than the aggregate
 	// rate.
-	__u64 now = bpf_ktime_get_ns();
-	if (from_master(pol, src)) {
+	if (master) {
 		if (!bucket_refill(&pol->master_bucket, now, pol->src_rate, pol->src_burst))
 			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
 		pol->master_bucket.nanotokens -= XVRRP_NS_PER_SEC;
@@ -560,7 +616,6 @@ int xvrrp_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	int verdict = xvrrp_consume_accepted ? XDP_DROP : XDP_PASS;
 	__u32 off = vrrp - data;
 	struct xvrrp_event *e;
 	int err;

@@ -50,6 +50,13 @@ const (
 	XvrrpXvrrpFamilyXVRRP_FAMILY_IPV6 XvrrpXvrrpFamily = 6
 )
 
+type XvrrpXvrrpHeard struct {
+	_         structs.HostLayout
+	MasterHdr uint64
+	LastNs    uint64
+	Count     uint64
+}
+
 type XvrrpXvrrpInstanceKey struct {
 	_       structs.HostLayout
 	Ifindex uint32
@@ -68,6 +75,8 @@ type XvrrpXvrrpPolicy struct {
 	PeerCount             uint8
 	HasMaster             uint8
 	Pad                   uint8
+	Slot                  uint32
+	Pad2                  uint32
 	SrcRate               uint32
 	SrcBurst              uint32
 	InstRate              uint32
@@ -103,7 +112,8 @@ const (
 	XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_SOURCE   XvrrpXvrrpReason = 12
 	XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_INSTANCE XvrrpXvrrpReason = 13
 	XvrrpXvrrpReasonXVRRP_REASON_RING_FULL             XvrrpXvrrpReason = 14
-	XvrrpXvrrpReasonXVRRP_REASON_MAX                   XvrrpXvrrpReason = 15
+	XvrrpXvrrpReasonXVRRP_REASON_MASTER_REPEAT         XvrrpXvrrpReason = 15
+	XvrrpXvrrpReasonXVRRP_REASON_MAX                   XvrrpXvrrpReason = 16
 )
 
 type XvrrpXvrrpRingCtl struct {
@@ -128,6 +138,7 @@ type XvrrpXvrrpStats struct {
 	RateLimitedSource   uint64
 	RateLimitedInstance uint64
 	RingFull            uint64
+	MasterRepeat        uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -135,6 +146,7 @@ type XvrrpXvrrpStats struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	XvrrpMapEvents               = "events"
+	XvrrpMapHeard                = "heard"
 	XvrrpMapInstances            = "instances"
 	XvrrpMapRateSrc              = "rate_src"
 	XvrrpMapRingCtl              = "ring_ctl"
@@ -142,6 +154,7 @@ const (
 	XvrrpProgXvrrpXdp            = "xvrrp_xdp"
 	XvrrpVarXvrrpBtfEvent        = "xvrrp_btf_event"
 	XvrrpVarXvrrpBtfFamily       = "xvrrp_btf_family"
+	XvrrpVarXvrrpBtfHeard        = "xvrrp_btf_heard"
 	XvrrpVarXvrrpBtfRateKey      = "xvrrp_btf_rate_key"
 	XvrrpVarXvrrpBtfReason       = "xvrrp_btf_reason"
 	XvrrpVarXvrrpBtfRingCtl      = "xvrrp_btf_ring_ctl"
@@ -199,6 +212,7 @@ type XvrrpProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvrrpMapSpecs struct {
 	Events    *ebpf.MapSpec `ebpf:"events"`
+	Heard     *ebpf.MapSpec `ebpf:"heard"`
 	Instances *ebpf.MapSpec `ebpf:"instances"`
 	RateSrc   *ebpf.MapSpec `ebpf:"rate_src"`
 	RingCtl   *ebpf.MapSpec `ebpf:"ring_ctl"`
@@ -211,6 +225,7 @@ type XvrrpMapSpecs struct {
 type XvrrpVariableSpecs struct {
 	XvrrpBtfEvent        *ebpf.VariableSpec `ebpf:"xvrrp_btf_event"`
 	XvrrpBtfFamily       *ebpf.VariableSpec `ebpf:"xvrrp_btf_family"`
+	XvrrpBtfHeard        *ebpf.VariableSpec `ebpf:"xvrrp_btf_heard"`
 	XvrrpBtfRateKey      *ebpf.VariableSpec `ebpf:"xvrrp_btf_rate_key"`
 	XvrrpBtfReason       *ebpf.VariableSpec `ebpf:"xvrrp_btf_reason"`
 	XvrrpBtfRingCtl      *ebpf.VariableSpec `ebpf:"xvrrp_btf_ring_ctl"`
@@ -239,6 +254,7 @@ func (o *XvrrpObjects) Close() error {
 // It can be passed to LoadXvrrpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvrrpMaps struct {
 	Events    *ebpf.Map `ebpf:"events"`
+	Heard     *ebpf.Map `ebpf:"heard"`
 	Instances *ebpf.Map `ebpf:"instances"`
 	RateSrc   *ebpf.Map `ebpf:"rate_src"`
 	RingCtl   *ebpf.Map `ebpf:"ring_ctl"`
@@ -248,6 +264,7 @@ type XvrrpMaps struct {
 func (m *XvrrpMaps) Close() error {
 	return _XvrrpClose(
 		m.Events,
+		m.Heard,
 		m.Instances,
 		m.RateSrc,
 		m.RingCtl,
@@ -261,6 +278,7 @@ func (m *XvrrpMaps) Close() error {
 type XvrrpVariables struct {
 	XvrrpBtfEvent        *ebpf.Variable `ebpf:"xvrrp_btf_event"`
 	XvrrpBtfFamily       *ebpf.Variable `ebpf:"xvrrp_btf_family"`
+	XvrrpBtfHeard        *ebpf.Variable `ebpf:"xvrrp_btf_heard"`
 	XvrrpBtfRateKey      *ebpf.Variable `ebpf:"xvrrp_btf_rate_key"`
 	XvrrpBtfReason       *ebpf.Variable `ebpf:"xvrrp_btf_reason"`
 	XvrrpBtfRingCtl      *ebpf.Variable `ebpf:"xvrrp_btf_ring_ctl"`

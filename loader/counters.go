@@ -31,6 +31,7 @@ const (
 	ReasonRateLimitedSource   = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_SOURCE)
 	ReasonRateLimitedInstance = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_INSTANCE)
 	ReasonRingFull            = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RING_FULL)
+	ReasonMasterRepeat        = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_MASTER_REPEAT)
 
 	// NumReasons is the number of reasons (and of counters).
 	NumReasons = int(bpf.XvrrpXvrrpReasonXVRRP_REASON_MAX)
@@ -54,6 +55,7 @@ var reasonNames = [NumReasons]string{
 	ReasonRateLimitedSource:   "rate_limited_source",
 	ReasonRateLimitedInstance: "rate_limited_instance",
 	ReasonRingFull:            "ring_full",
+	ReasonMasterRepeat:        "master_repeat",
 }
 
 func (r Reason) String() string {

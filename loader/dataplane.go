@@ -8,7 +8,7 @@
 //
 // Layout under Options.PinDir (default /sys/fs/bpf/xvrrp):
 //
-//	instances  rate_src  events  ring_ctl    shared by every interface
+//	instances  rate_src  events  ring_ctl  heard    shared by every interface
 //	<ifname>/stats                           per-CPU counters of one interface
 //	<ifname>/link                            the XDP link of one interface
 //
@@ -63,11 +63,12 @@ type Dataplane struct {
 	probes map[IfaceOptions]*ifaceProg
 	ring   *RingReader
 	reader *EventReader // the open EventReader, if any
+	heard  *HeardTable  // mapped by Heard, if it was called
 	closed bool
 }
 
 type sharedMaps struct {
-	instances, rateSrc, events, ringCtl *ebpf.Map
+	instances, rateSrc, events, ringCtl, heard *ebpf.Map
 }
 
 func (s *sharedMaps) replacements() map[string]*ebpf.Map {
@@ -76,11 +77,12 @@ func (s *sharedMaps) replacements() map[string]*ebpf.Map {
 		bpf.XvrrpMapRateSrc:   s.rateSrc,
 		bpf.XvrrpMapEvents:    s.events,
 		bpf.XvrrpMapRingCtl:   s.ringCtl,
+		bpf.XvrrpMapHeard:     s.heard,
 	}
 }
 
 func (s *sharedMaps) close() {
-	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.events, s.ringCtl} {
+	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.events, s.ringCtl, s.heard} {
 		if m != nil {
 			m.Close()
 		}
@@ -132,6 +134,7 @@ func Open(opts Options) (*Dataplane, error) {
 		{bpf.XvrrpMapRateSrc, &d.shared.rateSrc},
 		{bpf.XvrrpMapEvents, &d.shared.events},
 		{bpf.XvrrpMapRingCtl, &d.shared.ringCtl},
+		{bpf.XvrrpMapHeard, &d.shared.heard},
 	} {
 		m, err := openPinnedMap(spec.Maps[s.name], filepath.Join(opts.PinDir, s.name))
 		if err != nil {
@@ -198,6 +201,9 @@ func (d *Dataplane) close(leavePinned bool) error {
 	if d.ring != nil {
 		errs = append(errs, d.ring.Close())
 		d.ring = nil
+	}
+	if d.heard != nil {
+		errs = append(errs, d.heard.close())
 	}
 	for name, p := range d.ifaces {
 		if leavePinned {

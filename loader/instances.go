@@ -118,6 +118,10 @@ type InstancePolicy struct {
 	// them.
 	Master netip.Addr
 	Rates  Rates
+	// Slot is the instance's entry in the heard table (HeardTable), below
+	// MaxSlots and unique among the instances: the daemon uses its
+	// instance id.
+	Slot uint32
 }
 
 func (k InstanceKey) bpf() (bpf.XvrrpXvrrpInstanceKey, error) {
@@ -208,6 +212,10 @@ func (p *InstancePolicy) bpf(k InstanceKey) (bpf.XvrrpXvrrpPolicy, error) {
 			return fail("rates %+v: each must be 1-%d (use loader.DefaultRates)", r, MaxRate)
 		}
 	}
+	if p.Slot >= MaxSlots {
+		return fail("heard slot %d: must be below %d", p.Slot, MaxSlots)
+	}
+	out.Slot = p.Slot
 	out.SrcRate, out.SrcBurst = r.SourcePerSec, r.SourceBurst
 	out.InstRate, out.InstBurst = r.InstancePerSec, r.InstanceBurst
 	return out, nil

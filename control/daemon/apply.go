@@ -238,12 +238,14 @@ func (d *Daemon) register(r *instance) {
 	r.id = d.freeID()
 	d.insts[r.id] = r
 	d.byKey[r.key] = r
+	d.resetRepeats(r)
 }
 
 func (d *Daemon) forget(r *instance) {
 	d.releaseSender(r)
 	if d.insts[r.id] == r {
 		d.insts[r.id] = nil
+		d.resetRepeats(r)
 	}
 	if d.byKey[r.key] == r {
 		delete(d.byKey, r.key)

@@ -57,6 +57,8 @@ type Daemon struct {
 	cfg    *config.Config
 	dp     *loader.Dataplane
 	rd     *loader.EventReader // the ring's reader; Pending is safe from any goroutine
+	heard  *loader.HeardTable  // the masters' repeats the XDP program records (repeats)
+	kclock kernelClock         // fire's: the heard table's times to the daemon's clock
 	sched  *sched.Scheduler
 	ifaces map[string]*iface
 	insts  []*instance // indexed by scheduler id; nil = free slot
@@ -152,6 +154,9 @@ func (d *Daemon) Start() (err error) {
 		return err
 	}
 	d.dp = dp
+	if d.heard, err = dp.Heard(); err != nil {
+		return err
+	}
 	d.started = time.Now()
 	d.trackers = newTrackerSet(d)
 	d.metrics = metrics.NewRegistry(d.opts.Version, d.Status)

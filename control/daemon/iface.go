@@ -157,6 +157,7 @@ func (d *Daemon) programDataplane(r *instance) {
 		Group:        r.cfg.McastGroup,
 		Rates:        loader.DefaultRates(r.rateInterval),
 		Master:       r.xdpMaster,
+		Slot:         uint32(r.id),
 	}
 	if r.cfg.Unicast() {
 		// keepalived's unicast_peer min_ttl/max_ttl (default 0..255: unicast

@@ -69,6 +69,10 @@ type instance struct {
 	errs        [numErrKinds]uint64
 	lastAdvert  time.Time
 	delta       int
+	// lastAccepted is the last advert given to the engine from the ring;
+	// rep what the XDP program records of its repeats.
+	lastAccepted fsm.Advert
+	rep          repeats
 
 	trackerFaults map[string]bool // tracker fault reasons set on the engine
 	waitingInit   bool            // held in INIT until weight-0 trackers report
@@ -356,6 +360,9 @@ func (d *Daemon) handle(r *instance, ev fsm.Event, now time.Time) {
 }
 
 func (d *Daemon) schedule(r *instance) {
+	if r.rep.on() && !d.repeatsHold(r) {
+		d.stopRepeats(r)
+	}
 	if t := r.m.NextDeadline(); t.IsZero() {
 		d.sched.Remove(r.id)
 	} else {

@@ -197,8 +197,8 @@ func (d *Daemon) noteInterval(iv time.Duration) {
 // does not use the vDSO), a tenth of a busy backup's CPU. The pair is
 // re-read every kernelClockResync.
 type kernelClock struct {
-	mono time.Duration // CLOCK_MONOTONIC at at
-	at   time.Time
+	mono time.Duration // CLOCK_MONOTONIC at at0
+	at0  time.Time
 }
 
 const kernelClockResync = time.Second
@@ -206,18 +206,24 @@ const kernelClockResync = time.Second
 // receivedAt is when the advert of ev arrived; now (the time it was read)
 // when its timestamp is missing or implausible.
 func (k *kernelClock) receivedAt(ev *loader.Event, now time.Time) time.Time {
-	if ev.Time <= 0 {
+	return k.at(ev.Time, now, time.Second)
+}
+
+// at converts the kernel time ktime, at most maxAge before now, to the
+// daemon's clock; now when it is missing or implausible.
+func (k *kernelClock) at(ktime time.Duration, now time.Time, maxAge time.Duration) time.Time {
+	if ktime <= 0 {
 		return now
 	}
-	if k.at.IsZero() || now.Sub(k.at) >= kernelClockResync || now.Before(k.at) {
+	if k.at0.IsZero() || now.Sub(k.at0) >= kernelClockResync || now.Before(k.at0) {
 		var ts unix.Timespec
 		if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
 			return now
 		}
-		k.mono, k.at = time.Duration(ts.Nano()), time.Now()
+		k.mono, k.at0 = time.Duration(ts.Nano()), time.Now()
 	}
-	t := k.at.Add(ev.Time - k.mono)
-	if age := now.Sub(t); age < 0 || age > time.Second {
+	t := k.at0.Add(ktime - k.mono)
+	if age := now.Sub(t); age < 0 || age > maxAge {
 		return now // not a plausible receive time
 	}
 	return t
@@ -273,9 +279,10 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	}
 	r.lastAdvert = now
 	r.postponed = 0
-	d.handle(r, fsm.Event{Kind: fsm.EventAdvert, Advert: fsm.Advert{
+	r.lastAccepted = fsm.Advert{
 		Src: ev.Src, Priority: r.rx.Priority, Interval: r.rx.IntervalDuration(), Version: r.rx.Version,
-	}}, now)
+	}
+	d.handle(r, fsm.Event{Kind: fsm.EventAdvert, Advert: r.lastAccepted}, now)
 	// RFC 5798 §6.4.2: a v3 backup adopts the master's advert interval. When
 	// the master is faster than our own advert_int, the XDP rate limits must
 	// admit its adverts, or the backup would hear too few of them and take
@@ -288,6 +295,7 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 		d.programDataplane(r)
 	}
 	d.followMaster(r, ev.Src, now)
+	d.expectRepeats(r, r.lastAccepted, ev.Payload, ev.Time, now)
 }
 
 // followMaster tells the XDP program which master this backup follows: that
@@ -344,6 +352,9 @@ func (d *Daemon) fire(now time.Time, ids []int) {
 			continue
 		}
 		r := d.insts[id]
+		if r.m.State() == fsm.StateBackup {
+			d.takeRepeats(r, now)
+		}
 		if backlog && r.m.State() == fsm.StateBackup && r.postponed < maxBacklogGrace {
 			// A backup's timer (its master down interval) is about the
 			// adverts that arrived: while the ring still holds unread

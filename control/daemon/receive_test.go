@@ -58,7 +58,7 @@ func TestReceivedAtUsesTheKernelTimestamp(t *testing.T) {
 func TestKernelClockMapsWithOnePairOfReadings(t *testing.T) {
 	now := time.Now()
 	const mono = 1000 * time.Second
-	kc := kernelClock{mono: mono, at: now.Add(-100 * time.Millisecond)}
+	kc := kernelClock{mono: mono, at0: now.Add(-100 * time.Millisecond)}
 	got := kc.receivedAt(&loader.Event{Time: mono + 50*time.Millisecond}, now)
 	if age := now.Sub(got); age != 50*time.Millisecond {
 		t.Fatalf("advert aged %v through the pair, want exactly 50ms", age)
@@ -66,9 +66,9 @@ func TestKernelClockMapsWithOnePairOfReadings(t *testing.T) {
 	if kc.mono != mono {
 		t.Fatal("a fresh pair was read again")
 	}
-	kc.at = now.Add(-kernelClockResync)
+	kc.at0 = now.Add(-kernelClockResync)
 	kc.receivedAt(&loader.Event{Time: mono}, now)
-	if kc.mono == mono || !kc.at.After(now.Add(-time.Second/2)) {
+	if kc.mono == mono || !kc.at0.After(now.Add(-time.Second/2)) {
 		t.Fatalf("a pair %v old was kept", kernelClockResync)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -113,6 +114,13 @@ func (d *Daemon) instanceStatus(r *instance) status.Instance {
 	}
 	stats := m.Stats()
 	st.AdvertsSent, st.AdvertsReceived = stats.AdvertsSent, stats.AdvertsReceived
+	// The master's repeats the XDP program recorded (repeats) count as
+	// received, and the latest is the last advert heard.
+	extra, last := d.pendingRepeats(r, time.Now())
+	st.AdvertsReceived += extra
+	if last.After(st.LastAdvert) {
+		st.LastAdvert = last
+	}
 	for k, n := range r.errs {
 		if n > 0 {
 			st.Errors[errKindNames[k]] = n
