@@ -57,6 +57,7 @@ enum xvrrp_reason {
 	XVRRP_REASON_RATE_LIMITED_INSTANCE,
 	XVRRP_REASON_RING_FULL,
 	XVRRP_REASON_MASTER_REPEAT,
+	XVRRP_REASON_MASTER_ON_TIME,
 	XVRRP_REASON_MAX,
 };
 
@@ -81,6 +82,7 @@ struct xvrrp_stats {
 	__u64 rate_limited_instance;
 	__u64 ring_full;
 	__u64 master_repeat;
+	__u64 master_on_time;
 };
 _Static_assert(sizeof(struct xvrrp_stats) == XVRRP_REASON_MAX * sizeof(__u64), "struct xvrrp_stats must have one counter per reason");
 
@@ -150,10 +152,20 @@ struct xvrrp_policy {
 // wake-up, no system call per repeat. Anything else the master sends (a new
 // priority, priority 0, a new interval or address list) goes through the
 // ring as before.
+//
+// While that master repeats on time (the latest repeat less than
+// on_time_ns ago, which the daemon sets to one and a half of the master's
+// interval), other sources' adverts are dropped: a backup that hears its
+// master changes nothing for them (RFC 5798 §6.4.2: an advert it accepts
+// only restarts the timer the repeats restart anyway, one it discards is
+// discarded). A flood of valid-looking adverts then costs the daemon
+// nothing; once the master misses an advert, they pass to the daemon again
+// (within the rate limits), long before its Master_Down_Timer expires.
 struct xvrrp_heard {
 	__u64 master_hdr; // daemon: the repeat to record; 0: record none
 	__u64 last_ns; // program: bpf_ktime_get_ns of the latest repeat
 	__u64 count; // program: repeats recorded
+	__u64 on_time_ns; // daemon: how long after a repeat the master is on time
 };
 
 struct xvrrp_rate_key {
@@ -566,19 +578,21 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	// struct xvrrp_heard). Before the rate limits: a repeat costs the
 	// daemon nothing, so spoofed copies of it need no bucket, and they
 	// leave the master's bucket to the master's other adverts.
-	if (master) {
-		__u32 slot = pol->slot;
-		struct xvrrp_heard *h = bpf_map_lookup_elem(&heard, &slot);
-		if (h) {
-			__u64 want = h->master_hdr, got;
+	__u32 slot = pol->slot;
+	struct xvrrp_heard *h = bpf_map_lookup_elem(&heard, &slot);
+	if (h && h->master_hdr) {
+		if (master) {
+			__u64 got;
 			__builtin_memcpy(&got, v, sizeof(got));
-			if (want && got == want) {
+			if (got == h->master_hdr) {
 				// One flow lands on one RX queue: one writer, as for the
 				// buckets; a lost race loses one count, never a time.
 				h->last_ns = now;
 				h->count += 1;
 				return count(XVRRP_REASON_MASTER_REPEAT, verdict);
 			}
+		} else if (now - h->last_ns < h->on_time_ns) {
+			return count(XVRRP_REASON_MASTER_ON_TIME, XDP_DROP);
 		}
 	}
 

@@ -55,6 +55,7 @@ type XvrrpXvrrpHeard struct {
 	MasterHdr uint64
 	LastNs    uint64
 	Count     uint64
+	OnTimeNs  uint64
 }
 
 type XvrrpXvrrpInstanceKey struct {
@@ -113,7 +114,8 @@ const (
 	XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_INSTANCE XvrrpXvrrpReason = 13
 	XvrrpXvrrpReasonXVRRP_REASON_RING_FULL             XvrrpXvrrpReason = 14
 	XvrrpXvrrpReasonXVRRP_REASON_MASTER_REPEAT         XvrrpXvrrpReason = 15
-	XvrrpXvrrpReasonXVRRP_REASON_MAX                   XvrrpXvrrpReason = 16
+	XvrrpXvrrpReasonXVRRP_REASON_MASTER_ON_TIME        XvrrpXvrrpReason = 16
+	XvrrpXvrrpReasonXVRRP_REASON_MAX                   XvrrpXvrrpReason = 17
 )
 
 type XvrrpXvrrpRingCtl struct {
@@ -139,6 +141,7 @@ type XvrrpXvrrpStats struct {
 	RateLimitedInstance uint64
 	RingFull            uint64
 	MasterRepeat        uint64
+	MasterOnTime        uint64
 }
 
 // Names of all BPF objects in the ELF.

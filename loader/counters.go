@@ -32,6 +32,7 @@ const (
 	ReasonRateLimitedInstance = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RATE_LIMITED_INSTANCE)
 	ReasonRingFull            = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_RING_FULL)
 	ReasonMasterRepeat        = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_MASTER_REPEAT)
+	ReasonMasterOnTime        = Reason(bpf.XvrrpXvrrpReasonXVRRP_REASON_MASTER_ON_TIME)
 
 	// NumReasons is the number of reasons (and of counters).
 	NumReasons = int(bpf.XvrrpXvrrpReasonXVRRP_REASON_MAX)
@@ -56,6 +57,7 @@ var reasonNames = [NumReasons]string{
 	ReasonRateLimitedInstance: "rate_limited_instance",
 	ReasonRingFull:            "ring_full",
 	ReasonMasterRepeat:        "master_repeat",
+	ReasonMasterOnTime:        "master_on_time",
 }
 
 func (r Reason) String() string {

@@ -37,9 +37,9 @@ type HeardTable struct {
 
 const heardEntry = int(unsafe.Sizeof(bpf.XvrrpXvrrpHeard{}))
 
-// Compile-time check that the entry is three aligned uint64s, as the
-// accessors below assume.
-var _ = [1]struct{}{}[unsafe.Sizeof(bpf.XvrrpXvrrpHeard{})-24]
+// Compile-time check that the entry is four aligned uint64s, as the
+// accessors below assume: header, last, count, on time.
+var _ = [1]struct{}{}[unsafe.Sizeof(bpf.XvrrpXvrrpHeard{})-32]
 
 // Heard maps the heard table into memory (once; later calls return the
 // same table). The Dataplane's Close unmaps it.
@@ -73,14 +73,18 @@ func (h *HeardTable) word(slot uint32, field int) *uint64 {
 
 // Expect names the advert whose repeats the program records for slot: the
 // first 8 bytes of the VRRP header of the followed master's last accepted
-// advert. The zero header records none: every advert goes through the ring.
-// A slot at or above MaxSlots is ignored.
-func (h *HeardTable) Expect(slot uint32, hdr [8]byte) {
+// advert. While the latest repeat is less than onTime old, the program
+// drops other sources' adverts to the instance (ReasonMasterOnTime). The
+// zero header records none and drops nothing: every advert goes through
+// the ring. A slot at or above MaxSlots is ignored.
+func (h *HeardTable) Expect(slot uint32, hdr [8]byte, onTime time.Duration) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.mem == nil || slot >= MaxSlots {
 		return
 	}
+	// The window first: the program reads it only under a header.
+	atomic.StoreUint64(h.word(slot, 3), uint64(max(onTime, 0)))
 	// The program compares the header bytes loaded as one native-endian
 	// word, as they lie in the packet.
 	atomic.StoreUint64(h.word(slot, 0), binary.NativeEndian.Uint64(hdr[:]))

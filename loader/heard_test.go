@@ -5,7 +5,9 @@ package loader
 import (
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // run runs frame and checks the reason; repeats and accepted adverts pass
@@ -53,7 +55,7 @@ func TestXDPRecordsTheFollowedMastersRepeats(t *testing.T) {
 		t.Fatalf("heard %v/%d before any repeat was expected", last, n)
 	}
 
-	h.Expect(slot, [8]byte(master.vrrp()[:8]))
+	h.Expect(slot, [8]byte(master.vrrp()[:8]), 0)
 	before := monotonicNow(t)
 	for range 5 {
 		runReason(t, d, master.frame(), ReasonMasterRepeat)
@@ -84,7 +86,7 @@ func TestXDPRecordsTheFollowedMastersRepeats(t *testing.T) {
 	v2 := v2adv4()
 	k2 := InstanceKey{loIndex, v2.vrid, IPv4}
 	mustSet(t, d, k2, InstancePolicy{Version: 2, Master: v2.src, Slot: slot + 1, Rates: wideOpen})
-	h.Expect(slot+1, [8]byte(v2.vrrp()[:8]))
+	h.Expect(slot+1, [8]byte(v2.vrrp()[:8]), 0)
 	runReason(t, d, v2.frame(), ReasonMasterRepeat)
 	stranger := with(v2, func(a *advert) { a.src = netip.MustParseAddr("198.18.0.3") })
 	if string(stranger.vrrp()[:8]) != string(v2.vrrp()[:8]) {
@@ -93,7 +95,7 @@ func TestXDPRecordsTheFollowedMastersRepeats(t *testing.T) {
 	runReason(t, d, stranger.frame(), ReasonAccepted)
 
 	// Expecting nothing again, everything goes through the ring.
-	h.Expect(slot, [8]byte{})
+	h.Expect(slot, [8]byte{}, 0)
 	mustSet(t, d, k, InstancePolicy{Version: 3, Master: master.src, Slot: slot, Rates: wideOpen})
 	runReason(t, d, master.frame(), ReasonAccepted)
 	if _, n := h.Heard(slot); n != 5 {
@@ -128,11 +130,47 @@ func TestHeardAfterCloseIsInert(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	h.Expect(1, [8]byte{0x31})
+	h.Expect(1, [8]byte{0x31}, time.Second)
 	if last, n := h.Heard(1); last != 0 || n != 0 {
 		t.Fatalf("Heard after Close = %v/%d", last, n)
 	}
 	if _, err := d.Heard(); err == nil {
 		t.Fatal("Heard on a closed dataplane succeeded")
 	}
+}
+
+// TestXDPDropsStrangersWhileTheMasterIsOnTime: while the followed master's
+// latest repeat is younger than the on-time window, other sources' adverts
+// are dropped (RFC 5798 §6.4.2: they would change nothing a backup does);
+// once it is older, they pass to the rate limits again; without an
+// expectation the window means nothing.
+func TestXDPDropsStrangersWhileTheMasterIsOnTime(t *testing.T) {
+	d := openTest(t)
+	h, err := d.Heard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slot = 3
+	master := advertFrom(0)
+	k := InstanceKey{loIndex, master.vrid, IPv4}
+	mustSet(t, d, k, InstancePolicy{Version: 3, Master: master.src, Slot: slot, Rates: wideOpen})
+	h.Expect(slot, [8]byte(master.vrrp()[:8]), time.Hour)
+	// No repeat yet: the window starts at the first one.
+	runReason(t, d, fromSource(1), ReasonAccepted)
+	runReason(t, d, master.frame(), ReasonMasterRepeat)
+	runReason(t, d, fromSource(2), ReasonMasterOnTime)
+	runReason(t, d, with(advertFrom(3), func(a *advert) { a.prio = 255 }).frame(), ReasonMasterOnTime)
+	runReason(t, d, with(advertFrom(4), func(a *advert) { a.prio = 0 }).frame(), ReasonMasterOnTime)
+	// Bad adverts are still what they are.
+	runReason(t, d, with(advertFrom(5), func(a *advert) { a.csum = csumCorrupt }).frame(), ReasonBadChecksum)
+
+	// The master missed its window: strangers pass again.
+	atomic.StoreUint64(h.word(slot, 1), uint64(monotonicNow(t)-2*time.Hour))
+	runReason(t, d, fromSource(2), ReasonAccepted)
+
+	// A repeat restarts the window; withdrawing the expectation ends it.
+	runReason(t, d, master.frame(), ReasonMasterRepeat)
+	runReason(t, d, fromSource(6), ReasonMasterOnTime)
+	h.Expect(slot, [8]byte{}, time.Hour)
+	runReason(t, d, fromSource(6), ReasonAccepted)
 }

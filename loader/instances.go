@@ -73,7 +73,9 @@ const (
 // other source shares one advert per four intervals for the instance, with
 // a burst of 16: a router preempting, or a short split brain, still gets
 // through (one advert is enough to yield to it), and a flood, spoofing the
-// master or not, costs the daemon at most 1.5 times its idle event rate.
+// master or not, costs the daemon at most 1.5 times the event rate of
+// adverts read one by one. A backup whose master repeats on time reads
+// none of either (HeardTable).
 // Rates are whole adverts per second, rounded up.
 // Intervals below 10 ms (the VRRPv3 centisecond) count as 10 ms.
 func DefaultRates(advertInterval time.Duration) Rates {

@@ -336,8 +336,16 @@ func sameError(a, b error) bool {
 }
 
 // handle delivers ev to the instance (through its sync group if it has one),
-// executes the resulting actions and reschedules the timers.
+// executes the resulting actions and reschedules the timers. The master's
+// repeats the XDP program recorded before ev go to the engine first, so it
+// sees every advert in the order they arrived.
 func (d *Daemon) handle(r *instance, ev fsm.Event, now time.Time) {
+	d.takeRepeats(r, now)
+	d.deliver(r, ev, now)
+}
+
+// deliver is handle without the repeats.
+func (d *Daemon) deliver(r *instance, ev fsm.Event, now time.Time) {
 	if g := r.group; g != nil {
 		before := g.g.State()
 		d.gacts = g.g.Handle(r.member, ev, now, d.gacts[:0])
@@ -345,7 +353,7 @@ func (d *Daemon) handle(r *instance, ev fsm.Event, now time.Time) {
 			d.do(g.members[ga.Member], ga.Action, now)
 		}
 		for _, mem := range g.members {
-			d.schedule(mem)
+			d.schedule(mem, now)
 		}
 		if after := g.g.State(); after != before {
 			d.groupTransition(g, before, after)
@@ -356,18 +364,22 @@ func (d *Daemon) handle(r *instance, ev fsm.Event, now time.Time) {
 	for _, a := range d.acts {
 		d.do(r, a, now)
 	}
-	d.schedule(r)
+	d.schedule(r, now)
 }
 
-func (d *Daemon) schedule(r *instance) {
+func (d *Daemon) schedule(r *instance, now time.Time) {
 	if r.rep.on() && !d.repeatsHold(r) {
 		d.stopRepeats(r)
 	}
-	if t := r.m.NextDeadline(); t.IsZero() {
+	t := r.m.NextDeadline()
+	if t.IsZero() {
 		d.sched.Remove(r.id)
-	} else {
-		d.sched.Reset(r.id, t)
+		return
 	}
+	if r.rep.on() {
+		t = repeatsCheckAt(t, now, r.rep.adv.Interval)
+	}
+	d.sched.Reset(r.id, t)
 }
 
 // do executes one action of the engine.

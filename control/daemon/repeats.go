@@ -41,7 +41,7 @@ func (d *Daemon) resetRepeats(r *instance) {
 	if d.heard == nil {
 		return
 	}
-	d.heard.Expect(uint32(r.id), [8]byte{})
+	d.heard.Expect(uint32(r.id), [8]byte{}, 0)
 	r.rep.ns, r.rep.count = d.heard.Heard(uint32(r.id))
 }
 
@@ -56,11 +56,11 @@ func (d *Daemon) expectRepeats(r *instance, adv fsm.Advert, hdr []byte, ktime ti
 	}
 	if adv.Src != r.xdpMaster {
 		// Another router's advert (a flood's, a preempting router's):
-		// schedule already stopped the repeats if the engine changed its
-		// master or state; if not, the master's repeats still hold.
+		// schedule already stopped the repeats if the engine left the
+		// state where they hold; if not, they still do.
 		return
 	}
-	if !d.repeatsHold(r) || !r.m.NextDeadline().Equal(now.Add(r.m.MasterDownInterval())) {
+	if m, _ := r.m.Master(); m != adv.Src || !d.repeatsHold(r) || !r.m.NextDeadline().Equal(now.Add(r.m.MasterDownInterval())) {
 		d.stopRepeats(r)
 		return
 	}
@@ -71,36 +71,41 @@ func (d *Daemon) expectRepeats(r *instance, adv fsm.Advert, hdr []byte, ktime ti
 		return
 	}
 	r.rep.hdr, r.rep.adv = h, adv
-	d.heard.Expect(uint32(r.id), h)
+	d.heard.Expect(uint32(r.id), h, onTime(adv.Interval))
 }
 
-// repeatsHold reports whether the repeats of the advert r's engine last
-// accepted still only restart its timer: r is a backup waiting on its
-// Master_Down_Timer for that master, which is at least as good as r (or r
-// does not preempt). Anything else (a transition, a fault, a priority
-// that now preempts the master, a sync group holding r) needs every
-// advert through the engine.
+// repeatsHold reports whether a repeat of the master's advert r expects
+// would still only restart r's Master_Down_Timer (RFC 5798 §6.4.2): r is a
+// backup waiting on that timer, and the advert is at least as good as r
+// (or r does not preempt) and not priority 0. A stranger's advert in
+// between does not matter: the engine takes the master back at its next
+// advert, recorded or not. Anything else (a transition, a fault, a
+// priority that now preempts the master, a sync group holding r as
+// wanting to be master) needs every advert through the engine.
 func (d *Daemon) repeatsHold(r *instance) bool {
 	if r.m.State() != fsm.StateBackup || r.m.NextDeadline().IsZero() {
 		return false
 	}
-	m, prio := r.m.Master()
-	if m != r.xdpMaster || prio == fsm.PriorityStop {
+	prio := r.rep.adv.Priority
+	if !r.rep.on() {
+		_, prio = r.m.Master()
+	}
+	if prio == fsm.PriorityStop {
 		return false
 	}
 	return prio >= r.m.EffectivePriority() || r.m.Config().NoPreempt
 }
 
-// stopRepeats sends every advert of r through the ring again. A repeat the
-// program recorded since the last look is counted but not given to the
-// engine: the instance left the state where it meant nothing more than a
-// timer restart (this runs when the engine changed its mind, within the
-// same microseconds), like an advert lost on the wire.
+// stopRepeats sends every advert of r through the ring again. It runs after
+// an event that made the engine leave the state where a repeat means only
+// a timer restart; handle gave the engine the repeats recorded before that
+// event. One recorded in the microseconds between the event and this is
+// counted but not given to the engine, like an advert lost on the wire.
 func (d *Daemon) stopRepeats(r *instance) {
 	if !r.rep.on() {
 		return
 	}
-	d.heard.Expect(uint32(r.id), [8]byte{})
+	d.heard.Expect(uint32(r.id), [8]byte{}, 0)
 	d.countRepeats(r)
 	r.rep.hdr = [8]byte{}
 	r.rep.ns, _ = d.heard.Heard(uint32(r.id))
@@ -115,8 +120,11 @@ func (d *Daemon) countRepeats(r *instance) {
 }
 
 // takeRepeats gives r's engine the latest repeat the program recorded since
-// the last look, at the time it arrived; fire calls it before the expiring
-// timer, which the engine then ignores when the repeat restarted it.
+// the last look, at the time it arrived. handle calls it before any other
+// event of r, so the engine sees adverts in the order they came: a timer
+// that the repeat restarted is then ignored, and a stranger's advert that
+// stops the repeats (a flood's spoofed source) comes after the master's
+// latest, as on the wire.
 func (d *Daemon) takeRepeats(r *instance, now time.Time) {
 	if !r.rep.on() {
 		return
@@ -132,8 +140,38 @@ func (d *Daemon) takeRepeats(r *instance, now time.Time) {
 	at := d.kclock.at(last, now, maxRepeatAge)
 	r.lastAdvert = at
 	r.xdpMasterSeen = at
-	d.handle(r, fsm.Event{Kind: fsm.EventAdvert, Advert: r.rep.adv}, at) // schedule stops the repeats if they no longer hold
+	d.deliver(r, fsm.Event{Kind: fsm.EventAdvert, Advert: r.rep.adv}, at) // schedule stops the repeats if they no longer hold
 }
+
+// onTime is how long after a repeat the master counts as on time, for the
+// XDP program to drop other sources' adverts meanwhile: one and a half of
+// its interval, so a single missed advert lets them through again, two
+// intervals before the Master_Down_Timer (three and the skew) expires.
+func onTime(interval time.Duration) time.Duration { return interval + interval/2 }
+
+// repeatsCheckAt is when fire looks at the repeats of a backup whose
+// Master_Down_Timer expires at deadline: the point of a grid of the
+// master's interval just before it, or the deadline itself when that point
+// is past. Repeats push a live master's deadline on at every look,
+// so its backups only ever wake at grid points, together, however the
+// repeats' arrival times scatter (a flood of spoofed copies scatters them
+// per instance, and each would wake the daemon on its own); a look that
+// finds no new repeat leaves the engine's deadline as it is and the next
+// wake-up is at it exactly, so a dead master is detected on time.
+func repeatsCheckAt(deadline, now time.Time, interval time.Duration) time.Time {
+	g := interval
+	if g <= 0 {
+		return deadline
+	}
+	at := deadline.Add(-deadline.Sub(gridEpoch) % g)
+	if !at.After(now) {
+		return deadline
+	}
+	return at
+}
+
+// gridEpoch anchors repeatsCheckAt's grid (on the monotonic clock).
+var gridEpoch = time.Now()
 
 // maxRepeatAge bounds how old a recorded repeat may be when fire reads it:
 // the longest Master_Down_Interval (3 × 40.95 s, VRRPv3's longest interval,

@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xvrrp/xvrrp/test/bench/flood"
 )
 
@@ -31,6 +33,7 @@ func main() {
 		duration = flag.Duration("duration", 30*time.Second, "how long to flood")
 		workers  = flag.Int("workers", 1, "sending threads")
 		nframes  = flag.Int("frames", 4096, "distinct frames to cycle through")
+		cpu      = flag.Int("cpu", -1, "pin the sending threads to this CPU (-1: anywhere)")
 	)
 	flag.Parse()
 	if err := flood.CheckNamespace(*nsName); err != nil {
@@ -71,6 +74,14 @@ func main() {
 	for w := 0; w < *workers; w++ {
 		go func() {
 			runtime.LockOSThread()
+			if *cpu >= 0 {
+				var set unix.CPUSet
+				set.Set(*cpu)
+				if err := unix.SchedSetaffinity(0, &set); err != nil {
+					results <- result{err: fmt.Errorf("pin to CPU %d: %w", *cpu, err)}
+					return
+				}
+			}
 			s, err := flood.NewSender(*iface)
 			if err != nil {
 				results <- result{err: err}
