@@ -3,6 +3,8 @@ package vip
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -252,4 +254,75 @@ func TestAnnouncer(t *testing.T) {
 			t.Fatalf("cancelled burst: %v", err)
 		}
 	})
+}
+
+// TestSourceAddressSurvivesAddressChurn: while addresses come and go on an
+// interface with a thousand of them (VIPs added at a takeover), the primary
+// address is read right every time.
+func TestSourceAddressSurvivesAddressChurn(t *testing.T) {
+	p := newPair(t)
+	must(t, p.A.Do(func() error {
+		a0, err := netlink.LinkByIndex(p.aIdx)
+		if err != nil {
+			return err
+		}
+		// Enough addresses that one dump takes several netlink messages.
+		for i := range 1000 {
+			ip := netip.AddrFrom4([4]byte{198, 19, byte(i / 250), byte(1 + i%250)})
+			if err := netlink.AddrAdd(a0, &netlink.Addr{IPNet: netipPrefixToIPNet(netip.PrefixFrom(ip, 32))}); err != nil {
+				return err
+			}
+		}
+		churnDone := make(chan struct{})
+		stop := make(chan struct{})
+		go func() {
+			defer close(churnDone)
+			churn := &netlink.Addr{IPNet: netipPrefixToIPNet(netip.MustParsePrefix("198.19.10.1/32"))}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = netlink.AddrAdd(a0, churn)
+				_ = netlink.AddrDel(a0, churn)
+			}
+		}()
+		defer func() { close(stop); <-churnDone }()
+		for n := range 200 {
+			if got, err := PrimaryIPv4(p.aIdx); err != nil || got != p.aIP4 {
+				return fmt.Errorf("PrimaryIPv4 during address churn (read %d) = %v, %v; want %v", n, got, err, p.aIP4)
+			}
+		}
+		return nil
+	}))
+}
+
+// TestReadDumpRetriesInterruptedDumps: a dump the kernel marks as
+// interrupted is read again, up to dumpRetries times; other errors are
+// returned at once.
+func TestReadDumpRetriesInterruptedDumps(t *testing.T) {
+	calls := 0
+	got, err := readDump(func() ([]int, error) {
+		calls++
+		if calls < 3 {
+			return []int{1}, netlink.ErrDumpInterrupted
+		}
+		return []int{1, 2}, nil
+	})
+	if err != nil || len(got) != 2 || calls != 3 {
+		t.Errorf("interrupted twice: %v, %v after %d calls; want the third, whole dump", got, err, calls)
+	}
+	calls = 0
+	if _, err := readDump(func() ([]int, error) { calls++; return nil, netlink.ErrDumpInterrupted }); !errors.Is(err, netlink.ErrDumpInterrupted) || calls != dumpRetries+1 {
+		t.Errorf("always interrupted: %v after %d calls; want ErrDumpInterrupted after %d", err, calls, dumpRetries+1)
+	}
+	calls = 0
+	if _, err := readDump(func() ([]int, error) { calls++; return nil, unix.ENOBUFS }); !errors.Is(err, unix.ENOBUFS) || calls != 1 {
+		t.Errorf("other error: %v after %d calls; want it at once", err, calls)
+	}
+}
+
+func netipPrefixToIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }

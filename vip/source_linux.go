@@ -45,12 +45,28 @@ func sourceAddr(ifindex, family int, exclude []netip.Addr, ok func(netlink.Addr,
 	return sourceAddrWith(h, ifindex, family, exclude, ok)
 }
 
+// dumpRetries is how many times an interrupted address dump is read again.
+const dumpRetries = 20
+
+// readDump runs a netlink dump, again while the kernel marks it as
+// interrupted: addresses changed during it (a thousand VIPs being added),
+// so its list may miss the primary address, which must not be taken for
+// "no address".
+func readDump[T any](dump func() ([]T, error)) ([]T, error) {
+	for try := 0; ; try++ {
+		l, err := dump()
+		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || try == dumpRetries {
+			return l, err
+		}
+	}
+}
+
 func sourceAddrWith(h *netlink.Handle, ifindex, family int, exclude []netip.Addr, ok func(netlink.Addr, netip.Addr) bool) (netip.Addr, error) {
 	l, err := h.LinkByIndex(ifindex)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("interface %d: %w", ifindex, err)
 	}
-	addrs, err := h.AddrList(l, family)
+	addrs, err := readDump(func() ([]netlink.Addr, error) { return h.AddrList(l, family) })
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -129,18 +130,14 @@ func (d *Daemon) detachUnusedIfaces() {
 // sourceAddr picks the advert source when unicast_src_ip is not set: the
 // interface's primary IPv4 address, or its IPv6 link-local address (RFC 5798
 // §5.1.2.1: IPv6 adverts come from the link-local address).
-func (ifc *iface) sourceAddr(family int) netip.Addr {
-	var a netip.Addr
-	var err error
+// The zero address and an error wrapping vip.ErrNoSourceAddress: there is
+// none; another error: it could not be read (netlink), which says nothing
+// about the address.
+func (ifc *iface) sourceAddr(family int) (netip.Addr, error) {
 	if family == 6 {
-		a, err = vip.LinkLocalIPv6(ifc.index)
-	} else {
-		a, err = vip.PrimaryIPv4(ifc.index)
+		return vip.LinkLocalIPv6(ifc.index)
 	}
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a
+	return vip.PrimaryIPv4(ifc.index)
 }
 
 // programDataplane writes the instance's receive policy into the XDP table.
@@ -324,7 +321,13 @@ func (d *Daemon) addrChanged(ifindex int) {
 	}
 	src := make(map[int]netip.Addr, len(need))
 	for fam := range need {
-		src[fam] = ifc.sourceAddr(fam)
+		a, err := ifc.sourceAddr(fam)
+		if err != nil && !errors.Is(err, vip.ErrNoSourceAddress) {
+			// Not read, so not changed: the next address event reads again.
+			d.log.Warn("reading the advert source address", "interface", ifc.name, "err", err)
+			continue
+		}
+		src[fam] = a
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

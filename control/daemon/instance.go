@@ -161,7 +161,7 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 	}
 	src := in.SrcIP
 	if !src.IsValid() {
-		src = ifc.sourceAddr(in.Family)
+		src, _ = ifc.sourceAddr(in.Family) // none yet: the engine starts in FAULT and address events follow
 	}
 	m, err := fsm.New(fsmConfig(in, src))
 	if err != nil {
