@@ -69,10 +69,7 @@ type instance struct {
 	errs        [numErrKinds]uint64
 	lastAdvert  time.Time
 	delta       int
-	// lastAccepted is the last advert given to the engine from the ring;
-	// rep what the XDP program records of its repeats.
-	lastAccepted fsm.Advert
-	rep          repeats
+	rep         repeats // what the XDP program records of its master's repeats
 
 	trackerFaults map[string]bool // tracker fault reasons set on the engine
 	waitingInit   bool            // held in INIT until weight-0 trackers report

@@ -279,10 +279,10 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	}
 	r.lastAdvert = now
 	r.postponed = 0
-	r.lastAccepted = fsm.Advert{
+	adv := fsm.Advert{
 		Src: ev.Src, Priority: r.rx.Priority, Interval: r.rx.IntervalDuration(), Version: r.rx.Version,
 	}
-	d.handle(r, fsm.Event{Kind: fsm.EventAdvert, Advert: r.lastAccepted}, now)
+	d.handle(r, fsm.Event{Kind: fsm.EventAdvert, Advert: adv}, now)
 	// RFC 5798 §6.4.2: a v3 backup adopts the master's advert interval. When
 	// the master is faster than our own advert_int, the XDP rate limits must
 	// admit its adverts, or the backup would hear too few of them and take
@@ -295,7 +295,7 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 		d.programDataplane(r)
 	}
 	d.followMaster(r, ev.Src, now)
-	d.expectRepeats(r, r.lastAccepted, ev.Payload, ev.Time, now)
+	d.expectRepeats(r, adv, ev.Payload, ev.Time, now)
 }
 
 // followMaster tells the XDP program which master this backup follows: that

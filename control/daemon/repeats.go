@@ -106,9 +106,9 @@ func (d *Daemon) stopRepeats(r *instance) {
 		return
 	}
 	d.heard.Expect(uint32(r.id), [8]byte{}, 0)
-	d.countRepeats(r)
-	r.rep.hdr = [8]byte{}
-	r.rep.ns, _ = d.heard.Heard(uint32(r.id))
+	last, n := d.heard.Heard(uint32(r.id))
+	r.rep.uncounted += n - r.rep.count
+	r.rep.hdr, r.rep.ns, r.rep.count = [8]byte{}, last, n
 }
 
 // countRepeats adds the repeats recorded since the last look to
