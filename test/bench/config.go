@@ -21,12 +21,33 @@ type Config struct {
 	FailoverReps      int
 	FailoverRepsSlow  int // for intervals of 500 ms and more; 0: FailoverReps
 	FailoverIntervals string
+	FailoverCases     string // comma-separated: cut, sigterm
 	FloodDuration     time.Duration
 	FloodIdle         time.Duration
 	FloodBin          string
 	MicroBenchtime    string
 	OutDir            string
 	Kinds             []Kind // daemons to run; both unless narrowed
+}
+
+// parseFailoverCases reads "cut,sigterm" (either or both); empty is both.
+func parseFailoverCases(s string) ([]FailoverCase, error) {
+	var out []FailoverCase
+	for _, f := range strings.Split(s, ",") {
+		switch strings.ToLower(strings.TrimSpace(f)) {
+		case "":
+		case "cut":
+			out = append(out, CutLink)
+		case "sigterm":
+			out = append(out, Terminate)
+		default:
+			return nil, fmt.Errorf("failover case %q: use cut and/or sigterm", f)
+		}
+	}
+	if len(out) == 0 {
+		out = []FailoverCase{CutLink, Terminate}
+	}
+	return out, nil
 }
 
 func parseDurations(s string) ([]time.Duration, error) {
@@ -116,9 +137,13 @@ func (r *Runner) RunAll(ctx context.Context, c Config) error {
 		if err != nil {
 			return err
 		}
+		fcs, err := parseFailoverCases(c.FailoverCases)
+		if err != nil {
+			return err
+		}
 		i := 0
 		for _, iv := range ivs {
-			for _, fc := range []FailoverCase{CutLink, Terminate} {
+			for _, fc := range fcs {
 				for _, k := range c.order(i) {
 					reps := c.FailoverReps
 					if iv >= 500*time.Millisecond && c.FailoverRepsSlow > 0 {

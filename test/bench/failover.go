@@ -197,6 +197,12 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 	if _, err := p.lab.StartCapture(p.lan.Bridge, bh.Port, "arp", gw.add); err != nil {
 		return err
 	}
+	rw := &resignWatch{}
+	if fc == Terminate {
+		if _, err := p.lab.StartCapture(p.lan.Bridge, mh.Port, "ip proto 112", rw.add); err != nil {
+			return err
+		}
+	}
 	port, err := newLinkSetter(p.lan.Bridge, mh.Port)
 	if err != nil {
 		return err
@@ -238,6 +244,7 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 		return fmt.Errorf("%s %s: before the first repetition: %w", scen, kind, err)
 	}
 	var vipTimes, garpTimes []time.Duration
+	var splits []resignSplit
 	missedGARP := 0
 	for i := 0; i < reps; i++ {
 		// A random phase against the master's advert timer, so the cut
@@ -267,6 +274,11 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 			return fmt.Errorf("%s %s rep %d: %w\nbackup log: %s", scen, kind, i, err, p.backup.LogTail(1500))
 		}
 		vipTimes = append(vipTimes, tVIP.Sub(t0))
+		var split resignSplit
+		if fc == Terminate {
+			split = r.splitResign(ctx, rw, p.backup, t0, tVIP)
+			splits = append(splits, split)
+		}
 		// The GARP may trail the address by a little: give it a second.
 		var tG time.Time
 		if poll(ctx, time.Second, time.Millisecond, func() error {
@@ -285,6 +297,9 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 			err = port.up()
 		case Terminate:
 			if err = p.master.Wait(5 * time.Second); err == nil {
+				if tVIP.Sub(t0) > expect+5*time.Millisecond {
+					r.logf("  %s rep %d over target: %s; the master's stop took %s", kind, i, split.describe(tVIP.Sub(t0)), stopTook(p.master.LogTail(600)))
+				}
 				p.master, err = p.lab.StartDaemon(r.Tools, kind, mh, KeepalivedConf("bench-master", ly, masterPriority))
 				if err == nil {
 					err = p.master.WaitReady(ctx, 1, 30*time.Second)
@@ -306,6 +321,9 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 	res.Set(scen, "GARP on wire p50", "ms", kind, ms(gd.P50))
 	res.Set(scen, "GARP on wire p99", "ms", kind, ms(gd.P99))
 	res.Set(scen, "GARP on wire max", "ms", kind, ms(gd.Max))
+	if fc == Terminate {
+		setResignRows(res, scen, kind, splits)
+	}
 	target := fmt.Sprintf("target p99 ≤ %.2f ms (%s + 5 ms), %d reps", ms(expect+5*time.Millisecond),
 		map[FailoverCase]string{CutLink: "Master_Down_Interval", Terminate: "Skew_Time"}[fc], reps)
 	res.Note(scen, "VIP owned p99", target)

@@ -42,6 +42,7 @@ func run() int {
 	flag.IntVar(&cfg.FailoverReps, "failover-reps", 200, "repetitions of each failover case")
 	flag.IntVar(&cfg.FailoverRepsSlow, "failover-reps-slow", 0, "repetitions at intervals ≥ 500ms (0: -failover-reps)")
 	flag.StringVar(&cfg.FailoverIntervals, "failover-intervals", "1s,10ms", "advert intervals of the failover scenario")
+	flag.StringVar(&cfg.FailoverCases, "failover-cases", "cut,sigterm", "failover cases: cut (the master's link) and/or sigterm")
 	flag.DurationVar(&cfg.FloodDuration, "flood-duration", 30*time.Second, "flood time")
 	flag.DurationVar(&cfg.FloodIdle, "flood-idle", 10*time.Second, "idle measurement before the flood")
 	flag.StringVar(&cfg.MicroBenchtime, "micro-benchtime", "1s", "go test -benchtime of the loader micro-benchmarks")
