@@ -151,3 +151,27 @@ func TestParseBenchOutput(t *testing.T) {
 		t.Errorf("ParseBenchOutput = %v %v", names, v)
 	}
 }
+
+func TestMachineBusyIsWallTimeLessIdle(t *testing.T) {
+	const stat = "cpu  900 10 300 5000 100 0 40 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
+	m, err := parseProcStat(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.idle != 5100 {
+		t.Fatalf("idle+iowait = %v ticks, want 5100", m.idle)
+	}
+	// 2 CPUs for 60 s: 12000 ticks of CPU time, 9000 of them idle → 3000
+	// busy → 50% of one core on average.
+	if got := busyCores(60*time.Second, 9000, 2); got < 49.99 || got > 50.01 {
+		t.Fatalf("busy = %v%%, want 50%%", got)
+	}
+	// Idle a little over the wall time (counters read microseconds apart)
+	// is 0, not negative.
+	if got := busyCores(time.Second, 201, 2); got != 0 {
+		t.Fatalf("busy = %v%%, want 0", got)
+	}
+	if _, err := parseProcStat("intr 1 2 3\n"); err == nil {
+		t.Fatal("a /proc/stat without a cpu line parsed")
+	}
+}
