@@ -158,6 +158,7 @@ func (d *Daemon) Start() (err error) {
 		return err
 	}
 	d.started = time.Now()
+	d.late.startStealWindow(d.started)
 	d.trackers = newTrackerSet(d)
 	d.metrics = metrics.NewRegistry(d.opts.Version, d.Status)
 	if err := d.trackers.start(d.cfg); err != nil {

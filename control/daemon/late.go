@@ -2,6 +2,10 @@ package daemon
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -11,6 +15,11 @@ import (
 // run that late sends its adverts that late, and after three intervals of
 // silence its peers take over: this is what to look for behind a false
 // failover (keepalived's "thread timer expired"). Under d.mu.
+//
+// Each report also says how much CPU the hypervisor took from this machine
+// since the previous one (/proc/stat's steal time): on a VM whose vCPUs
+// were not running, every process stalled, a real-time priority cannot
+// help, and the operator needs to know that before tuning xvrrpd.
 type lateTimers struct {
 	batches uint64
 	max     time.Duration
@@ -18,9 +27,51 @@ type lateTimers struct {
 	logged     time.Time // last report
 	unreported uint64    // batches since it
 	worstUnrep time.Duration
+
+	// readSteal reads the machine's total steal time (nil: readProcSteal).
+	readSteal func() (time.Duration, error)
+	steal     time.Duration // at stealAt
+	stealAt   time.Time     // zero: no reading yet
 }
 
 const lateLogEvery = 10 * time.Second
+
+// stealNotable is the share of the machine's CPU time stolen by the
+// hypervisor above which the report blames the hypervisor rather than
+// xvrrpd's own scheduling.
+const stealNotable = 0.02
+
+// startStealWindow takes the first steal reading, so the first report has a
+// window to compare against (called at start; a failed read leaves none).
+func (l *lateTimers) startStealWindow(now time.Time) {
+	if s, err := l.stealTime(); err == nil {
+		l.steal, l.stealAt = s, now
+	}
+}
+
+func (l *lateTimers) stealTime() (time.Duration, error) {
+	if l.readSteal != nil {
+		return l.readSteal()
+	}
+	return readProcSteal()
+}
+
+// stealShare is the share of the machine's CPU time (all CPUs) that the
+// hypervisor took since the last reading, and starts the next window; ok is
+// false when it cannot be told.
+func (l *lateTimers) stealShare(now time.Time) (share float64, ok bool) {
+	s, err := l.stealTime()
+	if err != nil {
+		return 0, false
+	}
+	prev, prevAt := l.steal, l.stealAt
+	l.steal, l.stealAt = s, now
+	wall := now.Sub(prevAt)
+	if prevAt.IsZero() || wall <= 0 || s < prev {
+		return 0, false
+	}
+	return min(float64(s-prev)/float64(wall)/float64(runtime.NumCPU()), 1), true
+}
 
 // noteLateness records how late the batch being fired came.
 func (d *Daemon) noteLateness(late time.Duration, now time.Time) {
@@ -36,8 +87,43 @@ func (d *Daemon) noteLateness(late time.Duration, now time.Time) {
 	if !l.logged.IsZero() && now.Sub(l.logged) < lateLogEvery {
 		return
 	}
-	d.log.Warn(fmt.Sprintf("timers fired up to %v late (%d times since the last report) with adverts every %v: xvrrpd did not get the CPU in time, so adverts left late and peers may take over; give it CPU headroom or a real-time priority (chrt -r 10, systemd CPUSchedulingPolicy=rr)",
-		l.worstUnrep.Round(time.Millisecond), l.unreported, iv),
-		"late", l.worstUnrep, "count", l.unreported, "advert_interval", iv)
+	what := fmt.Sprintf("timers fired up to %v late (%d times since the last report) with adverts every %v",
+		l.worstUnrep.Round(time.Millisecond), l.unreported, iv)
+	args := []any{"late", l.worstUnrep, "count", l.unreported, "advert_interval", iv}
+	share, ok := l.stealShare(now)
+	if ok {
+		args = append(args, "steal", fmt.Sprintf("%.1f%%", 100*share))
+	}
+	if ok && share >= stealNotable {
+		d.log.Warn(fmt.Sprintf("%s: the hypervisor took %.1f%% of this machine's CPU time since the last report (steal time), so no process here ran on time and adverts left late; a real-time priority cannot help: give the VM dedicated CPUs or use a longer advert_int", what, 100*share), args...)
+	} else {
+		d.log.Warn(what+": xvrrpd did not get the CPU in time, so adverts left late and peers may take over; give it CPU headroom or a real-time priority (chrt -r 10, systemd CPUSchedulingPolicy=rr)", args...)
+	}
 	l.logged, l.unreported, l.worstUnrep = now, 0, 0
+}
+
+// readProcSteal reads the steal column of /proc/stat's "cpu" line (proc(5):
+// user nice system idle iowait irq softirq steal ..., in USER_HZ ticks):
+// time this machine's vCPUs wanted to run while the hypervisor ran
+// something else.
+func readProcSteal() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseSteal(string(b))
+}
+
+func parseSteal(stat string) (time.Duration, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: no steal column in %q", line)
+	}
+	ticks, err := strconv.ParseUint(f[8], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/stat: steal column %q: %v", f[8], err)
+	}
+	// USER_HZ is 100 on every Linux architecture's user ABI.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,50 @@ func TestLateTimersAreCountedAndReported(t *testing.T) {
 	}
 	if d.late.batches != 4 || d.late.max != 41*time.Millisecond {
 		t.Fatalf("totals %d batches, max %v; want 4 and 41ms", d.late.batches, d.late.max)
+	}
+}
+
+// TestLateReportBlamesTheHypervisorWhenItStoleTheCPU: when the machine's
+// steal time since the last report is a notable share of its CPU time, the
+// late-timer report says the hypervisor did not run the VM (no process ran
+// on time) instead of advising a real-time priority; without steal it keeps
+// that advice; the share is in the structured fields either way.
+func TestLateReportBlamesTheHypervisorWhenItStoleTheCPU(t *testing.T) {
+	var buf bytes.Buffer
+	d := &Daemon{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	d.shortestInterval.Store(int64(20 * time.Millisecond))
+	steal := time.Duration(0)
+	d.late.readSteal = func() (time.Duration, error) { return steal, nil }
+	t0 := time.Unix(5_000_000, 0)
+	d.late.startStealWindow(t0)
+
+	// 10 s later, the hypervisor took 15% of every CPU of the machine.
+	now := t0.Add(10 * time.Second)
+	steal = time.Duration(float64(10*time.Second) * 0.15 * float64(runtime.NumCPU()))
+	d.noteLateness(45*time.Millisecond, now)
+	got := buf.String()
+	if !strings.Contains(got, "the hypervisor took 15.0% of this machine's CPU time") || !strings.Contains(got, "steal=15.0%") ||
+		strings.Contains(got, "chrt") {
+		t.Fatalf("report with 15%% steal: %q", got)
+	}
+
+	// The next window has no steal: xvrrpd's own scheduling is the suspect.
+	buf.Reset()
+	d.noteLateness(30*time.Millisecond, now.Add(lateLogEvery+time.Second))
+	got = buf.String()
+	if !strings.Contains(got, "xvrrpd did not get the CPU in time") || !strings.Contains(got, "chrt -r 10") || !strings.Contains(got, "steal=0.0%") {
+		t.Fatalf("report without steal: %q", got)
+	}
+}
+
+func TestParseStealReadsTheEighthColumn(t *testing.T) {
+	got, err := parseSteal("cpu  84707 0 289863 8576794 6787 0 39516 18012 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	if err != nil || got != 180120*time.Millisecond {
+		t.Fatalf("steal = %v, %v; want 3m0.12s", got, err)
+	}
+	for _, bad := range []string{"cpu 1 2 3 4 5\n", "intr 1 2 3 4 5 6 7 8 9\n", "cpu 1 2 3 4 5 6 7 x 9\n"} {
+		if _, err := parseSteal(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

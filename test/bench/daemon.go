@@ -192,6 +192,31 @@ func (d *Daemon) LogSize() int64 {
 	return st.Size()
 }
 
+// LinesSince returns up to n lines logged after offset mark that match.
+func (d *Daemon) LinesSince(mark int64, n int, match func(string) bool) []string {
+	b, _ := os.ReadFile(d.Log)
+	if int64(len(b)) < mark {
+		mark = 0
+	}
+	var out []string
+	for _, line := range strings.Split(string(b[mark:]), "\n") {
+		if len(out) == n {
+			break
+		}
+		if match(line) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// isTransition tells whether a log line is an entry into MASTER, BACKUP or
+// FAULT.
+func (d *Daemon) isTransition(s string) bool {
+	return strings.Contains(s, d.masterMarker()) || strings.Contains(s, d.backupMarker()) ||
+		strings.Contains(s, "Entering FAULT STATE") || strings.Contains(s, "→ FAULT")
+}
+
 // TransitionsSince counts the state transitions the daemon logged after log
 // offset mark: entries into MASTER and into BACKUP, and into FAULT.
 func (d *Daemon) TransitionsSince(mark int64) (toMaster, other int) {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -96,9 +97,12 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 		return err
 	}
 	t0 := time.Now()
+	sw := WatchSteal()
 	if err := sleep(ctx, d); err != nil {
+		sw.Stop()
 		return err
 	}
+	steal, stealWorst, stealWorstAt := sw.Stop()
 	m1, err1 := p.master.CPU()
 	b1, err2 := p.backup.CPU()
 	wall := time.Since(t0).Seconds()
@@ -127,6 +131,8 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	res.Set(scen, "false transitions on backup", "count", kind, float64(bToMaster+bOther))
 	res.Set(scen, "whole machine busy (every process)", "% of a core", kind, machine)
 	res.Set(scen, "frames the lab's queues dropped", "count", kind, float64(drops1-drops0))
+	res.Set(scen, "CPU the hypervisor took (steal)", "% of the machine", kind, 100*steal)
+	res.Set(scen, "steal in the worst 100 ms", "% of the machine", kind, 100*stealWorst)
 	res.Set(scen, "advert gap error p50", "ms", kind, ms(jd.P50))
 	res.Set(scen, "advert gap error p99", "ms", kind, ms(jd.P99))
 	res.Set(scen, "advert gap error max", "ms", kind, ms(jd.Max))
@@ -147,11 +153,28 @@ func (r *Runner) Density(ctx context.Context, c DensityCase, kind Kind, d time.D
 	if mOther > 0 {
 		res.Note(scen, "false transitions on backup", fmt.Sprintf("%s master left MASTER %d times", kind, mOther))
 	}
+	if bToMaster+bOther > 0 || mOther > 0 {
+		// What the next person needs to find the cause: when the
+		// transitions started and why, and what each daemon warned about
+		// (xvrrpd reports late timers, with how late).
+		r.logf("    %s: the worst 100 ms of steal (%.0f%% of the machine) ended at %s", kind, 100*stealWorst, stealWorstAt.UTC().Format("15:04:05.000"))
+		for _, d := range []struct {
+			name string
+			dm   *Daemon
+			mark int64
+		}{{"backup", p.backup, bMark}, {"master", p.master, mMark}} {
+			for _, l := range d.dm.LinesSince(d.mark, 5, func(s string) bool {
+				return d.dm.isTransition(s) || strings.Contains(s, "level=WARN") || strings.Contains(s, "level=ERROR")
+			}) {
+				r.logf("    %s %s: %s", kind, d.name, l)
+			}
+		}
+	}
 	key := fmt.Sprintf("%s %v", kind, ly.Interval)
 	res.mu.Lock()
 	res.CPUSeries[key] = append(res.CPUSeries[key], [2]float64{float64(ly.Total()), mCPU + bCPU})
 	res.mu.Unlock()
-	r.logf("  %s: queue drops %d, machine busy %.0f%%, CPU master %.1f%% backup %.1f%%, backup transitions %d, gaps n=%d p50 %v p99 %v max %v, adverts %d in %d streams",
-		kind, drops1-drops0, machine, mCPU, bCPU, bToMaster+bOther, jd.N, jd.P50, jd.P99, jd.Max, jm.Adverts, jm.Streams())
+	r.logf("  %s: queue drops %d, machine busy %.0f%% (steal %.1f%%, worst 100 ms %.0f%%), CPU master %.1f%% backup %.1f%%, backup transitions %d, gaps n=%d p50 %v p99 %v max %v, adverts %d in %d streams",
+		kind, drops1-drops0, machine, 100*steal, 100*stealWorst, mCPU, bCPU, bToMaster+bOther, jd.N, jd.P50, jd.P99, jd.Max, jm.Adverts, jm.Streams())
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -252,6 +253,7 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 		if err := sleep(ctx, rand.N(interval)); err != nil {
 			return err
 		}
+		steal0, _ := readSteal()
 		t0 := time.Now()
 		switch fc {
 		case CutLink:
@@ -274,6 +276,8 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 			return fmt.Errorf("%s %s rep %d: %w\nbackup log: %s", scen, kind, i, err, p.backup.LogTail(1500))
 		}
 		vipTimes = append(vipTimes, tVIP.Sub(t0))
+		steal1, _ := readSteal()
+		repSteal := stealShare(steal1-steal0, time.Since(t0), runtime.NumCPU())
 		var split resignSplit
 		if fc == Terminate {
 			split = r.splitResign(ctx, rw, p.backup, t0, tVIP)
@@ -294,11 +298,14 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 		}
 		switch fc {
 		case CutLink:
+			if tVIP.Sub(t0) > expect+5*time.Millisecond {
+				r.logf("  %s rep %d over target: VIP after %v; the hypervisor took %.0f%% of the machine meanwhile (steal)", kind, i, tVIP.Sub(t0), 100*repSteal)
+			}
 			err = port.up()
 		case Terminate:
 			if err = p.master.Wait(5 * time.Second); err == nil {
 				if tVIP.Sub(t0) > expect+5*time.Millisecond {
-					r.logf("  %s rep %d over target: %s; the master's stop took %s", kind, i, split.describe(tVIP.Sub(t0)), stopTook(p.master.LogTail(600)))
+					r.logf("  %s rep %d over target: %s; the master's stop took %s; the hypervisor took %.0f%% of the machine meanwhile (steal)", kind, i, split.describe(tVIP.Sub(t0)), stopTook(p.master.LogTail(600)), 100*repSteal)
 				}
 				p.master, err = p.lab.StartDaemon(r.Tools, kind, mh, KeepalivedConf("bench-master", ly, masterPriority))
 				if err == nil {

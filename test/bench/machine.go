@@ -69,3 +69,99 @@ func busyCores(wall time.Duration, idleTicks float64, cpus int) float64 {
 	busy := float64(cpus) - idleTicks/clockTicks/wall.Seconds()
 	return 100 * min(max(busy, 0), float64(cpus))
 }
+
+// StealWatch samples the hypervisor's steal time (/proc/stat) every 100 ms
+// during a measurement: a VM whose vCPUs are not run stalls every process in
+// it at once, both daemons of the lab included, and a stall of half a
+// Master_Down_Interval is a takeover whatever the daemon. The worst window
+// and when it was tell whether a false transition lines up with one.
+type StealWatch struct {
+	stop chan struct{}
+	done chan struct{}
+
+	total      time.Duration // stolen over the whole watch
+	wall       time.Duration
+	worst      float64 // share of the machine in the worst window
+	worstAt    time.Time
+	readErrors int
+}
+
+const stealWindow = 100 * time.Millisecond
+
+// WatchSteal starts sampling.
+func WatchSteal() *StealWatch {
+	w := &StealWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *StealWatch) run() {
+	defer close(w.done)
+	t := time.NewTicker(stealWindow)
+	defer t.Stop()
+	start := time.Now()
+	first, err := readSteal()
+	if err != nil {
+		w.readErrors++
+		return
+	}
+	prev, prevAt := first, start
+	for {
+		select {
+		case <-w.stop:
+			if s, err := readSteal(); err == nil {
+				w.total, w.wall = s-first, time.Since(start)
+			}
+			return
+		case now := <-t.C:
+			s, err := readSteal()
+			if err != nil {
+				w.readErrors++
+				continue
+			}
+			if share := stealShare(s-prev, now.Sub(prevAt), runtime.NumCPU()); share > w.worst {
+				w.worst, w.worstAt = share, now
+			}
+			prev, prevAt = s, now
+		}
+	}
+}
+
+// Stop ends the watch and returns the share of the machine's CPU time
+// stolen over it and in its worst 100 ms window (0..1), and that window's
+// end.
+func (w *StealWatch) Stop() (total, worst float64, worstAt time.Time) {
+	close(w.stop)
+	<-w.done
+	return stealShare(w.total, w.wall, runtime.NumCPU()), w.worst, w.worstAt
+}
+
+func stealShare(stolen, wall time.Duration, cpus int) float64 {
+	if wall <= 0 || cpus <= 0 || stolen < 0 {
+		return 0
+	}
+	return min(float64(stolen)/float64(wall)/float64(cpus), 1)
+}
+
+func readSteal() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseSteal(string(b))
+}
+
+// parseSteal reads the steal column of /proc/stat's "cpu" line, in USER_HZ
+// ticks.
+func parseSteal(s string) (time.Duration, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("no steal column in /proc/stat's first line %q", line)
+	}
+	v, err := strconv.ParseUint(f[8], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/stat steal %q: %v", f[8], err)
+	}
+	return time.Duration(v) * time.Second / clockTicks, nil
+}

@@ -175,3 +175,20 @@ func TestMachineBusyIsWallTimeLessIdle(t *testing.T) {
 		t.Fatal("a /proc/stat without a cpu line parsed")
 	}
 }
+
+func TestStealShareIsOfTheWholeMachine(t *testing.T) {
+	s, err := parseSteal("cpu  1 0 2 3 4 0 5 1234 0 0\n")
+	if err != nil || s != 12340*time.Millisecond {
+		t.Fatalf("steal = %v, %v; want 12.34s", s, err)
+	}
+	// 30 ms stolen in a 100 ms window of 2 CPUs: 15% of the machine.
+	if got := stealShare(30*time.Millisecond, 100*time.Millisecond, 2); got < 0.1499 || got > 0.1501 {
+		t.Fatalf("share = %v, want 0.15", got)
+	}
+	if got := stealShare(time.Second, 0, 2); got != 0 {
+		t.Fatalf("share over no time = %v", got)
+	}
+	if _, err := parseSteal("cpu 1 2 3\n"); err == nil {
+		t.Fatal("a cpu line without steal parsed")
+	}
+}
