@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -43,31 +44,79 @@ func (res *Results) drawCPU(path string) error {
 	p := plot.New()
 	p.Title.Text = "CPU of master + backup against instance count"
 	p.X.Label.Text = "VRRP instances"
-	p.Y.Label.Text = "CPU (% of one core, user + system)"
+	p.Y.Label.Text = "CPU (% of one core, user + system; log scale)"
+	// The daemons are 10× apart: a log scale shows both, and a decade and
+	// a half of headroom above the highest keeps the legend off the lines.
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Legend.Top = true
 	p.Legend.Left = true
-	for i, key := range sortedKeys(res.CPUSeries) {
+	hi, lo := 0.0, 0.0
+	// Colour by interval, shape by daemon, whatever series each daemon has.
+	colour, shape := map[string]int{}, map[string]int{}
+	for _, key := range cpuSeriesOrder(res.CPUSeries) {
+		kind, iv, _ := strings.Cut(key, " ")
+		if _, ok := colour[iv]; !ok {
+			colour[iv] = len(colour)
+		}
+		if _, ok := shape[kind]; !ok {
+			shape[kind] = len(shape)
+		}
+	}
+	for _, key := range cpuSeriesOrder(res.CPUSeries) {
 		pts := append([][2]float64(nil), res.CPUSeries[key]...)
 		sort.Slice(pts, func(a, b int) bool { return pts[a][0] < pts[b][0] })
 		xys := make(plotter.XYs, len(pts))
 		for j, pt := range pts {
-			xys[j].X, xys[j].Y = pt[0], pt[1]
+			// A log axis has no 0: a daemon under one /proc tick plots
+			// at 0.01 %.
+			xys[j].X, xys[j].Y = pt[0], max(pt[1], 0.01)
+			hi = max(hi, xys[j].Y)
+			if lo == 0 || xys[j].Y < lo {
+				lo = xys[j].Y
+			}
 		}
 		line, points, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return err
 		}
-		line.Color = plotutil.Color(i)
+		// One colour per interval, so a daemon's line is compared with the
+		// other's of the same colour; keepalived's are dashed.
+		kind, iv, _ := strings.Cut(key, " ")
+		c := plotutil.Color(colour[iv])
+		line.Color, points.Color = c, c
+		points.Shape = plotutil.Shape(shape[kind])
 		if strings.HasPrefix(key, string(Keepalived)) {
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
-		points.Color = plotutil.Color(i)
-		points.Shape = plotutil.Shape(i)
 		p.Add(line, points)
 		p.Legend.Add(key, line, points)
 	}
 	p.Add(plotter.NewGrid())
+	if hi > 0 {
+		p.Y.Min, p.Y.Max = lo/2, hi*8
+	}
 	return p.Save(8*vg.Inch, 5*vg.Inch, path)
+}
+
+// cpuSeriesOrder sorts "daemon interval" keys by daemon, then by interval
+// (1s after 100ms), for the legend.
+func cpuSeriesOrder(m map[string][][2]float64) []string {
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(a, b int) bool {
+		ka, ia, _ := strings.Cut(keys[a], " ")
+		kb, ib, _ := strings.Cut(keys[b], " ")
+		if ka != kb {
+			return ka < kb
+		}
+		da, errA := time.ParseDuration(ia)
+		db, errB := time.ParseDuration(ib)
+		if errA != nil || errB != nil {
+			return ia < ib
+		}
+		return da > db
+	})
+	return keys
 }
 
 func (res *Results) drawFailover(path string) error {
