@@ -28,6 +28,9 @@ type iface struct {
 	ann    *vip.Announcer
 	groups io.Closer
 	dp     *loader.Dataplane
+	// readSource replaces the host's address lookup of sourceAddr when set
+	// (tests: a netlink read that fails, an address that changes).
+	readSource func(family int) (netip.Addr, error)
 }
 
 func (ifc *iface) attached() bool { return ifc.mode != loader.AttachMode(0) }
@@ -134,6 +137,9 @@ func (d *Daemon) detachUnusedIfaces() {
 // none; another error: it could not be read (netlink), which says nothing
 // about the address.
 func (ifc *iface) sourceAddr(family int) (netip.Addr, error) {
+	if ifc.readSource != nil {
+		return ifc.readSource(family)
+	}
 	if family == 6 {
 		return vip.LinkLocalIPv6(ifc.index)
 	}

@@ -1,0 +1,148 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xvrrp/xvrrp/control/config"
+	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/control/sched"
+	"github.com/xvrrp/xvrrp/vip"
+)
+
+// TestAddrChangedKeepsTheSourceWhenTheReadFails: an address event after
+// which the interface's addresses cannot be read (netlink busy, ENOBUFS)
+// says nothing about the source address, so a backup keeps its source and
+// its state; a new primary address becomes the source without a transition;
+// only an interface that has none left puts the instance in FAULT ("no
+// usable source address"), and one that gets one back clears it.
+func TestAddrChangedKeepsTheSourceWhenTheReadFails(t *testing.T) {
+	var logs bytes.Buffer
+	d := &Daemon{
+		log:      slog.New(slog.NewTextHandler(&logs, nil)),
+		ctx:      context.Background(),
+		byName:   map[string]*instance{},
+		trackers: &trackerSet{},
+	}
+	s, err := sched.New(4, func(time.Time, []int) {}, sched.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.sched = s
+
+	a := netip.MustParseAddr("198.18.0.1")
+	b := netip.MustParseAddr("198.18.0.2")
+	var next netip.Addr
+	var readErr error
+	reads := 0
+	ifc := &iface{name: "lan0", index: 7, up: true, readSource: func(family int) (netip.Addr, error) {
+		reads++
+		if family != 4 {
+			t.Errorf("read family %d, want 4", family)
+		}
+		return next, readErr
+	}}
+	// An instance on another interface and one with unicast_src_ip are
+	// not looked at.
+	otherReads := 0
+	other := &iface{name: "lan1", index: 8, up: true, readSource: func(int) (netip.Addr, error) {
+		otherReads++
+		return netip.MustParseAddr("198.18.1.1"), nil
+	}}
+	next = a
+	r := addrTestInstance(t, d, "VI_1", 0, ifc, netip.Addr{})
+	addrTestInstance(t, d, "VI_OTHER", 1, other, netip.Addr{})
+	fixed := addrTestInstance(t, d, "VI_FIXED", 2, ifc, netip.MustParseAddr("198.18.0.9"))
+	if r.src != a || r.m.State() != fsm.StateBackup {
+		t.Fatalf("start: source %v, state %v; want %v, BACKUP", r.src, r.m.State(), a)
+	}
+
+	// The read fails: nothing changes, a warning says why.
+	reads, otherReads = 0, 0
+	next, readErr = netip.Addr{}, fmt.Errorf("netlink receive: %w", errors.New("no buffer space available"))
+	d.addrChanged(ifc.index)
+	if reads != 1 {
+		t.Errorf("read the addresses %d times for one event, want 1", reads)
+	}
+	if r.src != a || r.m.State() != fsm.StateBackup || r.m.Config().PrimaryAddr != a {
+		t.Fatalf("after a failed read: source %v (engine %v), state %v; want %v kept, BACKUP",
+			r.src, r.m.Config().PrimaryAddr, r.m.State(), a)
+	}
+	if !strings.Contains(logs.String(), "reading the advert source address") || !strings.Contains(logs.String(), "no buffer space") {
+		t.Errorf("failed read not logged with its error: %q", logs.String())
+	}
+
+	// A new primary address: the source follows, the state stays.
+	next, readErr = b, nil
+	d.addrChanged(ifc.index)
+	if r.src != b || r.m.Config().PrimaryAddr != b || r.m.State() != fsm.StateBackup {
+		t.Fatalf("after a new address: source %v (engine %v), state %v; want %v, BACKUP",
+			r.src, r.m.Config().PrimaryAddr, r.m.State(), b)
+	}
+	if !strings.Contains(logs.String(), "advert source address changed") {
+		t.Errorf("source change not logged: %q", logs.String())
+	}
+	if fixed.src != netip.MustParseAddr("198.18.0.9") {
+		t.Errorf("unicast_src_ip instance's source changed to %v", fixed.src)
+	}
+
+	// No address left: FAULT, with the reason.
+	next, readErr = netip.Addr{}, fmt.Errorf("lan0: %w", vip.ErrNoSourceAddress)
+	d.addrChanged(ifc.index)
+	if r.src.IsValid() || r.m.State() != fsm.StateFault {
+		t.Fatalf("after the last address went: source %v, state %v; want none, FAULT", r.src, r.m.State())
+	}
+	if got := r.m.FaultReasons(); len(got) != 1 || !strings.Contains(got[0], "source address") {
+		t.Errorf("fault reasons %q, want the missing source address", got)
+	}
+
+	// A failed read while in FAULT keeps the fault; an address clears it.
+	next, readErr = netip.Addr{}, errors.New("netlink: interrupted dump")
+	d.addrChanged(ifc.index)
+	if r.m.State() != fsm.StateFault {
+		t.Fatalf("failed read in FAULT: state %v, want FAULT", r.m.State())
+	}
+	next, readErr = a, nil
+	d.addrChanged(ifc.index)
+	if r.src != a || r.m.State() != fsm.StateBackup {
+		t.Fatalf("address back: source %v, state %v; want %v, BACKUP", r.src, r.m.State(), a)
+	}
+
+	if otherReads != 0 {
+		t.Errorf("read another interface's addresses %d times on this one's events", otherReads)
+	}
+
+	// A stopped daemon changes nothing.
+	d.stopped = true
+	next = b
+	d.addrChanged(ifc.index)
+	if r.src != a {
+		t.Errorf("stopped daemon changed the source to %v", r.src)
+	}
+}
+
+// addrTestInstance starts a BACKUP instance on ifc with the daemon's
+// newInstance, the way apply does, without a dataplane.
+func addrTestInstance(t *testing.T, d *Daemon, name string, id int, ifc *iface, srcIP netip.Addr) *instance {
+	t.Helper()
+	in := &config.Instance{
+		Name: name, Interface: ifc.name, VRID: 10 + id, Priority: 100, State: config.StateBackup,
+		AdvertInterval: time.Second, Version: 3, Family: 4, SrcIP: srcIP,
+		McastGroup: netip.MustParseAddr("224.0.0.18"),
+	}
+	r, err := d.newInstance(in, ifc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.id = id
+	d.byName[name] = r
+	d.handle(r, fsm.Event{Kind: fsm.EventStartup}, time.Now())
+	return r
+}
