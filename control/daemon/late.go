@@ -2,11 +2,10 @@ package daemon
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/xvrrp/xvrrp/control/procstat"
 )
 
 // lateTimers counts the timer batches that fired at least one advert
@@ -28,7 +27,7 @@ type lateTimers struct {
 	unreported uint64    // batches since it
 	worstUnrep time.Duration
 
-	// readSteal reads the machine's total steal time (nil: readProcSteal).
+	// readSteal reads the machine's total steal time (nil: /proc/stat).
 	readSteal func() (time.Duration, error)
 	steal     time.Duration // at stealAt
 	stealAt   time.Time     // zero: no reading yet
@@ -53,7 +52,8 @@ func (l *lateTimers) stealTime() (time.Duration, error) {
 	if l.readSteal != nil {
 		return l.readSteal()
 	}
-	return readProcSteal()
+	c, err := procstat.Read()
+	return c.Steal, err
 }
 
 // stealShare is the share of the machine's CPU time (all CPUs) that the
@@ -70,7 +70,7 @@ func (l *lateTimers) stealShare(now time.Time) (share float64, ok bool) {
 	if prevAt.IsZero() || wall <= 0 || s < prev {
 		return 0, false
 	}
-	return min(float64(s-prev)/float64(wall)/float64(runtime.NumCPU()), 1), true
+	return procstat.StealShare(s-prev, wall, runtime.NumCPU()), true
 }
 
 // noteLateness records how late the batch being fired came.
@@ -100,30 +100,4 @@ func (d *Daemon) noteLateness(late time.Duration, now time.Time) {
 		d.log.Warn(what+": xvrrpd did not get the CPU in time, so adverts left late and peers may take over; give it CPU headroom or a real-time priority (chrt -r 10, systemd CPUSchedulingPolicy=rr)", args...)
 	}
 	l.logged, l.unreported, l.worstUnrep = now, 0, 0
-}
-
-// readProcSteal reads the steal column of /proc/stat's "cpu" line (proc(5):
-// user nice system idle iowait irq softirq steal ..., in USER_HZ ticks):
-// time this machine's vCPUs wanted to run while the hypervisor ran
-// something else.
-func readProcSteal() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	return parseSteal(string(b))
-}
-
-func parseSteal(stat string) (time.Duration, error) {
-	line, _, _ := strings.Cut(stat, "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: no steal column in %q", line)
-	}
-	ticks, err := strconv.ParseUint(f[8], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/stat: steal column %q: %v", f[8], err)
-	}
-	// USER_HZ is 100 on every Linux architecture's user ABI.
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }

@@ -73,15 +73,3 @@ func TestLateReportBlamesTheHypervisorWhenItStoleTheCPU(t *testing.T) {
 		t.Fatalf("report without steal: %q", got)
 	}
 }
-
-func TestParseStealReadsTheEighthColumn(t *testing.T) {
-	got, err := parseSteal("cpu  84707 0 289863 8576794 6787 0 39516 18012 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
-	if err != nil || got != 180120*time.Millisecond {
-		t.Fatalf("steal = %v, %v; want 3m0.12s", got, err)
-	}
-	for _, bad := range []string{"cpu 1 2 3 4 5\n", "intr 1 2 3 4 5 6 7 8 9\n", "cpu 1 2 3 4 5 6 7 x 9\n"} {
-		if _, err := parseSteal(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}

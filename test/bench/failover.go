@@ -12,6 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/xvrrp/xvrrp/control/procstat"
 )
 
 // FailoverCase is how the master is taken away.
@@ -277,7 +279,7 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 		}
 		vipTimes = append(vipTimes, tVIP.Sub(t0))
 		steal1, _ := readSteal()
-		repSteal := stealShare(steal1-steal0, time.Since(t0), runtime.NumCPU())
+		repSteal := procstat.StealShare(steal1-steal0, time.Since(t0), runtime.NumCPU())
 		var split resignSplit
 		if fc == Terminate {
 			split = r.splitResign(ctx, rw, p.backup, t0, tVIP)

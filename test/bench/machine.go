@@ -1,12 +1,10 @@
 package bench
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/xvrrp/xvrrp/control/procstat"
 )
 
 // MachineCPU is a reading of how long the whole machine's CPUs have been
@@ -22,38 +20,19 @@ import (
 // NO_HZ_IDLE, /proc/stat's idle and iowait come from the nohz idle clock
 // (fs/proc/stat.c get_idle_time), which is exact.
 type MachineCPU struct {
-	idle float64 // idle + iowait, in USER_HZ ticks
+	idle time.Duration // idle + iowait, all CPUs
 	at   time.Time
 }
 
 // ReadMachineCPU reads /proc/stat.
 func ReadMachineCPU() (MachineCPU, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return MachineCPU{}, err
-	}
-	m, err := parseProcStat(string(b))
-	m.at = time.Now()
-	return m, err
+	c, err := procstat.Read()
+	return machineCPU(c, time.Now()), err
 }
 
-// parseProcStat reads idle and iowait from /proc/stat's "cpu" line (proc(5):
-// user nice system idle iowait irq softirq steal ...).
-func parseProcStat(s string) (MachineCPU, error) {
-	line, _, _ := strings.Cut(s, "\n")
-	f := strings.Fields(line)
-	if len(f) < 6 || f[0] != "cpu" {
-		return MachineCPU{}, fmt.Errorf("unexpected /proc/stat first line %q", line)
-	}
-	var m MachineCPU
-	for _, s := range f[4:6] {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return MachineCPU{}, fmt.Errorf("unexpected /proc/stat first line %q: %v", line, err)
-		}
-		m.idle += v
-	}
-	return m, nil
+// machineCPU counts iowait as idle: a CPU waiting for I/O runs nothing.
+func machineCPU(c procstat.CPU, at time.Time) MachineCPU {
+	return MachineCPU{idle: c.Idle + c.IOWait, at: at}
 }
 
 // BusyCores is how many cores were busy on average between m0 and m, in
@@ -62,11 +41,11 @@ func (m MachineCPU) BusyCores(m0 MachineCPU) float64 {
 	return busyCores(m.at.Sub(m0.at), m.idle-m0.idle, runtime.NumCPU())
 }
 
-func busyCores(wall time.Duration, idleTicks float64, cpus int) float64 {
+func busyCores(wall, idle time.Duration, cpus int) float64 {
 	if wall <= 0 {
 		return 0
 	}
-	busy := float64(cpus) - idleTicks/clockTicks/wall.Seconds()
+	busy := float64(cpus) - idle.Seconds()/wall.Seconds()
 	return 100 * min(max(busy, 0), float64(cpus))
 }
 
@@ -119,7 +98,7 @@ func (w *StealWatch) run() {
 				w.readErrors++
 				continue
 			}
-			if share := stealShare(s-prev, now.Sub(prevAt), runtime.NumCPU()); share > w.worst {
+			if share := procstat.StealShare(s-prev, now.Sub(prevAt), runtime.NumCPU()); share > w.worst {
 				w.worst, w.worstAt = share, now
 			}
 			prev, prevAt = s, now
@@ -133,35 +112,10 @@ func (w *StealWatch) run() {
 func (w *StealWatch) Stop() (total, worst float64, worstAt time.Time) {
 	close(w.stop)
 	<-w.done
-	return stealShare(w.total, w.wall, runtime.NumCPU()), w.worst, w.worstAt
-}
-
-func stealShare(stolen, wall time.Duration, cpus int) float64 {
-	if wall <= 0 || cpus <= 0 || stolen < 0 {
-		return 0
-	}
-	return min(float64(stolen)/float64(wall)/float64(cpus), 1)
+	return procstat.StealShare(w.total, w.wall, runtime.NumCPU()), w.worst, w.worstAt
 }
 
 func readSteal() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	return parseSteal(string(b))
-}
-
-// parseSteal reads the steal column of /proc/stat's "cpu" line, in USER_HZ
-// ticks.
-func parseSteal(s string) (time.Duration, error) {
-	line, _, _ := strings.Cut(s, "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("no steal column in /proc/stat's first line %q", line)
-	}
-	v, err := strconv.ParseUint(f[8], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/stat steal %q: %v", f[8], err)
-	}
-	return time.Duration(v) * time.Second / clockTicks, nil
+	c, err := procstat.Read()
+	return c.Steal, err
 }

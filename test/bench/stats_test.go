@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/xvrrp/xvrrp/control/procstat"
 )
 
 func TestSummarizeNearestRank(t *testing.T) {
@@ -154,41 +156,21 @@ func TestParseBenchOutput(t *testing.T) {
 
 func TestMachineBusyIsWallTimeLessIdle(t *testing.T) {
 	const stat = "cpu  900 10 300 5000 100 0 40 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
-	m, err := parseProcStat(stat)
+	c, err := procstat.Parse(stat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.idle != 5100 {
-		t.Fatalf("idle+iowait = %v ticks, want 5100", m.idle)
+	if m := machineCPU(c, time.Time{}); m.idle != 51*time.Second {
+		t.Fatalf("idle+iowait = %v, want 51s (5100 ticks)", m.idle)
 	}
-	// 2 CPUs for 60 s: 12000 ticks of CPU time, 9000 of them idle → 3000
-	// busy → 50% of one core on average.
-	if got := busyCores(60*time.Second, 9000, 2); got < 49.99 || got > 50.01 {
+	// 2 CPUs for 60 s: 120 s of CPU time, 90 s of them idle → 30 s busy
+	// → 50% of one core on average.
+	if got := busyCores(60*time.Second, 90*time.Second, 2); got < 49.99 || got > 50.01 {
 		t.Fatalf("busy = %v%%, want 50%%", got)
 	}
 	// Idle a little over the wall time (counters read microseconds apart)
 	// is 0, not negative.
-	if got := busyCores(time.Second, 201, 2); got != 0 {
+	if got := busyCores(time.Second, 2010*time.Millisecond, 2); got != 0 {
 		t.Fatalf("busy = %v%%, want 0", got)
-	}
-	if _, err := parseProcStat("intr 1 2 3\n"); err == nil {
-		t.Fatal("a /proc/stat without a cpu line parsed")
-	}
-}
-
-func TestStealShareIsOfTheWholeMachine(t *testing.T) {
-	s, err := parseSteal("cpu  1 0 2 3 4 0 5 1234 0 0\n")
-	if err != nil || s != 12340*time.Millisecond {
-		t.Fatalf("steal = %v, %v; want 12.34s", s, err)
-	}
-	// 30 ms stolen in a 100 ms window of 2 CPUs: 15% of the machine.
-	if got := stealShare(30*time.Millisecond, 100*time.Millisecond, 2); got < 0.1499 || got > 0.1501 {
-		t.Fatalf("share = %v, want 0.15", got)
-	}
-	if got := stealShare(time.Second, 0, 2); got != 0 {
-		t.Fatalf("share over no time = %v", got)
-	}
-	if _, err := parseSteal("cpu 1 2 3\n"); err == nil {
-		t.Fatal("a cpu line without steal parsed")
 	}
 }
