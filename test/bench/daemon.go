@@ -194,12 +194,8 @@ func (d *Daemon) LogSize() int64 {
 
 // LinesSince returns up to n lines logged after offset mark that match.
 func (d *Daemon) LinesSince(mark int64, n int, match func(string) bool) []string {
-	b, _ := os.ReadFile(d.Log)
-	if int64(len(b)) < mark {
-		mark = 0
-	}
 	var out []string
-	for _, line := range strings.Split(string(b[mark:]), "\n") {
+	for _, line := range d.logSince(mark) {
 		if len(out) == n {
 			break
 		}
@@ -210,26 +206,40 @@ func (d *Daemon) LinesSince(mark int64, n int, match func(string) bool) []string
 	return out
 }
 
+// logSince is the daemon's log after offset mark, in lines (all of it when
+// the log is shorter than mark).
+func (d *Daemon) logSince(mark int64) []string {
+	b, _ := os.ReadFile(d.Log)
+	if int64(len(b)) < mark {
+		mark = 0
+	}
+	return strings.Split(string(b[mark:]), "\n")
+}
+
+// transition classifies a log line: an entry into MASTER, or one into
+// BACKUP or FAULT.
+func (d *Daemon) transition(s string) (toMaster, other bool) {
+	if strings.Contains(s, d.masterMarker()) {
+		return true, false
+	}
+	return false, strings.Contains(s, d.backupMarker()) || strings.Contains(s, "Entering FAULT STATE") || strings.Contains(s, "→ FAULT")
+}
+
 // isTransition tells whether a log line is an entry into MASTER, BACKUP or
 // FAULT.
 func (d *Daemon) isTransition(s string) bool {
-	return strings.Contains(s, d.masterMarker()) || strings.Contains(s, d.backupMarker()) ||
-		strings.Contains(s, "Entering FAULT STATE") || strings.Contains(s, "→ FAULT")
+	m, o := d.transition(s)
+	return m || o
 }
 
 // TransitionsSince counts the state transitions the daemon logged after log
 // offset mark: entries into MASTER and into BACKUP, and into FAULT.
 func (d *Daemon) TransitionsSince(mark int64) (toMaster, other int) {
-	b, _ := os.ReadFile(d.Log)
-	if int64(len(b)) < mark {
-		mark = 0
-	}
-	for _, line := range bytes.Split(b[mark:], []byte("\n")) {
-		s := string(line)
-		switch {
-		case strings.Contains(s, d.masterMarker()):
+	for _, line := range d.logSince(mark) {
+		switch m, o := d.transition(line); {
+		case m:
 			toMaster++
-		case strings.Contains(s, d.backupMarker()), strings.Contains(s, "Entering FAULT STATE"), strings.Contains(s, "→ FAULT"):
+		case o:
 			other++
 		}
 	}

@@ -3,6 +3,9 @@ package bench
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,5 +175,36 @@ func TestMachineBusyIsWallTimeLessIdle(t *testing.T) {
 	// is 0, not negative.
 	if got := busyCores(time.Second, 2010*time.Millisecond, 2); got != 0 {
 		t.Fatalf("busy = %v%%, want 0", got)
+	}
+}
+
+func TestTransitionsSinceCountsEachDaemonsEntries(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		kind Kind
+		log  string
+	}{
+		{Xvrrpd, "level=INFO msg=\"VI_1: BACKUP → MASTER: timer\"\nlevel=INFO msg=\"VI_2: INIT → BACKUP: startup\"\nlevel=WARN msg=\"late\"\nlevel=INFO msg=\"VI_3: BACKUP → FAULT: down\"\n"},
+		{Keepalived, "(VI_1) Entering MASTER STATE\n(VI_2) Entering BACKUP STATE\n(VI_3) Entering FAULT STATE\nsomething else\n"},
+	} {
+		d := &Daemon{Kind: c.kind, Log: filepath.Join(dir, string(c.kind)+".log")}
+		if err := os.WriteFile(d.Log, []byte(c.log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if m, o := d.TransitionsSince(0); m != 1 || o != 2 {
+			t.Errorf("%s: TransitionsSince(0) = %d to MASTER, %d other; want 1, 2", c.kind, m, o)
+		}
+		// From the second line on: the MASTER entry is before the mark.
+		mark := int64(strings.Index(c.log, "\n") + 1)
+		if m, o := d.TransitionsSince(mark); m != 0 || o != 2 {
+			t.Errorf("%s: TransitionsSince(after line 1) = %d, %d; want 0, 2", c.kind, m, o)
+		}
+		// A mark past the end (the log was replaced) counts all of it.
+		if m, o := d.TransitionsSince(1 << 20); m != 1 || o != 2 {
+			t.Errorf("%s: TransitionsSince(past the end) = %d, %d; want 1, 2", c.kind, m, o)
+		}
+		if got := d.LinesSince(0, 2, d.isTransition); len(got) != 2 || !strings.Contains(got[0], "MASTER") {
+			t.Errorf("%s: LinesSince(0, 2, isTransition) = %q; want the first two transitions", c.kind, got)
+		}
 	}
 }
