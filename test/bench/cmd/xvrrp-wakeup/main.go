@@ -15,12 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvrrp/xvrrp/test/bench"
 )
 
 func main() {
@@ -113,9 +114,8 @@ func signalLatency(iv time.Duration, n int) ([]time.Duration, error) {
 	return lat, nil
 }
 
+// report prints the distribution with the benchmark's percentiles.
 func report(name string, d []time.Duration) {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	at := func(p float64) time.Duration { return s[int(float64(len(s)-1)*p)] }
-	fmt.Printf("%-28s n=%d p50 %v p99 %v max %v\n", name, len(s), at(0.5), at(0.99), at(1))
+	s := bench.Summarize(d)
+	fmt.Printf("%-28s n=%d p50 %v p99 %v max %v\n", name, s.N, s.P50, s.P99, s.Max)
 }
