@@ -54,7 +54,8 @@ func (res *Results) drawCPU(path string) error {
 	hi, lo := 0.0, 0.0
 	// Colour by interval, shape by daemon, whatever series each daemon has.
 	colour, shape := map[string]int{}, map[string]int{}
-	for _, key := range cpuSeriesOrder(res.CPUSeries) {
+	keys := cpuSeriesOrder(res.CPUSeries)
+	for _, key := range keys {
 		kind, iv, _ := strings.Cut(key, " ")
 		if _, ok := colour[iv]; !ok {
 			colour[iv] = len(colour)
@@ -63,7 +64,7 @@ func (res *Results) drawCPU(path string) error {
 			shape[kind] = len(shape)
 		}
 	}
-	for _, key := range cpuSeriesOrder(res.CPUSeries) {
+	for _, key := range keys {
 		pts := append([][2]float64(nil), res.CPUSeries[key]...)
 		sort.Slice(pts, func(a, b int) bool { return pts[a][0] < pts[b][0] })
 		xys := make(plotter.XYs, len(pts))

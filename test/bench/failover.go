@@ -298,15 +298,16 @@ func (r *Runner) Failover(ctx context.Context, fc FailoverCase, interval time.Du
 		} else {
 			missedGARP++
 		}
+		over := tVIP.Sub(t0) > expect+5*time.Millisecond
 		switch fc {
 		case CutLink:
-			if tVIP.Sub(t0) > expect+5*time.Millisecond {
+			if over {
 				r.logf("  %s rep %d over target: VIP after %v; the hypervisor took %.0f%% of the machine meanwhile (steal)", kind, i, tVIP.Sub(t0), 100*repSteal)
 			}
 			err = port.up()
 		case Terminate:
 			if err = p.master.Wait(5 * time.Second); err == nil {
-				if tVIP.Sub(t0) > expect+5*time.Millisecond {
+				if over {
 					r.logf("  %s rep %d over target: %s; the master's stop took %s; the hypervisor took %.0f%% of the machine meanwhile (steal)", kind, i, split.describe(tVIP.Sub(t0)), stopTook(p.master.LogTail(600)), 100*repSteal)
 				}
 				p.master, err = p.lab.StartDaemon(r.Tools, kind, mh, KeepalivedConf("bench-master", ly, masterPriority))
