@@ -256,20 +256,23 @@ func report(b *testing.B, h *Histogram, adverts, allocs uint64) {
 // target: p99 ≤ 2 ms, max ≤ 5 ms; not asserted, timing is the machine's).
 // One run per call whatever b.N: use -benchtime=1x; ns/op is the duration.
 func BenchmarkSchedulerLateness(b *testing.B) {
-	for _, spin := range []time.Duration{-1, time.Millisecond} {
-		name := "spin=off"
-		if spin > 0 {
-			name = "spin=1ms"
-		}
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"timerfd", Options{}},
+		{"runtime-timer", Options{RuntimeTimer: true}},
+		{"runtime-timer+spin=1ms", Options{RuntimeTimer: true, Spin: time.Millisecond}},
+	} {
 		for _, ph := range phases {
-			b.Run(name+"/"+ph.name, func(b *testing.B) {
-				benchHeap(b, spin, ph.phase(rand.New(rand.NewPCG(3, 4))))
+			b.Run(c.name+"/"+ph.name, func(b *testing.B) {
+				benchHeap(b, c.opts, ph.phase(rand.New(rand.NewPCG(3, 4))))
 			})
 		}
 	}
 }
 
-func benchHeap(b *testing.B, spin time.Duration, phase func(int) time.Duration) {
+func benchHeap(b *testing.B, opts Options, phase func(int) time.Duration) {
 	base := time.Now().Add(startMargin)
 	ins := newMasters(b, benchInstances, base, phase)
 	var h Histogram // only the scheduler goroutine touches it during Run
@@ -284,7 +287,7 @@ func benchHeap(b *testing.B, spin time.Duration, phase func(int) time.Duration) 
 			adverts += n
 			s.Reset(id, ins[id].m.NextDeadline())
 		}
-	}, Options{Spin: spin})
+	}, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -465,5 +468,107 @@ func TestBatchLatenessIsTheEarliestDeadlinesDelay(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the due ids did not fire")
+	}
+}
+
+// The engine's timers must never fire early: Skew_Time and
+// Master_Down_Interval (RFC 5798 §6.4.2) are minimum waits. Run checks the
+// heap itself after every wake-up, so an alarm that came early costs a pass,
+// never an early fire; this holds it to that with both alarms.
+func TestRunNeverFiresBeforeTheDeadline(t *testing.T) {
+	for _, rt := range []bool{false, true} {
+		t.Run(map[bool]string{false: "timerfd", true: "runtime-timer"}[rt], func(t *testing.T) {
+			const n = 6
+			var mu sync.Mutex
+			due := make([]time.Time, n)
+			var early []string
+			fired := 0
+			done := make(chan struct{})
+			s, err := New(n, func(_ time.Time, ids []int) {
+				at := time.Now()
+				mu.Lock()
+				defer mu.Unlock()
+				for _, id := range ids {
+					if at.Before(due[id]) {
+						early = append(early, fmt.Sprintf("id %d %v early", id, due[id].Sub(at)))
+					}
+					if fired++; fired == n {
+						close(done)
+					}
+				}
+			}, Options{Slack: time.Nanosecond, RuntimeTimer: rt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			mu.Lock()
+			for i := range n {
+				// Odd offsets, so no deadline falls on a millisecond.
+				due[i] = now.Add(time.Duration(i+1)*7*time.Millisecond + 373*time.Microsecond)
+				s.Reset(i, due[i])
+			}
+			mu.Unlock()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go s.Run(ctx)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("timers did not fire within 10s")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(early) > 0 {
+				t.Fatalf("fired before the deadline: %v", early)
+			}
+		})
+	}
+}
+
+// A Reset to an earlier deadline replaces the alarm's setting: the id fires
+// at its new deadline, not at the old one an hour away.
+func TestResetToAnEarlierDeadlineWakesTheTimerfdAlarm(t *testing.T) {
+	fired := make(chan time.Time, 1)
+	s, err := New(1, func(now time.Time, _ []int) { fired <- now }, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Reset(0, time.Now().Add(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	time.Sleep(20 * time.Millisecond) // Run is asleep on the hour-long setting
+	want := time.Now().Add(15 * time.Millisecond)
+	s.Reset(0, want)
+	select {
+	case at := <-fired:
+		if at.Before(want) {
+			t.Fatalf("fired %v before its deadline", want.Sub(at))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the earlier deadline did not fire within 10s")
+	}
+}
+
+// Closing the timerfd alarm ends its reader goroutine.
+func TestTimerfdAlarmCloses(t *testing.T) {
+	a, err := newTimerfdAlarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.set(time.Millisecond)
+	select {
+	case <-a.fired():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a 1ms timerfd did not fire within 10s")
+	}
+	before := runtime.NumGoroutine()
+	a.close()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() >= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("reader goroutine still running after close (%d goroutines)", runtime.NumGoroutine())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -5,11 +5,14 @@
 // what happens in the failover lab.
 //
 //	xvrrp-wakeup -mode timer -iv 609ms -n 150
+//	xvrrp-wakeup -mode sched -iv 609ms -n 150   # xvrrpd's scheduler (timerfd)
+//	xvrrp-wakeup -mode sched -runtime-timer -iv 609ms -n 150
 //	xvrrp-wakeup -mode signal -iv 1s -n 120
 package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -21,11 +24,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/xvrrp/xvrrp/control/sched"
 	"github.com/xvrrp/xvrrp/test/bench"
 )
 
 func main() {
-	mode := flag.String("mode", "timer", "timer: oversleep of time.Sleep(iv); signal: SIGUSR1 to an idle child's handler, one per iv")
+	mode := flag.String("mode", "timer", "timer: oversleep of time.Sleep(iv); sched: lateness of xvrrpd's scheduler (control/sched) firing one id iv after it was set; signal: SIGUSR1 to an idle child's handler, one per iv")
+	runtimeTimer := flag.Bool("runtime-timer", false, "with -mode sched: the scheduler waits on the Go runtime's timer, not its timerfd")
 	iv := flag.Duration("iv", 609*time.Millisecond, "idle time before each wake-up")
 	n := flag.Int("n", 200, "samples")
 	flag.Parse()
@@ -33,6 +38,15 @@ func main() {
 	switch *mode {
 	case "timer":
 		report("timer oversleep @"+iv.String(), timerLateness(*iv, *n))
+	case "sched":
+		name := "sched (timerfd) @"
+		if *runtimeTimer {
+			name = "sched (runtime timer) @"
+		}
+		var lat []time.Duration
+		if lat, err = schedLateness(*iv, *n, *runtimeTimer); err == nil {
+			report(name+iv.String(), lat)
+		}
 	case "signal":
 		var lat []time.Duration
 		if lat, err = signalLatency(*iv, *n); err == nil {
@@ -41,7 +55,7 @@ func main() {
 	case "child":
 		err = child()
 	default:
-		err = fmt.Errorf("unknown -mode %q: timer or signal", *mode)
+		err = fmt.Errorf("unknown -mode %q: timer, sched or signal", *mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xvrrp-wakeup:", err)
@@ -57,6 +71,26 @@ func timerLateness(iv time.Duration, n int) []time.Duration {
 		late = append(late, time.Since(t0)-iv)
 	}
 	return late
+}
+
+// schedLateness schedules one id iv ahead, n times in a row, on the
+// daemon's scheduler, and returns how late each fired.
+func schedLateness(iv time.Duration, n int, runtimeTimer bool) ([]time.Duration, error) {
+	fired := make(chan time.Time)
+	s, err := sched.New(1, func(_ time.Time, _ []int) { fired <- time.Now() }, sched.Options{RuntimeTimer: runtimeTimer})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	late := make([]time.Duration, 0, n)
+	for range n {
+		due := time.Now().Add(iv)
+		s.Reset(0, due)
+		late = append(late, (<-fired).Sub(due))
+	}
+	return late, nil
 }
 
 // monoNow is CLOCK_MONOTONIC, comparable across processes.
