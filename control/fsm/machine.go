@@ -247,9 +247,11 @@ func (m *Machine) becomeMaster(now time.Time, cause Cause, reason string, out []
 	m.masterAddr = m.cfg.PrimaryAddr
 	m.masterPrio = m.eff
 	m.preemptAt = time.Time{}
-	out = m.transition(StateMaster, cause, reason, out)
+	// In §6.4.2's order: the advert, the addresses and their announcement
+	// first, the transition (the log line, notify) after them.
 	out = m.sendAdvert(m.eff, out)
 	out = append(out, Action{Kind: ActionAddVIPs}, Action{Kind: ActionSendGratuitous})
+	out = m.transition(StateMaster, cause, reason, out)
 	m.adverAt = now.Add(m.cfg.AdvertInterval)
 	return out
 }
@@ -537,9 +539,11 @@ func (m *Machine) shutdown(out []Action) []Action {
 		return out
 	case StateMaster:
 		// RFC 5798 §6.4.3 Shutdown: cancel Adver_Timer, send priority 0.
-		out = m.transition(StateStop, CauseShutdown, "shutdown", out)
+		// The advert goes first: the backups' Skew_Time starts when it is
+		// on the wire, and logging the transition can wait for it.
 		out = m.sendAdvert(PriorityStop, out)
 		out = append(out, Action{Kind: ActionRemoveVIPs})
+		out = m.transition(StateStop, CauseShutdown, "shutdown", out)
 	default:
 		out = m.transition(StateStop, CauseShutdown, "shutdown", out)
 	}

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -644,4 +645,42 @@ func TestEveryTransitionHasItsCause(t *testing.T) {
 		h.start()
 		want(t, h.fire(), CauseStartAsMaster)
 	})
+}
+
+// kindsOf is the actions' kinds in order.
+func kindsOf(acts []Action) []ActionKind {
+	ks := make([]ActionKind, len(acts))
+	for i, a := range acts {
+		ks[i] = a.Kind
+	}
+	return ks
+}
+
+// RFC 5798 §6.4.3: a stopping master's priority 0 goes out before anything
+// else it does (the backups' Skew_Time runs from it); the transition, which
+// the daemon logs and notifies, comes last.
+func TestShutdownSendsPriorityZeroFirst_RFC5798_6_4_3(t *testing.T) {
+	h := newHarness(t, cfg(func(c *Config) { c.Priority = 255 }))
+	h.start()
+	h.wantState(StateMaster)
+	got := kindsOf(h.ev(Event{Kind: EventShutdown}))
+	want := []ActionKind{ActionSendAdvert, ActionRemoveVIPs, ActionTransition}
+	if !slices.Equal(got, want) {
+		t.Fatalf("shutdown actions %v, want %v", got, want)
+	}
+}
+
+// RFC 5798 §6.4.2 (Master_Down_Timer fires): send an advert, announce the
+// addresses, then transition to Master: the log line and notify follow the
+// takeover instead of delaying it.
+func TestBecomeMasterActsBeforeTheTransition_RFC5798_6_4_2(t *testing.T) {
+	h := newHarness(t, cfg(nil))
+	h.start()
+	h.wantState(StateBackup)
+	got := kindsOf(h.fire())
+	h.wantState(StateMaster)
+	want := []ActionKind{ActionSendAdvert, ActionAddVIPs, ActionSendGratuitous, ActionTransition}
+	if !slices.Equal(got, want) {
+		t.Fatalf("takeover actions %v, want %v", got, want)
+	}
 }
