@@ -96,14 +96,7 @@ func TestRunFiresDueIDsInDeadlineOrder(t *testing.T) {
 	s.Reset(2, now.Add(20*time.Millisecond))
 	s.Reset(6, now.Add(time.Hour))
 	s.Remove(6)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("timers did not fire within 10s")
-	}
+	runUntil(t, s, done)
 	mu.Lock()
 	defer mu.Unlock()
 	want := []int{1, 2, 5, 3}
@@ -114,6 +107,20 @@ func TestRunFiresDueIDsInDeadlineOrder(t *testing.T) {
 	}
 	if h := s.Lateness(); h.Count() != 4 {
 		t.Fatalf("lateness samples = %d, want 4", h.Count())
+	}
+}
+
+// runUntil runs s until done is closed, failing the test after 10 s, and
+// stops it when the test ends.
+func runUntil(t *testing.T, s *Scheduler, done <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go s.Run(ctx)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("timers did not fire within 10s")
 	}
 }
 
@@ -508,14 +515,7 @@ func TestRunNeverFiresBeforeTheDeadline(t *testing.T) {
 				s.Reset(i, due[i])
 			}
 			mu.Unlock()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go s.Run(ctx)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("timers did not fire within 10s")
-			}
+			runUntil(t, s, done)
 			mu.Lock()
 			defer mu.Unlock()
 			if len(early) > 0 {
