@@ -11,18 +11,18 @@ import (
 // An alarm wakes the scheduler once after a duration. Run owns it; only the
 // scheduler goroutine calls set and close.
 //
-// The Go runtime's own timers wake late by up to a millisecond and more on
-// an idle process, for two reasons outside the runtime's control and ours:
-// an idle runtime sleeps in epoll_pwait, whose timeout is in whole
-// milliseconds (the runtime rounds a sub-millisecond remainder up to one),
-// and the kernel adds to a non-real-time epoll timeout a slack of 0.1 % of
-// it (fs/select.c select_estimate_accuracy: 0.6 ms on a 609 ms Skew_Time).
-// Measured on the lab (`bin/xvrrp-wakeup -mode timer -iv 609ms`): p50 0.86
-// ms late. A timerfd is an hrtimer without slack whose expiry makes a file
-// descriptor readable, and the runtime's poller wakes on that at once: the
-// timer the engine asked for is the one it gets (RFC 5798 §6.4.2's
-// Skew_Time after a priority-0 advert is the case where a late wake-up is
-// the whole failover's delay).
+// The Go runtime's own timers wake an idle process up to a millisecond and
+// more late, for two reasons: an idle runtime sleeps in epoll_pwait, whose
+// timeout is in whole milliseconds (runtime/netpoll_epoll.go rounds a
+// sub-millisecond remainder up to one), and the kernel lets a
+// normal-priority epoll timeout expire up to 0.1 % of its length late
+// (fs/select.c select_estimate_accuracy: 0.6 ms of a 609 ms Skew_Time).
+// Measured on this project's machine (`bin/xvrrp-wakeup -mode sched
+// -runtime-timer -iv 609ms`): p50 0.91 ms late. A timerfd is an hrtimer
+// without that slack whose expiry makes a file descriptor readable, which
+// wakes the runtime's poller at once (p50 0.20 ms, same command without
+// -runtime-timer). RFC 5798 §6.4.2's Skew_Time after a priority-0 advert is
+// where this shows: the timer's lateness is added to the failover as is.
 type alarm interface {
 	set(d time.Duration) // fire once after d > 0, replacing any earlier setting
 	fired() <-chan struct{}
@@ -64,10 +64,14 @@ func (a *timerfdAlarm) read() {
 		if _, err := a.f.Read(b[:]); err != nil {
 			return // closed
 		}
-		select {
-		case a.c <- struct{}{}:
-		default: // a wake-up is already pending: Run re-reads the heap anyway
-		}
+		a.notify()
+	}
+}
+
+func (a *timerfdAlarm) notify() {
+	select {
+	case a.c <- struct{}{}:
+	default: // a wake-up is already pending: Run re-reads the heap anyway
 	}
 }
 
@@ -76,11 +80,8 @@ func (a *timerfdAlarm) set(d time.Duration) {
 	v := unix.NsecToTimespec(int64(max(d, time.Nanosecond)))
 	if err := unix.TimerfdSettime(a.fd, 0, &unix.ItimerSpec{Value: v}, nil); err != nil {
 		// Cannot happen on a valid fd with a valid value; never leave Run
-		// asleep forever: wake it now so it re-arms on the next pass.
-		select {
-		case a.c <- struct{}{}:
-		default:
-		}
+		// asleep (or spinning): the runtime's timer wakes it instead.
+		time.AfterFunc(d, a.notify)
 	}
 }
 
