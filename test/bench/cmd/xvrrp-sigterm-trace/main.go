@@ -348,7 +348,11 @@ func split(args []string) error {
 				fmt.Printf(" %9s", "-")
 				continue
 			}
-			cols[k] = append(cols[k], d)
+			// The summary counts takeovers only: the benchmark's last
+			// SIGTERM, at its teardown, has none.
+			if row[len(row)-1] >= 0 {
+				cols[k] = append(cols[k], d)
+			}
 			fmt.Printf(" %9.3f", float64(d)/1e6)
 		}
 		fmt.Println()
