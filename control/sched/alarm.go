@@ -68,9 +68,12 @@ func (a *timerfdAlarm) read() {
 	}
 }
 
-func (a *timerfdAlarm) notify() {
+func (a *timerfdAlarm) notify() { notify(a.c) }
+
+// notify makes one wake-up pending on c (buffered, 1).
+func notify(c chan struct{}) {
 	select {
-	case a.c <- struct{}{}:
+	case c <- struct{}{}:
 	default: // a wake-up is already pending: Run re-reads the heap anyway
 	}
 }
@@ -96,12 +99,7 @@ type runtimeAlarm struct {
 
 func newRuntimeAlarm() *runtimeAlarm {
 	a := &runtimeAlarm{c: make(chan struct{}, 1)}
-	a.t = time.AfterFunc(time.Hour, func() {
-		select {
-		case a.c <- struct{}{}:
-		default:
-		}
-	})
+	a.t = time.AfterFunc(time.Hour, func() { notify(a.c) })
 	a.t.Stop()
 	return a
 }
