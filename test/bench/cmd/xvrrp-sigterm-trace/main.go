@@ -275,7 +275,7 @@ func split(args []string) error {
 		if e.comm == "xvrrpd" {
 			seen[e.tgid]++
 		}
-		tr.tgidOf[e.pid] = strings.TrimSpace(e.tgid)
+		tr.tgidOf[e.pid] = e.tgid
 	}
 	backup, most := "", 0
 	for t, n := range seen {
@@ -283,10 +283,8 @@ func split(args []string) error {
 			backup, most = t, n
 		}
 	}
-	backup = strings.TrimSpace(backup)
 	tr.backup = backup
-	tgid := func(e *event) string { return strings.TrimSpace(e.tgid) }
-	ms := func(a, b *event) time.Duration {
+	gap := func(a, b *event) time.Duration {
 		if a == nil || b == nil {
 			return -1
 		}
@@ -299,10 +297,11 @@ func split(args []string) error {
 	}
 	fmt.Println()
 	rep := 0
+	// A slow repetition's marks, in the order of markNames (nil: not seen).
+	markNames := []string{"signal", "deliver", "tx", "port", "rx", "advert", "garp"}
 	type detail struct {
 		rep   int
 		marks []*event
-		names []string
 	}
 	var slow []detail
 	for i := range evs {
@@ -317,10 +316,10 @@ func split(args []string) error {
 		}
 		end := sig.at + 0.1 // the master's and the network's shares are milliseconds
 		dl := tr.first(sig.at, end, func(e *event) bool {
-			return e.name == "signal_deliver" && tgid(e) == master && strings.Contains(e.arg, "sig=15 ")
+			return e.name == "signal_deliver" && e.tgid == master && strings.Contains(e.arg, "sig=15 ")
 		})
 		tx := tr.first(sig.at, end, func(e *event) bool {
-			return e.name == "net_dev_xmit" && tgid(e) == master && strings.Contains(e.arg, "dev=eth0 ")
+			return e.name == "net_dev_xmit" && e.tgid == master && strings.Contains(e.arg, "dev=eth0 ")
 		})
 		if tx == nil {
 			rep++
@@ -335,13 +334,13 @@ func split(args []string) error {
 		var adv, garp *event
 		if rx != nil {
 			adv = tr.first(rx.at+0.001, rx.at+2, func(e *event) bool {
-				return e.name == "net_dev_xmit" && tgid(e) == backup && kv(e.arg)["len"] != "42"
+				return e.name == "net_dev_xmit" && e.tgid == backup && kv(e.arg)["len"] != "42"
 			})
 			garp = tr.first(rx.at+0.001, rx.at+2, func(e *event) bool {
-				return e.name == "net_dev_xmit" && tgid(e) == backup && kv(e.arg)["len"] == "42"
+				return e.name == "net_dev_xmit" && e.tgid == backup && kv(e.arg)["len"] == "42"
 			})
 		}
-		row := []time.Duration{ms(sig, dl), ms(sig, tx), ms(tx, pt), ms(tx, rx), ms(rx, adv), ms(adv, garp), ms(sig, garp)}
+		row := []time.Duration{gap(sig, dl), gap(sig, tx), gap(tx, pt), gap(tx, rx), gap(rx, adv), gap(adv, garp), gap(sig, garp)}
 		fmt.Printf("%4d", rep)
 		for k, d := range row {
 			if d < 0 {
@@ -357,14 +356,7 @@ func split(args []string) error {
 		}
 		fmt.Println()
 		if t := row[len(row)-1]; t < 0 || t > *over {
-			d := detail{rep: rep}
-			for k, e := range []*event{sig, dl, tx, pt, rx, adv, garp} {
-				if e != nil {
-					d.marks = append(d.marks, e)
-					d.names = append(d.names, []string{"signal", "deliver", "tx", "port", "rx", "advert", "garp"}[k])
-				}
-			}
-			slow = append(slow, d)
+			slow = append(slow, detail{rep: rep, marks: []*event{sig, dl, tx, pt, rx, adv, garp}})
 		}
 		rep++
 	}
@@ -377,15 +369,25 @@ func split(args []string) error {
 		fmt.Printf("%-8s %5d %9.3f %9.3f %9.3f\n", s, sum.N, ms3(sum.P50), ms3(sum.P99), ms3(sum.Max))
 	}
 	for _, d := range slow {
-		fmt.Printf("\nrep %d: GARP later than %v after the signal\n", d.rep, *over)
-		for k := 1; k < len(d.marks); k++ {
-			a, b := d.marks[k-1], d.marks[k]
-			from := d.names[k-1]
-			if b.at-a.at > 0.1 { // the Skew_Time wait: show its last 5 ms
-				a = &event{at: b.at - 0.005}
-				from += "(last 5 ms)"
+		if d.marks[len(d.marks)-1] == nil {
+			fmt.Printf("\nrep %d: no GARP seen (no takeover: the benchmark's teardown, or a trace cut short)\n", d.rep)
+		} else {
+			fmt.Printf("\nrep %d: GARP later than %v after the signal\n", d.rep, *over)
+		}
+		var a *event
+		from := ""
+		for k, b := range d.marks {
+			if b == nil {
+				continue
 			}
-			fmt.Printf("  %s → %s %.3f ms; ran:%s\n", from, d.names[k], (b.at-a.at)*1e3, tr.ran(a.at, b.at))
+			if a != nil {
+				start, label := a.at, from
+				if b.at-a.at > 0.1 { // the Skew_Time wait: show its last 5 ms
+					start, label = b.at-0.005, from+"(last 5 ms)"
+				}
+				fmt.Printf("  %s → %s %.3f ms; ran:%s\n", label, markNames[k], (b.at-start)*1e3, tr.ran(start, b.at))
+			}
+			a, from = b, markNames[k]
 		}
 	}
 	return nil
