@@ -332,7 +332,12 @@ static __always_inline __u16 fold16(__u64 s)
 static __always_inline int bucket_refill(struct xvrrp_bucket *b, __u64 now, __u32 rate, __u32 burst)
 {
 	__u64 cap = (__u64)burst * XVRRP_NS_PER_SEC;
-	__u64 elapsed = now > b->last_ns ? now - b->last_ns : 0;
+	// A bucket never used (last_ns 0: the daemon programs policies zeroed)
+	// starts full. Refilling it by now - 0 would make its first tokens
+	// depend on how long ago the machine booted.
+	__u64 elapsed = XVRRP_MAX_REFILL_NS;
+	if (b->last_ns)
+		elapsed = now > b->last_ns ? now - b->last_ns : 0;
 	if (elapsed > XVRRP_MAX_REFILL_NS)
 		elapsed = XVRRP_MAX_REFILL_NS;
 	__u64 t = b->nanotokens + elapsed * rate;
@@ -591,7 +596,9 @@ int xvrrp_xdp(struct xdp_md *ctx)
 				h->count += 1;
 				return count(XVRRP_REASON_MASTER_REPEAT, verdict);
 			}
-		} else if (now - h->last_ns < h->on_time_ns) {
+		} else if (h->last_ns && now - h->last_ns < h->on_time_ns) {
+			// last_ns 0: no repeat yet. Not "0 ns after boot", which on a
+			// machine up for less than the window would look on time.
 			return count(XVRRP_REASON_MASTER_ON_TIME, XDP_DROP);
 		}
 	}

@@ -47,8 +47,8 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 	if err := dp.shared.instances.Lookup(&ik, &pol); err != nil {
 		t.Fatal(err)
 	}
-	pol.Aggregate.LastNs = before(pol.Aggregate.LastNs, d)
-	pol.MasterBucket.LastNs = before(pol.MasterBucket.LastNs, d)
+	pol.Aggregate.LastNs = before(t, pol.Aggregate.LastNs, d)
+	pol.MasterBucket.LastNs = before(t, pol.MasterBucket.LastNs, d)
 	if err := dp.shared.instances.Put(&ik, &pol); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 		if err := dp.shared.rateSrc.Lookup(&rk, &b); err != nil {
 			t.Fatal(err)
 		}
-		b.LastNs = before(b.LastNs, d)
+		b.LastNs = before(t, b.LastNs, d)
 		if err := dp.shared.rateSrc.Put(&rk, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -78,9 +78,15 @@ func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 // before moves a bucket's last refill d into the past, stopping at the
 // clock's zero: CLOCK_MONOTONIC starts at boot, and a freshly booted
 // machine has less than an hour behind it.
-func before(lastNs uint64, d time.Duration) uint64 {
+func before(t *testing.T, lastNs uint64, d time.Duration) uint64 {
+	t.Helper()
+	if lastNs == 0 {
+		return 0 // never used: the program fills it at its first use
+	}
+	// Clamping at 0 would refill by the machine's uptime, not by d: on a
+	// machine booted moments ago that is less than the test means.
 	if lastNs < uint64(d) {
-		return 0
+		t.Fatalf("cannot rewind a bucket by %v: it was last touched %v after boot", d, time.Duration(lastNs))
 	}
 	return lastNs - uint64(d)
 }
@@ -166,8 +172,9 @@ func TestRateLimitRefillAfterTimePasses(t *testing.T) {
 	runExpect(t, d, fromSource(1), ReasonAccepted)
 	runExpect(t, d, fromSource(2), ReasonRateLimitedInstance)
 
-	// A long pause refills to the burst, not beyond.
-	rewind(t, d, k, time.Hour)
+	// A long pause refills to the burst, not beyond (10 s: five times what
+	// the instance's burst needs at its rate).
+	rewind(t, d, k, 10*time.Second)
 	runExpect(t, d, fromSource(0), ReasonAccepted)
 	runExpect(t, d, fromSource(0), ReasonAccepted)
 	runExpect(t, d, fromSource(0), ReasonRateLimitedSource)

@@ -69,12 +69,61 @@ type startOpts struct {
 	noWait     bool
 }
 
-func wrapPrivateTmp(o startOpts, argv []string) []string {
+// wrapPrivateTmp runs argv with o.privateTmp bind-mounted over /tmp in its
+// own mount namespace. What the daemon must still reach under the host's
+// /tmp — the checkout (a clone may live there), the binaries, the
+// configuration — is bound back at its own path, so the private /tmp hides
+// only the host's other files, wherever the project lives.
+func wrapPrivateTmp(t *testing.T, o startOpts, dir string, argv []string, keep ...string) []string {
+	t.Helper()
 	if o.privateTmp == "" {
 		return argv
 	}
-	return append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
-		`mount --bind "$0" /tmp && exec "$@"`, o.privateTmp}, argv...)
+	root, err := lab.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostTmp := filepath.Join(dir, "host-tmp")
+	if err := os.MkdirAll(hostTmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tops := tmpTops(append(keep, root, binDir, argv[0])...)
+	const script = `set -e
+host="$1"; tops="$2"; shift 2
+mount --bind /tmp "$host"
+mount --bind "$0" /tmp
+for top in $tops; do
+	mkdir -p "/tmp/$top"
+	mount --bind "$host/$top" "/tmp/$top"
+done
+exec "$@"`
+	return append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+		o.privateTmp, hostTmp, strings.Join(tops, " ")}, argv...)
+}
+
+// tmpTops returns the first path element below /tmp of each path that
+// lives under the host's /tmp (symlinks resolved), once each.
+func tmpTops(paths ...string) []string {
+	var tops []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		rel, err := filepath.Rel("/tmp", p)
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		top := strings.Split(rel, string(filepath.Separator))[0]
+		if !seen[top] {
+			seen[top] = true
+			tops = append(tops, top)
+		}
+	}
+	return tops
 }
 
 // startXvrrpd writes conf and runs xvrrpd on h, waiting for its ready file.
@@ -99,7 +148,7 @@ func startXvrrpdFile(t *testing.T, h *lab.Host, path string, o startOpts) *node 
 		"--pin-dir", "/sys/fs/bpf/xvrrp-" + h.Name,
 		"--control-socket", n.socket(), "--pid-file", filepath.Join(dir, "pid"),
 		"--metrics-address", "", "--ready-file", ready, "--log-level", "debug"}, o.extraArgs...)
-	argv = wrapPrivateTmp(o, argv)
+	argv = wrapPrivateTmp(t, o, dir, argv, n.conf)
 	n.proc = h.Start(t, "xvrrpd-"+h.Name, argv[0], argv[1:]...)
 	if !o.noWait {
 		if err := n.proc.WaitFile(ready, 20*time.Second); err != nil {
@@ -122,7 +171,7 @@ func startKeepalived(t *testing.T, h *lab.Host, conf string, o startOpts) *node 
 	argv := []string{"keepalived", "--vrrp", "--dont-fork", "--log-console", "--log-detail", "--no-syslog",
 		"-f", n.conf, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
 		"-c", filepath.Join(dir, "checkers.pid")}
-	argv = wrapPrivateTmp(o, argv)
+	argv = wrapPrivateTmp(t, o, dir, argv, n.conf)
 	n.proc = h.Start(t, "keepalived-"+h.Name, argv[0], argv[1:]...)
 	if err := n.proc.WaitLog("Entering", 20*time.Second); err != nil {
 		t.Fatal(err)
