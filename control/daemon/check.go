@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/xvrrp/xvrrp/control/config"
+	"github.com/xvrrp/xvrrp/control/track"
 )
 
 // Exit codes of a configuration test, keepalived's (keepalived -t:
@@ -35,7 +36,7 @@ func Check(path string, strict bool, w io.Writer) int {
 		fmt.Fprintln(w, err)
 		return ExitConfigError
 	}
-	insecure := scriptSecurityFindings(cfg)
+	insecure := track.SecurityFindings(cfg)
 	for _, f := range insecure {
 		if cfg.Global.EnableScriptSecurity {
 			fmt.Fprintf(w, "%s\n", f)

@@ -9,6 +9,23 @@
 // control socket each take it for the duration of one step; actions are
 // executed under it (an advert send is one sendto; VIP changes are netlink
 // calls), except GARP/NA bursts and notify scripts, which run on their own.
+//
+// Where things are decided, by file:
+//
+//   - daemon.go, apply.go: start, stop, reload (which instances run).
+//   - instance.go: an instance's state and how engine actions are executed.
+//   - receive.go: one advert from the ring: decode, check, hand to the engine.
+//   - ring.go, clock.go: reading the XDP ring; kernel receive times.
+//   - timers.go, late.go: the scheduler's callback; late timer reports.
+//   - dataplane.go: what the XDP program is told (receive policy, the
+//     followed master, the master's repeats).
+//   - netlink.go: link and address events (faults, advert source).
+//   - iface.go: the interfaces served (XDP attach, sender, groups).
+//   - send.go, sendbatch.go, garp.go, vips.go, vipqueue.go: what goes out to
+//     the host and the wire.
+//   - trackers.go, notify.go: tracker results and notify scripts (the
+//     configuration mapping is control/track's).
+//   - statusdoc.go, control.go, dump.go: status, the control socket, dumps.
 package daemon
 
 import (

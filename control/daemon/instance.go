@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"reflect"
 	"slices"
 	"time"
 
@@ -20,32 +18,29 @@ import (
 // `xvrrpctl status NAME`.
 const recentTransitions = 16
 
-// instance is one running vrrp_instance.
+// instance is one running vrrp_instance. Its state is grouped by concern:
+// what the protocol engine and its adverts need (protocol), what the XDP
+// program is told (instDataplane, dataplane.go), the host objects it
+// drives (hostObjects) and what status reports (record).
 type instance struct {
-	id     int
-	cfg    *config.Instance
+	id  int
+	cfg *config.Instance
+	ifc *iface
+
+	protocol
+	instDataplane
+	hostObjects
+	record
+}
+
+// protocol is the instance's engine and what it sends and decodes.
+type protocol struct {
 	m      *fsm.Machine
 	group  *syncGroup
 	member int // index in group
-	ifc    *iface
-	key    loader.InstanceKey
-	// rateInterval is the advert interval the XDP rate limits were
-	// programmed for: the configured one, or a faster master's.
-	rateInterval time.Duration
-	// xdpMaster is the master whose adverts the XDP program admits past
-	// the aggregate rate limit (followMaster); xdpMasterSeen when it was
-	// last heard.
-	xdpMaster     netip.Addr
-	xdpMasterSeen time.Time
-	// postponed is how long its expiring timer has waited for unread
-	// adverts in the ring (fire).
-	postponed time.Duration
 
 	src  netip.Addr   // advert source address
 	dsts []netip.Addr // multicast group, or the unicast peers
-	// sendErr is the last send error per destination: a failing peer is
-	// logged when its error changes and when it recovers, not per advert.
-	sendErr []error
 
 	tmpl    advert.Advert // what we send, Priority set per send
 	encOpts advert.EncodeOptions
@@ -55,24 +50,34 @@ type instance struct {
 	buf     []byte
 	rx      advert.Advert // decode scratch
 
+	// The trackers' inputs to the engine (trackers.go).
+	delta         int
+	trackerFaults map[string]bool // tracker fault reasons set on the engine
+	waitingInit   bool            // held in INIT until weight-0 trackers report
+}
+
+// hostObjects are what the instance drives on the host: its advert sender,
+// announcer and addresses.
+type hostObjects struct {
 	sender *vip.Sender    // the interface's, or the instance's own with use_vmac
 	ann    *vip.Announcer // the interface's
+	// sendErr is the last send error per destination: a failing peer is
+	// logged when its error changes and when it recovers, not per advert.
+	sendErr []error
 
 	vips     []hostVIP
 	vipsHeld bool
 	garp     *garpRun
+}
 
+// record is what status and metrics report of the instance.
+type record struct {
 	since       time.Time
 	reason      string
 	transitions []status.Transition
 	counts      map[transitionKey]uint64
 	errs        [numErrKinds]uint64
 	lastAdvert  time.Time
-	delta       int
-	rep         repeats // what the XDP program records of its master's repeats
-
-	trackerFaults map[string]bool // tracker fault reasons set on the engine
-	waitingInit   bool            // held in INIT until weight-0 trackers report
 }
 
 type transitionKey struct{ from, to, cause string }
@@ -168,16 +173,22 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 		d.log.Warn(fmt.Sprintf("%s: %s", in.Pos, w))
 	}
 	r := &instance{
-		cfg:           in,
-		m:             m,
-		ifc:           ifc,
-		key:           loader.InstanceKey{Ifindex: uint32(ifc.index), VRID: uint8(in.VRID), Family: familyOf(in.Family)},
-		src:           src,
-		buf:           make([]byte, 0, 1500),
-		counts:        map[transitionKey]uint64{},
-		trackerFaults: map[string]bool{},
-		rx:            advert.Advert{Addrs: make([]netip.Addr, 0, 16)},
-		reason:        "not started",
+		cfg: in,
+		ifc: ifc,
+		protocol: protocol{
+			m:             m,
+			src:           src,
+			buf:           make([]byte, 0, 1500),
+			trackerFaults: map[string]bool{},
+			rx:            advert.Advert{Addrs: make([]netip.Addr, 0, 16)},
+		},
+		instDataplane: instDataplane{
+			key: loader.InstanceKey{Ifindex: uint32(ifc.index), VRID: uint8(in.VRID), Family: familyOf(in.Family)},
+		},
+		record: record{
+			counts: map[transitionKey]uint64{},
+			reason: "not started",
+		},
 	}
 	if in.Unicast() {
 		for _, p := range in.UnicastPeers {
@@ -272,66 +283,6 @@ func (r *instance) sameAddrs(got []netip.Addr) bool {
 	return true
 }
 
-// sendAdvert encodes and sends one advert at prio to every destination.
-func (d *Daemon) sendAdvert(r *instance, prio uint8) {
-	if !r.src.IsValid() || r.sender == nil {
-		return // FAULT (no usable source address) already explains why; or released
-	}
-	r.tmpl.Priority = prio
-	for i, dst := range r.dsts {
-		b, err := r.tmpl.Append(r.buf[:0], r.src, dst, r.encOpts)
-		if err != nil {
-			d.log.Error("encode advert", "instance", r.cfg.Name, "err", err)
-			return
-		}
-		r.buf = b
-		if d.batch.on {
-			if err = d.batch.queue(r, i, b); err == nil {
-				continue // noted when the batch is flushed
-			}
-		} else {
-			err = r.sender.SendAdvert(dst, r.src, b)
-		}
-		d.noteSend(r, i, err)
-	}
-}
-
-// noteSend counts a failed send and logs a destination's send errors when
-// they change and when it recovers: at 10 ms adverts, a line per advert
-// would drown the log. The vip package returns the same error value while a
-// peer's state is unchanged.
-func (d *Daemon) noteSend(r *instance, i int, err error) {
-	prev := r.sendErr[i]
-	switch {
-	case err == nil && prev == nil:
-		return
-	case err == nil:
-		d.log.Info(fmt.Sprintf("%s: adverts to %v are sent again", r.cfg.Name, r.dsts[i]), "instance", r.cfg.Name, "dst", r.dsts[i])
-	case errors.Is(err, vip.ErrNeighbourUnresolved):
-		r.errs[errUnresolvedPeer]++
-	default:
-		r.errs[errSend]++
-	}
-	if err != nil && !sameError(err, prev) {
-		d.log.Warn("advert not sent", "instance", r.cfg.Name, "interface", r.ifc.name, "dst", r.dsts[i], "err", err)
-	}
-	r.sendErr[i] = err
-}
-
-// sameError: the same value (no allocation on the per-advert path), or the
-// same message for error types that cannot be compared.
-func sameError(a, b error) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if reflect.TypeOf(a).Comparable() && reflect.TypeOf(b).Comparable() {
-		if a == b {
-			return true
-		}
-	}
-	return a.Error() == b.Error()
-}
-
 // handle delivers ev to the instance (through its sync group if it has one),
 // executes the resulting actions and reschedules the timers. The master's
 // repeats the XDP program recorded before ev go to the engine first, so it
@@ -412,38 +363,6 @@ func (d *Daemon) transition(r *instance, a fsm.Action, now time.Time) {
 		d.stopGARP(r)
 	}
 	d.trackers.notifyInstance(r, a.To)
-}
-
-// addVIPs queues the instance's addresses for the host (vipQueue); errors
-// are logged there and do not stop the others (a missing dev for one VIP
-// must not cost the rest).
-func (d *Daemon) addVIPs(r *instance) {
-	for i := range r.vips {
-		d.vipq.add(r.cfg.Name, r.vips[i].VIP)
-	}
-	r.vipsHeld = true
-}
-
-func (d *Daemon) removeVIPs(r *instance) {
-	for i := range r.vips {
-		d.vipq.remove(r.cfg.Name, r.vips[i].VIP)
-	}
-	r.vipsHeld = false
-}
-
-// removeVIPsExcept removes the addresses old holds, except, when keep is
-// set, those next also has (it is taking over as master and re-adds them):
-// a reload that changes a master's VIPs must not leave the dropped ones on
-// the host.
-func (d *Daemon) removeVIPsExcept(old, next *instance, keep bool) {
-	for i := range old.vips {
-		v := old.vips[i].VIP
-		if keep && slices.ContainsFunc(next.vips, func(n hostVIP) bool { return n.VIP == v }) {
-			continue
-		}
-		d.vipq.remove(old.cfg.Name, v)
-	}
-	old.vipsHeld = false
 }
 
 // shutdownInstance is SIGTERM or removal by reload for one instance.

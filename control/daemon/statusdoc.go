@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/xvrrp/xvrrp/control/fsm"
 	"github.com/xvrrp/xvrrp/control/status"
+	"github.com/xvrrp/xvrrp/control/track"
 	"github.com/xvrrp/xvrrp/loader"
 )
 
@@ -168,4 +170,64 @@ func hostAddrs() map[string]struct{} {
 		}
 	}
 	return out
+}
+
+// instanceTrackers reports r's trackers for status (under d.mu).
+func (t *trackerSet) instanceTrackers(r *instance) []status.Tracker {
+	var out []status.Tracker
+	for _, ref := range r.refs() {
+		u := t.update(ref)
+		c := track.Contribute(u, ref.ContributionWeight())
+		st := status.Tracker{Kind: kindName(ref.Kind), Name: ref.Name, Weight: ref.Weight, Delta: c.Delta, Fault: c.Fault, Detail: u.Reason}
+		switch {
+		case u.Insecure != "":
+			st.Status, st.Insecure, st.Detail = "insecure", true, u.Insecure
+		case u.Init:
+			st.Status = "init"
+		case ref.Kind == track.KindFile:
+			st.Status = "ok"
+			if c.Fault {
+				st.Status = "failed"
+			}
+			if st.Detail == "" {
+				st.Detail = fmt.Sprintf("value %d", u.Value)
+			}
+		case u.OK:
+			st.Status = "ok"
+		default:
+			st.Status = "failed"
+		}
+		if ref.Kind == track.KindScript && t.run != nil {
+			if s := t.run.scripts[ref.Name]; s != nil {
+				ss := s.Status()
+				st.LastRun = ss.LastRun
+				if ss.LastError != "" && st.Detail == "" {
+					st.Detail = ss.LastError
+				}
+				if n := t.run.stats[ref.Name]; n != nil {
+					st.Failures = map[string]uint64{"timeout": n.timeout.Load(), "exit_code": n.exitCode.Load(), "exec_error": n.execError.Load()}
+					counted := n.timeout.Load() + n.exitCode.Load() + n.execError.Load()
+					if ss.Failures > counted {
+						// Runs refused by the security check fail without
+						// reaching the executor.
+						st.Failures["insecure"] = ss.Failures - counted
+					}
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func kindName(k track.Kind) string {
+	switch k {
+	case track.KindScript:
+		return "script"
+	case track.KindFile:
+		return "file"
+	case track.KindProcess:
+		return "process"
+	}
+	return "interface"
 }

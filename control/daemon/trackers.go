@@ -11,7 +11,6 @@ import (
 
 	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/fsm"
-	"github.com/xvrrp/xvrrp/control/status"
 	"github.com/xvrrp/xvrrp/control/track"
 )
 
@@ -120,22 +119,6 @@ func (t *trackerSet) applyLoop() {
 	}
 }
 
-// runAs resolves who a script runs as: its own user/group, else the global
-// script_user, else keepalived_script when that user exists, else root
-// (keepalived.conf(5) script_user).
-func runAs(user, group string, g config.Global) (track.RunAs, error) {
-	switch {
-	case user != "":
-		return track.LookupRunAs(user, group)
-	case g.ScriptUser != "":
-		return track.LookupRunAs(g.ScriptUser, g.ScriptGroup)
-	}
-	if r, err := track.LookupRunAs("keepalived_script", ""); err == nil {
-		return r, nil
-	}
-	return track.Root, nil
-}
-
 // start stops the previous configuration's trackers and starts cfg's.
 func (t *trackerSet) start(cfg *config.Config) error {
 	old := t.run
@@ -144,22 +127,21 @@ func (t *trackerSet) start(cfg *config.Config) error {
 	log := t.d.log
 	g := cfg.Global
 
-	used := usedTrackers(cfg)
+	used := track.UsedBy(cfg)
 	for _, in := range cfg.Instances {
 		p := &atomic.Pointer[track.InstanceEnv]{}
 		p.Store(&track.InstanceEnv{Instance: in.Name, Group: in.SyncGroup, VRID: in.VRID, Interface: in.Interface, State: "INIT", Priority: in.Priority})
 		run.envs[in.Name] = p
 	}
-	for name, users := range used.scripts {
+	for name, users := range used.Scripts {
 		sc := cfg.Scripts[name]
-		ra, err := runAs(sc.User, sc.Group, g)
+		ra, err := track.RunAsFor(sc.User, sc.Group, g)
 		if err != nil {
 			return fmt.Errorf("%s: vrrp_script %s: %w", sc.Pos, name, err)
 		}
 		st := &scriptStats{}
 		run.stats[name] = st
-		scfg := track.ScriptConfig{Name: name, Args: sc.Args, Interval: sc.Interval, Timeout: sc.Timeout,
-			Rise: sc.Rise, Fall: sc.Fall, RunAs: ra, InitFail: sc.InitFail}
+		scfg := track.ScriptConfigFrom(name, sc, ra)
 		if len(users) == 1 {
 			// The per-instance environment makes sense when one instance
 			// owns the script (keepalived lacks it, #837).
@@ -178,9 +160,9 @@ func (t *trackerSet) start(cfg *config.Config) error {
 		run.scripts[name] = s
 	}
 	var files []track.FileConfig
-	for name := range used.files {
+	for name := range used.Files {
 		f := cfg.TrackFiles[name]
-		fc := track.FileConfig{Name: name, Path: f.Path, InitFile: f.InitFile, InitValue: f.InitValue, InitOverwrite: f.InitOverwrite}
+		fc := track.FileConfigFrom(name, f)
 		if f.InitFile {
 			if err := track.InitTrackFile(fc); err != nil {
 				log.Error("track_file init_file", "track_file", name, "err", err)
@@ -197,17 +179,8 @@ func (t *trackerSet) start(cfg *config.Config) error {
 		run.files = w
 	}
 	var procs []track.ProcessConfig
-	for name := range used.procs {
-		p := cfg.TrackProcesses[name]
-		pc := track.ProcessConfig{Name: name, Process: p.Process, Params: p.Params, FullCommand: p.FullCommand,
-			Quorum: p.Quorum, QuorumMax: p.QuorumMax, ForkDelay: p.ForkDelay, TerminateDelay: p.TerminateDelay}
-		switch p.ParamMatch {
-		case "initial":
-			pc.Match = track.ParamInitial
-		case "partial":
-			pc.Match = track.ParamPartial
-		}
-		procs = append(procs, pc)
+	for name := range used.Procs {
+		procs = append(procs, track.ProcessConfigFrom(name, cfg.TrackProcesses[name]))
 	}
 	if len(procs) > 0 {
 		run.procs = track.NewProcessTracker(procs, track.RealClock{}, log, t.emit)
@@ -218,7 +191,7 @@ func (t *trackerSet) start(cfg *config.Config) error {
 		}
 		run.procEv = ev
 	}
-	nra, err := runAs("", "", g)
+	nra, err := track.RunAsFor("", "", g)
 	if err != nil {
 		run.stop()
 		return err
@@ -294,79 +267,17 @@ func (t *trackerSet) stop() {
 	}
 }
 
-// usedTrackers lists the trackers some instance or sync group refers to,
-// and for scripts which instances.
-type used struct {
-	scripts map[string][]string
-	files   map[string]bool
-	procs   map[string]bool
-}
-
-func usedTrackers(cfg *config.Config) used {
-	u := used{scripts: map[string][]string{}, files: map[string]bool{}, procs: map[string]bool{}}
-	groups := map[string]*config.SyncGroup{}
-	for _, g := range cfg.SyncGroups {
-		groups[g.Name] = g
-	}
-	for _, in := range cfg.Instances {
-		for _, ref := range refsOf(in, groups[in.SyncGroup]) {
-			switch ref.kind {
-			case track.KindScript:
-				u.scripts[ref.Name] = append(u.scripts[ref.Name], in.Name)
-			case track.KindFile:
-				u.files[ref.Name] = true
-			case track.KindProcess:
-				u.procs[ref.Name] = true
-			}
-		}
-	}
-	return u
-}
-
-// trackRef is one tracker as one instance uses it.
-type trackRef struct {
-	kind track.Kind
-	config.TrackRef
-}
-
-// refsOf lists an instance's trackers: its own and its sync group's
-// (keepalived applies a group's track_* to every member).
-func refsOf(in *config.Instance, g *config.SyncGroup) []trackRef {
-	var out []trackRef
-	add := func(k track.Kind, refs []config.TrackRef) {
-		for _, r := range refs {
-			out = append(out, trackRef{k, r})
-		}
-	}
-	addIf := func(tis []config.TrackInterface) {
-		for _, ti := range tis {
-			out = append(out, trackRef{track.KindInterface, config.TrackRef(ti)})
-		}
-	}
-	add(track.KindScript, in.TrackScripts)
-	add(track.KindFile, in.TrackFiles)
-	add(track.KindProcess, in.TrackProcesses)
-	addIf(in.TrackInterfaces)
-	if g != nil {
-		add(track.KindScript, g.TrackScripts)
-		add(track.KindFile, g.TrackFiles)
-		add(track.KindProcess, g.TrackProcesses)
-		addIf(g.TrackInterfaces)
-	}
-	return out
-}
-
-func (r *instance) refs() []trackRef {
+func (r *instance) refs() []track.Ref {
 	var g *config.SyncGroup
 	if r.group != nil {
 		g = r.group.cfg
 	}
-	return refsOf(r.cfg, g)
+	return track.RefsOf(r.cfg, g)
 }
 
 func (r *instance) tracks(k trackKey) bool {
 	for _, ref := range r.refs() {
-		if ref.kind == k.kind && ref.Name == k.name {
+		if ref.Kind == k.kind && ref.Name == k.name {
 			return true
 		}
 	}
@@ -389,14 +300,14 @@ func (t *trackerSet) linkChanged(name string, up bool) {
 
 // update returns the latest status of a tracker (under d.mu). A tracker
 // that has not reported yet is in keepalived's INIT.
-func (t *trackerSet) update(ref trackRef) track.Update {
-	if ref.kind == track.KindInterface {
+func (t *trackerSet) update(ref track.Ref) track.Update {
+	if ref.Kind == track.KindInterface {
 		return track.Update{Kind: track.KindInterface, Name: ref.Name, OK: t.linkUp[ref.Name]}
 	}
-	if u, ok := t.latest[trackKey{ref.kind, ref.Name}]; ok {
+	if u, ok := t.latest[trackKey{ref.Kind, ref.Name}]; ok {
 		return u
 	}
-	return track.Update{Kind: ref.kind, Name: ref.Name, Init: true}
+	return track.Update{Kind: ref.Kind, Name: ref.Name, Init: true}
 }
 
 // recompute derives the instance's delta and tracker faults and tells the
@@ -407,11 +318,11 @@ func (t *trackerSet) recompute(r *instance) {
 	delta, pending := 0, false
 	faults := map[string]bool{}
 	for _, ref := range r.refs() {
-		c := track.Contribute(t.update(ref), track.Weight{Weight: ref.Weight, Reverse: ref.Reverse})
+		c := track.Contribute(t.update(ref), ref.ContributionWeight())
 		delta += c.Delta
 		pending = pending || c.Pending
 		if c.Fault {
-			faults[ref.kind.String()+" "+ref.Name] = true
+			faults[ref.Kind.String()+" "+ref.Name] = true
 		}
 	}
 	for name := range r.trackerFaults {
@@ -442,106 +353,11 @@ func (t *trackerSet) recompute(r *instance) {
 // (keepalived keeps such an instance in INIT).
 func (t *trackerSet) pendingInit(r *instance) bool {
 	for _, ref := range r.refs() {
-		if track.Contribute(t.update(ref), track.Weight{Weight: ref.Weight, Reverse: ref.Reverse}).Pending {
+		if track.Contribute(t.update(ref), ref.ContributionWeight()).Pending {
 			return true
 		}
 	}
 	return false
-}
-
-// instanceTrackers reports r's trackers for status (under d.mu).
-func (t *trackerSet) instanceTrackers(r *instance) []status.Tracker {
-	var out []status.Tracker
-	for _, ref := range r.refs() {
-		u := t.update(ref)
-		c := track.Contribute(u, track.Weight{Weight: ref.Weight, Reverse: ref.Reverse})
-		st := status.Tracker{Kind: kindName(ref.kind), Name: ref.Name, Weight: ref.Weight, Delta: c.Delta, Fault: c.Fault, Detail: u.Reason}
-		switch {
-		case u.Insecure != "":
-			st.Status, st.Insecure, st.Detail = "insecure", true, u.Insecure
-		case u.Init:
-			st.Status = "init"
-		case ref.kind == track.KindFile:
-			st.Status = "ok"
-			if c.Fault {
-				st.Status = "failed"
-			}
-			if st.Detail == "" {
-				st.Detail = fmt.Sprintf("value %d", u.Value)
-			}
-		case u.OK:
-			st.Status = "ok"
-		default:
-			st.Status = "failed"
-		}
-		if ref.kind == track.KindScript && t.run != nil {
-			if s := t.run.scripts[ref.Name]; s != nil {
-				ss := s.Status()
-				st.LastRun = ss.LastRun
-				if ss.LastError != "" && st.Detail == "" {
-					st.Detail = ss.LastError
-				}
-				if n := t.run.stats[ref.Name]; n != nil {
-					st.Failures = map[string]uint64{"timeout": n.timeout.Load(), "exit_code": n.exitCode.Load(), "exec_error": n.execError.Load()}
-					counted := n.timeout.Load() + n.exitCode.Load() + n.execError.Load()
-					if ss.Failures > counted {
-						// Runs refused by the security check fail without
-						// reaching the executor.
-						st.Failures["insecure"] = ss.Failures - counted
-					}
-				}
-			}
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
-func kindName(k track.Kind) string {
-	switch k {
-	case track.KindScript:
-		return "script"
-	case track.KindFile:
-		return "file"
-	case track.KindProcess:
-		return "process"
-	}
-	return "interface"
-}
-
-// notifyInstance runs the instance's notify scripts and FIFO line for a
-// transition; it never blocks (called under d.mu).
-func (t *trackerSet) notifyInstance(r *instance, to fsm.State) {
-	if t.run == nil {
-		return
-	}
-	env := track.InstanceEnv{Instance: r.cfg.Name, VRID: r.cfg.VRID, Interface: r.cfg.Interface, State: to.String(), Priority: int(r.m.EffectivePriority())}
-	if r.group != nil {
-		env.Group = r.group.cfg.Name
-	}
-	if p := t.run.envs[r.cfg.Name]; p != nil {
-		p.Store(&env)
-	}
-	t.run.notifier.Notify(track.NotifyEvent{Name: r.cfg.Name, State: to.String(), Priority: env.Priority,
-		Scripts: notifyScripts(r.cfg.Notify), Env: env})
-}
-
-func (t *trackerSet) notifyGroup(g *syncGroup, to fsm.State) {
-	if t.run == nil {
-		return
-	}
-	t.run.notifier.Notify(track.NotifyEvent{Group: true, Name: g.cfg.Name, State: to.String(),
-		Scripts: notifyScripts(g.cfg.Notify), Env: track.InstanceEnv{Group: g.cfg.Name, State: to.String()}})
-}
-
-func notifyScripts(n config.Notify) track.NotifyScripts {
-	args := func(s *config.NotifyScript) []string {
-		if s == nil {
-			return nil
-		}
-		return s.Args
-	}
-	return track.NotifyScripts{Master: args(n.Master), Backup: args(n.Backup), Fault: args(n.Fault), Stop: args(n.Stop), Notify: args(n.Any)}
 }
 
 // timedExec runs a script and records its duration and failure reason.
@@ -565,41 +381,4 @@ func (e timedExec) Run(ctx context.Context, c track.Command) track.Result {
 		e.stats.exitCode.Add(1)
 	}
 	return res
-}
-
-// scriptSecurityFindings applies the script-security rule to every script
-// and notify script of cfg, for xvrrpd -t: one line per insecure script.
-func scriptSecurityFindings(cfg *config.Config) []string {
-	var out []string
-	check := func(pos config.Pos, what string, args []string, user, group string) {
-		if len(args) == 0 {
-			return
-		}
-		ra, err := runAs(user, group, cfg.Global)
-		if err != nil {
-			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
-			return
-		}
-		if err := track.CheckScriptSecurity(args[0], ra); err != nil {
-			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
-		}
-	}
-	for name := range usedTrackers(cfg).scripts {
-		s := cfg.Scripts[name]
-		check(s.Pos, "vrrp_script "+name, s.Args, s.User, s.Group)
-	}
-	notify := func(owner string, n config.Notify) {
-		for _, s := range []*config.NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any} {
-			if s != nil {
-				check(s.Pos, owner+" notify", s.Args, s.User, s.Group)
-			}
-		}
-	}
-	for _, in := range cfg.Instances {
-		notify("vrrp_instance "+in.Name, in.Notify)
-	}
-	for _, g := range cfg.SyncGroups {
-		notify("vrrp_sync_group "+g.Name, g.Notify)
-	}
-	return out
 }

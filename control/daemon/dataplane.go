@@ -1,10 +1,106 @@
 package daemon
 
 import (
+	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/fsm"
+	"github.com/xvrrp/xvrrp/loader"
 )
+
+// This file is everything the daemon tells the XDP program about an
+// instance: its receive policy (the instance table), the master it follows
+// past the rate limit, and the master's repeats it records instead of
+// queuing.
+
+// instDataplane is one instance's part of the XDP program's tables.
+type instDataplane struct {
+	key loader.InstanceKey
+	// rateInterval is the advert interval the XDP rate limits were
+	// programmed for: the configured one, or a faster master's.
+	rateInterval time.Duration
+	// xdpMaster is the master whose adverts the XDP program admits past
+	// the aggregate rate limit (followMaster); xdpMasterSeen when it was
+	// last heard.
+	xdpMaster     netip.Addr
+	xdpMasterSeen time.Time
+	// postponed is how long its expiring timer has waited for unread
+	// adverts in the ring (fire).
+	postponed time.Duration
+	rep       repeats // what the XDP program records of its master's repeats
+}
+
+// programDataplane writes the instance's receive policy into the XDP table.
+func (d *Daemon) programDataplane(r *instance) {
+	if r.rateInterval == 0 {
+		r.rateInterval = r.cfg.AdvertInterval
+	}
+	d.noteInterval(r.rateInterval)
+	p := loader.InstancePolicy{
+		Version:      uint8(r.cfg.Version),
+		MinTTL:       255,
+		MaxTTL:       255,
+		ChecksumAsV2: r.decOpts.ChecksumAsV2,
+		Group:        r.cfg.McastGroup,
+		Rates:        loader.DefaultRates(r.rateInterval),
+		Master:       r.xdpMaster,
+		Slot:         uint32(r.id),
+	}
+	if r.cfg.Unicast() {
+		// keepalived's unicast_peer min_ttl/max_ttl (default 0..255: unicast
+		// peers may be routed) replace RFC 5798 §7.1's TTL 255 rule; the
+		// program checks the widest range of the instance's peers.
+		p.MinTTL, p.MaxTTL = 255, 0
+		for _, peer := range r.cfg.UnicastPeers {
+			p.Peers = append(p.Peers, peer.Addr)
+			p.MinTTL = min(p.MinTTL, uint8(peer.MinTTL))
+			p.MaxTTL = max(p.MaxTTL, uint8(peer.MaxTTL))
+		}
+		// keepalived accepts its old unicast checksum form too, unless
+		// old_unicast_checksum never; the decoder is told the same.
+		p.LegacyUnicastChecksum = r.decOpts.LegacyUnicastChecksum
+	}
+	if err := d.dp.SetInstance(r.key, p); err != nil {
+		d.log.Error("program the XDP instance table", "instance", r.cfg.Name, "err", err)
+	}
+}
+
+// followMasterInterval widens the XDP rate limits for a faster master.
+// RFC 5798 §6.4.2: a v3 backup adopts the master's advert interval. When
+// the master is faster than our own advert_int, the XDP rate limits must
+// admit its adverts, or the backup would hear too few of them and take
+// over within its (now shorter) master down interval. They stay wide
+// afterwards: a master that changed its interval once may do so again.
+func (d *Daemon) followMasterInterval(r *instance, src netip.Addr) {
+	if mi := r.m.MasterAdverInterval(); mi > 0 && mi < r.rateInterval {
+		d.log.Info(fmt.Sprintf("%s: master advertises every %v, faster than advert_int %v: XDP rate limits follow it", r.cfg.Name, mi, r.cfg.AdvertInterval),
+			"instance", r.cfg.Name, "master", src)
+		r.rateInterval = mi
+		d.programDataplane(r)
+	}
+}
+
+// followMaster tells the XDP program which master this backup follows: that
+// source's adverts skip the instance's aggregate rate limit, so a flood from
+// other sources cannot starve the backup of them and cause a false
+// failover. It moves to a new master only once the programmed one has been
+// silent for a Master_Down_Interval, so that a flood of spoofed
+// higher-priority sources cannot make it reprogram the table per advert.
+func (d *Daemon) followMaster(r *instance, src netip.Addr, now time.Time) {
+	if src == r.xdpMaster {
+		r.xdpMasterSeen = now
+		return
+	}
+	if m, _ := r.m.Master(); m != src || r.m.State() != fsm.StateBackup {
+		return
+	}
+	if r.xdpMaster.IsValid() && now.Sub(r.xdpMasterSeen) < r.m.MasterDownInterval() {
+		return
+	}
+	r.xdpMaster, r.xdpMasterSeen = src, now
+	d.programDataplane(r)
+}
 
 // repeats is what a backup leaves to the XDP program of its master's
 // adverts (loader.HeardTable). RFC 5798 §6.4.2: a backup that accepts an
