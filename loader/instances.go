@@ -97,7 +97,7 @@ type InstancePolicy struct {
 	// Version is the VRRP version the instance speaks: 2 (IPv4 only) or 3.
 	Version uint8
 	// MinTTL and MaxTTL bound the TTL/hop limit. MaxTTL 0 means the RFC
-	// rule, 255 only (RFC 5798 §7.1, RFC 3768 §7.1); keepalived's
+	// rule, 255 only (the program's TTL check cites it); keepalived's
 	// min_ttl/max_ttl relax it for unicast peers.
 	MinTTL, MaxTTL uint8
 	// ChecksumAsV2 is keepalived's v3_checksum_as_v2: an IPv4 v3 checksum

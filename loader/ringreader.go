@@ -21,10 +21,8 @@ import (
 //
 // cilium/ebpf's ringbuf.Reader waits in epoll_wait on its own thread. A
 // thread that keeps entering long system calls keeps the runtime's sysmon
-// thread waking every 20 µs to take its P back: measured with perf, that
-// was a third of an idle backup's CPU at 255 instances, and the extra
-// wake-ups delayed adverts enough to miss the SIGTERM failover target at
-// 10 ms. Here a second descriptor of the map, non-blocking, is registered
+// thread waking every 20 µs to take its P back, which costs an idle backup
+// CPU and delays adverts (docs/benchmarks.md). Here a second descriptor of the map, non-blocking, is registered
 // with the poller (a ring buffer map is readable while it holds records),
 // and the cilium Reader only ever takes records that are already there: its
 // own deadline is always past.

@@ -41,7 +41,7 @@ func (d *Daemon) programDataplane(r *instance) {
 		Version:      uint8(r.cfg.Version),
 		MinTTL:       255,
 		MaxTTL:       255,
-		ChecksumAsV2: r.decOpts.ChecksumAsV2,
+		ChecksumAsV2: r.policy.Decode.ChecksumAsV2,
 		Group:        r.cfg.McastGroup,
 		Rates:        loader.DefaultRates(r.rateInterval),
 		Master:       r.xdpMaster,
@@ -49,7 +49,7 @@ func (d *Daemon) programDataplane(r *instance) {
 	}
 	if r.cfg.Unicast() {
 		// keepalived's unicast_peer min_ttl/max_ttl (default 0..255: unicast
-		// peers may be routed) replace RFC 5798 §7.1's TTL 255 rule; the
+		// peers may be routed) replace the RFC's TTL 255 rule (the XDP program's); the
 		// program checks the widest range of the instance's peers.
 		p.MinTTL, p.MaxTTL = 255, 0
 		for _, peer := range r.cfg.UnicastPeers {
@@ -59,7 +59,7 @@ func (d *Daemon) programDataplane(r *instance) {
 		}
 		// keepalived accepts its old unicast checksum form too, unless
 		// old_unicast_checksum never; the decoder is told the same.
-		p.LegacyUnicastChecksum = r.decOpts.LegacyUnicastChecksum
+		p.LegacyUnicastChecksum = r.policy.Decode.LegacyUnicastChecksum
 	}
 	if err := d.dp.SetInstance(r.key, p); err != nil {
 		d.log.Error("program the XDP instance table", "instance", r.cfg.Name, "err", err)
@@ -171,25 +171,17 @@ func (d *Daemon) expectRepeats(r *instance, adv fsm.Advert, hdr []byte, ktime ti
 }
 
 // repeatsHold reports whether a repeat of the master's advert r expects
-// would still only restart r's Master_Down_Timer (RFC 5798 §6.4.2): r is a
-// backup waiting on that timer, and the advert is at least as good as r
-// (or r does not preempt) and not priority 0. A stranger's advert in
+// would still only restart r's Master_Down_Timer: the engine's answer
+// (fsm RepeatOnlyRestartsTimer) for the priority of that advert, or of the
+// master's last one when none is expected yet. A stranger's advert in
 // between does not matter: the engine takes the master back at its next
-// advert, recorded or not. Anything else (a transition, a fault, a
-// priority that now preempts the master, a sync group holding r as
-// wanting to be master) needs every advert through the engine.
+// advert, recorded or not.
 func (d *Daemon) repeatsHold(r *instance) bool {
-	if r.m.State() != fsm.StateBackup || r.m.NextDeadline().IsZero() {
-		return false
-	}
 	prio := r.rep.adv.Priority
 	if !r.rep.on() {
 		_, prio = r.m.Master()
 	}
-	if prio == fsm.PriorityStop {
-		return false
-	}
-	return prio >= r.m.EffectivePriority() || r.m.Config().NoPreempt
+	return r.m.RepeatOnlyRestartsTimer(prio)
 }
 
 // stopRepeats sends every advert of r through the ring again. It runs after

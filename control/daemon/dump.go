@@ -95,8 +95,13 @@ func writeStats(w io.Writer, doc *status.Document) {
 		}
 		fmt.Fprintf(w, "  Became master: %d\n  Released master: %d\n", became, released)
 		fmt.Fprintf(w, "  Packet Errors:\n")
-		for _, k := range errKindNames {
+		for _, k := range dumpErrorNames {
 			fmt.Fprintf(w, "    %s: %d\n", k, in.Errors[k])
 		}
 	}
 }
+
+// dumpErrorNames are the per-instance error counters the stats dump lists,
+// in its order (the receive errors of advert.Reason, the send errors, and
+// ttl, which the XDP program counts as bad_ttl and the daemon never sees).
+var dumpErrorNames = []string{"checksum", "length", "version", "interval_mismatch", "auth", "address_list_mismatch", "ttl", "other", "unresolved_peer", "send"}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/advert"
@@ -44,9 +43,7 @@ type protocol struct {
 
 	tmpl    advert.Advert // what we send, Priority set per send
 	encOpts advert.EncodeOptions
-	decOpts advert.DecodeOptions
-	auth    bool // v2 PASS authentication configured
-	pass    [8]byte
+	policy  advert.Policy // what we accept (receive.go)
 	buf     []byte
 	rx      advert.Advert // decode scratch
 
@@ -76,30 +73,24 @@ type record struct {
 	reason      string
 	transitions []status.Transition
 	counts      map[transitionKey]uint64
-	errs        [numErrKinds]uint64
+	errs        [numErrKinds]uint64       // send errors
+	refused     [advert.NumReasons]uint64 // receive errors
 	lastAdvert  time.Time
 }
 
 type transitionKey struct{ from, to, cause string }
 
-// Error kinds counted per instance (metrics: xvrrp_instance_errors_total).
+// Send error kinds counted per instance (metrics:
+// xvrrp_instance_errors_total); the receive errors are advert.Reason's.
 type errKind int
 
 const (
-	errChecksum errKind = iota
-	errLength
-	errVersion
-	errInterval
-	errAuth
-	errAddrList
-	errTTL
-	errOther
-	errUnresolvedPeer // an advert not sent: the unicast peer's MAC is unknown
-	errSend           // an advert the kernel refused
+	errUnresolvedPeer errKind = iota // an advert not sent: the unicast peer's MAC is unknown
+	errSend                          // an advert the kernel refused
 	numErrKinds
 )
 
-var errKindNames = [numErrKinds]string{"checksum", "length", "version", "interval_mismatch", "auth", "address_list_mismatch", "ttl", "other", "unresolved_peer", "send"}
+var errKindNames = [numErrKinds]string{"unresolved_peer", "send"}
 
 // fsmConfig maps keepalived's instance settings onto the engine's.
 func fsmConfig(in *config.Instance, src netip.Addr) fsm.Config {
@@ -198,7 +189,7 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 		r.dsts = []netip.Addr{in.McastGroup}
 	}
 	r.sendErr = make([]error, len(r.dsts))
-	r.encOpts, r.decOpts = checksumOptions(in)
+	r.encOpts, r.policy.Decode = checksumOptions(in)
 	r.tmpl = advert.Advert{Version: uint8(in.Version), Type: 1, VRID: uint8(in.VRID), Priority: uint8(in.Priority)}
 	if in.Version == 2 {
 		// RFC 3768 §5.3.7: Adver Int in whole seconds.
@@ -210,10 +201,8 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 	if in.Auth != nil && in.Version == 2 {
 		// RFC 2338 §5.3.6.1 simple text password; AH is not supported (the
 		// parser refuses it), so only PASS reaches here.
-		r.auth = true
-		r.pass = advert.Password(in.Auth.Pass)
-		r.tmpl.AuthType = 1
-		r.tmpl.AuthData = r.pass
+		r.tmpl.AuthType = advert.AuthPass
+		r.tmpl.AuthData = advert.Password(in.Auth.Pass)
 	}
 	for _, v := range in.VIPs {
 		hv, err := hostVIPFromConfig(v, in.Interface)
@@ -227,6 +216,7 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 			r.tmpl.Addrs = append(r.tmpl.Addrs, v.Prefix.Addr())
 		}
 	}
+	r.policy = receivePolicy(in, r.tmpl, r.policy.Decode)
 	for _, v := range in.ExcludedVIPs {
 		hv, err := hostVIPFromConfig(v, in.Interface)
 		if err != nil {
@@ -264,23 +254,6 @@ func (r *instance) familyName() string {
 		return "inet6"
 	}
 	return "inet"
-}
-
-// sameAddrs reports whether the advert lists exactly our addresses (in any
-// order): RFC 5798 §7.1 "MAY verify that the IPvX Address(es) associated
-// with the VRID are valid"; keepalived drops the advert when they differ
-// unless skip_check_adv_addr is set.
-func (r *instance) sameAddrs(got []netip.Addr) bool {
-	want := r.tmpl.Addrs
-	if len(got) != len(want) {
-		return false
-	}
-	for _, a := range got {
-		if !slices.Contains(want, a) {
-			return false
-		}
-	}
-	return true
 }
 
 // handle delivers ev to the instance (through its sync group if it has one),

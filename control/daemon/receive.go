@@ -1,11 +1,11 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/advert"
+	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/fsm"
 	"github.com/xvrrp/xvrrp/loader"
 )
@@ -31,10 +31,12 @@ func (d *Daemon) startReceiver() error {
 	return nil
 }
 
-// receive handles one advert the XDP program accepted. The program already
-// checked TTL, length, checksum, version and the instance table; the
-// decoder checks again (cheaply) and the engine applies the protocol. now
-// is when it arrived (kernelClock.receivedAt).
+// receive handles one advert the XDP program accepted: decode and check it
+// against the instance's policy (advert.Check), then hand it to the engine
+// and tell the dataplane what followed. The program already applied the
+// rules it can see in the frame; Check applies them all again (cheaply) and
+// those that need the configuration. now is when it arrived
+// (kernelClock.receivedAt).
 func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	if len(ev.Payload) < 2 {
 		return
@@ -46,8 +48,8 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	if r == nil || d.stopped {
 		return
 	}
-	if err := advert.Decode(ev.Payload, ev.Src, ev.Dst, r.decOpts, &r.rx); err != nil {
-		r.errs[decodeErrKind(err)]++
+	if why := advert.Check(&r.policy, ev.Payload, ev.Src, ev.Dst, &r.rx); why != advert.Accepted {
+		r.refused[why]++
 		return
 	}
 	if r.rx.LegacyChecksum && !r.encOpts.LegacyUnicastChecksum {
@@ -57,27 +59,6 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 		r.encOpts.LegacyUnicastChecksum = true
 		d.log.Info(fmt.Sprintf("%s: %v sends keepalived's pre-1.3.7 unicast checksum; sending it too", r.cfg.Name, ev.Src),
 			"instance", r.cfg.Name, "peer", ev.Src)
-	}
-	// RFC 3768 §7.1 / RFC 2338 §5.3.6: with simple text authentication the
-	// auth type and password must match ours, compared in constant time.
-	if r.auth && (r.rx.AuthType != 1 || !r.rx.AuthMatches(r.pass)) {
-		r.errs[errAuth]++
-		return
-	} else if !r.auth && r.cfg.Version == 2 && r.rx.AuthType != 0 {
-		r.errs[errAuth]++
-		return
-	}
-	// RFC 5798 §7.1: the address list MAY be verified; keepalived drops a
-	// mismatching advert unless skip_check_adv_addr. Priority 0 adverts are
-	// checked too: a stranger's shutdown must not make us take over.
-	if !r.cfg.SkipCheckAdvAddr && !r.sameAddrs(r.rx.Addrs) {
-		r.errs[errAddrList]++
-		return
-	}
-	if r.cfg.Version == 2 && r.rx.Version == 2 && r.rx.Interval != r.tmpl.Interval {
-		// keepalived: a v2 advert whose interval differs is dropped; the
-		// engine applies the rule too, counted here for metrics.
-		r.errs[errInterval]++
 	}
 	r.lastAdvert = now
 	r.postponed = 0
@@ -90,16 +71,23 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	d.expectRepeats(r, adv, ev.Payload, ev.Time, now)
 }
 
-func decodeErrKind(err error) errKind {
-	switch {
-	case errors.Is(err, advert.ErrChecksum):
-		return errChecksum
-	case errors.Is(err, advert.ErrTooShort), errors.Is(err, advert.ErrLength):
-		return errLength
-	case errors.Is(err, advert.ErrVersion), errors.Is(err, advert.ErrType):
-		return errVersion
-	case errors.Is(err, advert.ErrAuthType):
-		return errAuth
+// receivePolicy is what the instance accepts (advert.Policy), from its
+// configuration and the advert it sends (tmpl: version, interval, password,
+// addresses).
+func receivePolicy(in *config.Instance, tmpl advert.Advert, dec advert.DecodeOptions) advert.Policy {
+	p := advert.Policy{
+		Version:   tmpl.Version,
+		Interval:  tmpl.Interval,
+		Auth:      tmpl.AuthType == advert.AuthPass,
+		Pass:      tmpl.AuthData,
+		Addrs:     tmpl.Addrs,
+		SkipAddrs: in.SkipCheckAdvAddr,
+		Decode:    dec,
 	}
-	return errOther
+	if in.CheckUnicastSrc {
+		for _, peer := range in.UnicastPeers {
+			p.Peers = append(p.Peers, peer.Addr)
+		}
+	}
+	return p
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/xvrrp/xvrrp/control/advert"
 	"github.com/xvrrp/xvrrp/control/fsm"
 	"github.com/xvrrp/xvrrp/control/status"
 	"github.com/xvrrp/xvrrp/control/track"
@@ -123,19 +124,26 @@ func (d *Daemon) instanceStatus(r *instance) status.Instance {
 	if last.After(st.LastAdvert) {
 		st.LastAdvert = last
 	}
+	for why, n := range r.refused {
+		if n > 0 {
+			st.Errors[advert.Reason(why).Metric()] = n
+		}
+	}
 	for k, n := range r.errs {
 		if n > 0 {
 			st.Errors[errKindNames[k]] = n
 		}
 	}
+	// The engine's own guards (fsm accepts) refuse what advert.Check did
+	// not see: adverts handed to it other than through receive.
 	if stats.DroppedInterval > 0 {
-		st.Errors["interval_mismatch"] = stats.DroppedInterval
+		st.Errors["interval_mismatch"] += stats.DroppedInterval
 	}
 	if stats.DroppedVersion > 0 {
 		st.Errors["version"] += stats.DroppedVersion
 	}
 	if stats.DroppedUnknownPeer > 0 {
-		st.Errors["unknown_peer"] = stats.DroppedUnknownPeer
+		st.Errors["unknown_peer"] += stats.DroppedUnknownPeer
 	}
 	present := hostAddrs()
 	for _, v := range r.vips {

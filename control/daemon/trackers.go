@@ -144,7 +144,7 @@ func (t *trackerSet) start(cfg *config.Config) error {
 		scfg := track.ScriptConfigFrom(name, sc, ra)
 		if len(users) == 1 {
 			// The per-instance environment makes sense when one instance
-			// owns the script (keepalived lacks it, #837).
+			// owns the script (keepalived lacks it).
 			env := run.envs[users[0]]
 			scfg.Env = func() []string { return env.Load().Environ() }
 		}

@@ -350,6 +350,9 @@ func (m *Machine) downReason() string {
 
 // accepts applies the checks common to every state (keepalived vrrp_in_chk,
 // RFC 5798 §7.1, RFC 3768 §7.1) and reports whether adv may be processed.
+// xvrrpd's receive path refuses these adverts before (advert.Check, with
+// the same rules); the engine keeps them so that no caller can make it act
+// on an advert of another version, interval or peer.
 func (m *Machine) accepts(adv *Advert) bool {
 	m.stats.AdvertsReceived++
 	if adv.Version != m.cfg.Version {
@@ -407,7 +410,7 @@ func (m *Machine) backupAdvert(adv *Advert, now time.Time, out []Action) []Actio
 		return out
 	}
 	preemptHeld := m.cfg.PreemptDelay > 0 && (m.preemptAt.IsZero() || now.Before(m.preemptAt))
-	if m.cfg.NoPreempt || adv.Priority >= m.eff || preemptHeld {
+	if m.yields(adv.Priority) || preemptHeld {
 		// §6.4.2: accept the master. v3: adopt its advertised interval
 		// (RFC 5798 §6.4.2 "Set Master_Adver_Interval to Adver Interval").
 		if m.cfg.Version == 3 && adv.Interval > 0 {
@@ -431,6 +434,29 @@ func (m *Machine) backupAdvert(adv *Advert, now time.Time, out []Action) []Actio
 	m.masterAddr, m.masterPrio = adv.Src, adv.Priority
 	m.cause, m.causePrio = causePreempt, adv.Priority
 	return out
+}
+
+// yields reports whether a backup accepts a master advertising prio (not
+// 0) whatever the time: §6.4.2 "If Preempt_Mode is False, or if the
+// Priority in the ADVERTISEMENT is greater than or equal to the local
+// Priority". keepalived's preempt_delay accepts lower priorities too, for
+// a while (backupAdvert).
+func (m *Machine) yields(prio uint8) bool { return m.cfg.NoPreempt || prio >= m.eff }
+
+// RepeatOnlyRestartsTimer reports whether a repeat of the advert last
+// accepted from the current master, at priority prio, would do nothing but
+// restart the Master_Down_Timer (RFC 5798 §6.4.2): the machine is a backup
+// waiting on that timer and yields to prio. Then the caller may note the
+// repeat's arrival instead of delivering it, and deliver the latest before
+// the timer's expiry. Not while a lower priority is accepted only because
+// preempt_delay holds (its end turns the same advert into a discard), not
+// for priority 0 (Skew_Time), and not while a sync group holds the member
+// as wanting to be master (no deadline).
+func (m *Machine) RepeatOnlyRestartsTimer(prio uint8) bool {
+	if m.state != StateBackup || m.NextDeadline().IsZero() || prio == PriorityStop {
+		return false
+	}
+	return m.yields(prio)
 }
 
 // masterAdvert is RFC 5798 §6.4.3 "If an ADVERTISEMENT is received" with

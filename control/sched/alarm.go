@@ -17,11 +17,10 @@ import (
 // sub-millisecond remainder up to one), and the kernel lets a
 // normal-priority epoll timeout expire up to 0.1 % of its length late
 // (fs/select.c select_estimate_accuracy: 0.6 ms of a 609 ms Skew_Time).
-// Measured on this project's machine (`bin/xvrrp-wakeup -mode sched
-// -runtime-timer -iv 609ms`): p50 0.91 ms late. A timerfd is an hrtimer
-// without that slack whose expiry makes a file descriptor readable, which
-// wakes the runtime's poller at once (p50 0.20 ms, same command without
-// -runtime-timer). RFC 5798 §6.4.2's Skew_Time after a priority-0 advert is
+// A timerfd is an hrtimer without that slack whose expiry makes a file
+// descriptor readable, which wakes the runtime's poller at once
+// (`bin/xvrrp-wakeup -mode sched` with and without -runtime-timer compares
+// them; docs/benchmarks.md has the figures). RFC 5798 §6.4.2's Skew_Time after a priority-0 advert is
 // where this shows: the timer's lateness is added to the failover as is.
 type alarm interface {
 	set(d time.Duration) // fire once after d > 0, replacing any earlier setting

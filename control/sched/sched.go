@@ -33,10 +33,8 @@ type Options struct {
 	// Spin: wake this long before the earliest deadline and yield until it
 	// is due. 0 or negative disables it, the default: it burns a CPU for
 	// up to Spin per wake-up, and the timerfd alarm gets most of its
-	// precision without that (BenchmarkSchedulerLateness, 1,000 instances
-	// at 10 ms on 2 shared cores, p50/p99/max lateness in ms, phases spread:
-	// timerfd 0.01/0.08/3.4, runtime timer 0.51/1.10/2.9, runtime timer
-	// with a 1 ms spin 0.01/0.01/3.3).
+	// precision without that (BenchmarkSchedulerLateness; figures in
+	// docs/benchmarks.md).
 	Spin time.Duration
 	// RuntimeTimer waits on the Go runtime's timer instead of a timerfd
 	// (see alarm): the benchmark's baseline. Without a timerfd the
