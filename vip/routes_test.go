@@ -172,7 +172,12 @@ func TestParseRule(t *testing.T) {
 				r.SPort, r.DPort = &PortRange{10, 20}, &PortRange{20, 20}
 			}), 0},
 		{"ParseRule_Keepalived_GotoNeedsLowerPreference", "from all preference 100 goto 200",
-			with(func(r *Rule) { r.From = p("0.0.0.0/0"); r.Action = RuleGoto; r.Goto = 200; r.Priority, r.PrioritySet = 100, true }), 0},
+			with(func(r *Rule) {
+				r.From = p("0.0.0.0/0")
+				r.Action = RuleGoto
+				r.Goto = 200
+				r.Priority, r.PrioritySet = 100, true
+			}), 0},
 		{"ParseRule_Keepalived_TypeBlackhole", "from 198.18.0.0/16 type blackhole",
 			with(func(r *Rule) { r.From = p("198.18.0.0/16"); r.Action = RuleBlackhole }), 0},
 		{"ParseRule_Keepalived_ProhibitNot", "not from 198.18.0.0/16 prohibit",
