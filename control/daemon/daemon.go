@@ -292,6 +292,9 @@ func (d *Daemon) healthy() error {
 		return errors.New("stopping")
 	}
 	for name, ifc := range d.ifaces {
+		if !ifc.present {
+			return fmt.Errorf("interface %s does not exist (deleted or renamed); its instances are in FAULT", name)
+		}
 		if !ifc.attached() {
 			return fmt.Errorf("XDP not attached to %s", name)
 		}
