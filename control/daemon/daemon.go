@@ -89,6 +89,7 @@ type Daemon struct {
 	// the dataplane, for the ring reader's poll period (any goroutine).
 	shortestInterval atomic.Int64
 	late             lateTimers
+	batchLate        time.Duration // the batch being fired: scheduler lateness and lock wait
 	reload           status.Reload
 	started          time.Time
 	stopped          bool

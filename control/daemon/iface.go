@@ -26,6 +26,7 @@ type iface struct {
 	// does not (deleted, renamed away), nothing is attached, joined or
 	// open, and its instances are in FAULT (ifaceLost, ifaceFound).
 	present bool
+	snaps   counterSnaps // recent XDP counters, for takeover reports
 	sender  *vip.Sender
 	ann     *vip.Announcer
 	groups  io.Closer
