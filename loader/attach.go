@@ -160,6 +160,18 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 		return ModeNone, fmt.Errorf("attach xdp to %s: create %s: %w", ifname, dir, err)
 	}
 	old := d.ifaces[ifname]
+	if old != nil && old.index != ifi.Index {
+		// The name now belongs to another interface (the one attached was
+		// deleted and re-created, or renamed away and another renamed to
+		// it): the old link is defunct or on an interface no longer
+		// served. Forget it, pins included, and attach afresh.
+		delete(d.ifaces, ifname)
+		_ = old.detach()
+		old = nil
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return ModeNone, fmt.Errorf("attach xdp to %s: create %s: %w", ifname, dir, err)
+		}
+	}
 	var stats *ebpf.Map
 	var err error
 	if old != nil && old.index == ifi.Index {
@@ -185,7 +197,7 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 		}
 		p.link, old.link = old.link, nil
 		old.close()
-	} else if l, err := link.LoadPinnedLink(linkPin, nil); err == nil {
+	} else if l, err := loadPinnedLinkOn(linkPin, ifi.Index); err == nil {
 		// A previous run's link: swap the program under it.
 		if err := l.Update(prog); err != nil {
 			l.Close()
@@ -209,6 +221,26 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 	p.mode = queryMode(ifi.Index)
 	d.ifaces[ifname] = p
 	return p.mode, nil
+}
+
+// loadPinnedLinkOn opens the XDP link pinned at pin if it still runs on the
+// interface with index ifindex. A link pinned for an interface that was
+// deleted (or for another interface that had the name) is unpinned and
+// reported as absent: updating it would attach nothing.
+func loadPinnedLinkOn(pin string, ifindex int) (link.Link, error) {
+	l, err := link.LoadPinnedLink(pin, nil)
+	if err != nil {
+		return nil, err
+	}
+	info, err := l.Info()
+	if err == nil {
+		if x := info.XDP(); x != nil && int(x.Ifindex) == ifindex {
+			return l, nil
+		}
+	}
+	_ = l.Unpin()
+	l.Close()
+	return nil, fmt.Errorf("pinned link %s is not on interface index %d", pin, ifindex)
 }
 
 func attachXDP(prog *ebpf.Program, index int) (link.Link, error) {

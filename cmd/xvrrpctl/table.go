@@ -20,6 +20,9 @@ func writeTable(w io.Writer, doc *status.Document) error {
 	modes := map[string]string{}
 	for _, ifc := range doc.Interfaces {
 		modes[ifc.Name] = ifc.XDPMode
+		if ifc.Missing {
+			modes[ifc.Name] = "none (interface missing)"
+		}
 	}
 	for _, in := range doc.Instances {
 		fmt.Fprintf(tw, "%s\t%s\t%d/%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/config"
@@ -14,9 +15,11 @@ import (
 // configuration (nil at start). keepalived's reload rule: an instance whose
 // key (interface, VRID, family, unicast/multicast) is unchanged keeps its
 // state and VIPs; instances that are gone are stopped (priority 0, VIPs
-// removed); new ones start. An instance whose key matches but whose engine
-// settings changed is rebuilt, keeping MASTER as its initial state if it was
-// master so that the VIP does not bounce.
+// removed); new ones start. An instance whose identity (sameIdentity) is
+// unchanged takes its new parameters in place (reconfigure): no transition,
+// no notify, its VIPs stay. One whose key matches but whose identity
+// changed, or a sync group member, is rebuilt, keeping MASTER as its
+// initial state if it was master so that the VIP does not bounce.
 //
 // Everything that can fail (interfaces, machine construction) is prepared
 // before anything running is touched, so a failed apply changes nothing.
@@ -31,6 +34,7 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 	type plan struct {
 		in   *config.Instance
 		keep *instance // running instance kept as is
+		upd  *instance // running instance taking r's parameters in place
 		repl *instance // running instance replaced by a new machine
 		r    *instance // the new runtime (nil when kept)
 	}
@@ -56,7 +60,11 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 				plans = append(plans, p)
 				continue
 			}
-			p.repl = r
+			if sameIdentity(r.cfg, in) && r.group == nil && in.SyncGroup == "" {
+				p.upd = r
+			} else {
+				p.repl = r
+			}
 		}
 		nr, err := d.newInstance(in, d.ifaces[in.Interface])
 		if err != nil {
@@ -75,6 +83,8 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 	for _, p := range plans {
 		if p.keep != nil {
 			byName[p.in.Name] = p.keep
+		} else if p.upd != nil {
+			byName[p.in.Name] = p.upd
 		} else {
 			byName[p.in.Name] = p.r
 		}
@@ -121,6 +131,10 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 			p.keep.cfg = p.in // the same engine; new positions and trackers
 			d.programDataplane(p.keep)
 			d.trackers.recompute(p.keep) // its tracker lines may have changed
+		case p.upd != nil:
+			if err := d.reconfigure(p.upd, p.r, now); err != nil {
+				d.log.Error(fmt.Sprintf("%s: %v", p.in.Name, err), "instance", p.in.Name)
+			}
 		case p.repl != nil:
 			d.sched.Remove(p.repl.id)
 			d.stopGARP(p.repl)
@@ -196,6 +210,61 @@ func (d *Daemon) startInstance(r *instance, now time.Time) {
 		}
 	}
 	d.handle(r, fsm.Event{Kind: fsm.EventStartup}, now)
+}
+
+// reconfigure gives the running r the parameters of nr (built from the
+// reloaded configuration, never registered) in place: keepalived's reload
+// keeps an instance whose identity is unchanged, with its state, VIPs and
+// notifications; a priority change is carried by the next advert, an
+// interval change by the next timer, a VIP set change by adding the new
+// addresses and removing the dropped ones while it holds them.
+func (d *Daemon) reconfigure(r, nr *instance, now time.Time) error {
+	if nr.sender != nil && nr.sender != nr.ifc.sender {
+		_ = nr.sender.Close() // use_vmac: r keeps its own (sameIdentity)
+	}
+	if err := r.m.Reconfigure(fsmConfig(nr.cfg, r.src), now); err != nil {
+		return err
+	}
+	oldCfg, oldVIPs := r.cfg, r.vips
+	r.cfg = nr.cfg
+	r.dsts, r.sendErr = nr.dsts, nr.sendErr
+	r.tmpl, r.auth, r.pass = nr.tmpl, nr.auth, nr.pass
+	learned := r.encOpts.LegacyUnicastChecksum && nr.decOpts.LegacyUnicastChecksum
+	r.encOpts, r.decOpts = nr.encOpts, nr.decOpts
+	r.encOpts.LegacyUnicastChecksum = r.encOpts.LegacyUnicastChecksum || learned
+	r.vips = nr.vips
+	if r.vipsHeld {
+		for i := range oldVIPs {
+			v := oldVIPs[i].VIP
+			if !slices.ContainsFunc(r.vips, func(n hostVIP) bool { return n.VIP == v }) {
+				d.vipq.remove(r.cfg.Name, v)
+			}
+		}
+		d.addVIPs(r) // idempotent for the addresses already held
+	}
+	if oldCfg.AdvertInterval != r.cfg.AdvertInterval {
+		r.rateInterval = 0 // programDataplane: the new interval's limits
+	}
+	// The master's repeats the XDP program records were judged against the
+	// old parameters (priority, interval): every advert goes through the
+	// engine again until it accepts one under the new ones.
+	d.stopRepeats(r)
+	d.programDataplane(r)
+	d.trackers.recompute(r)
+	d.schedule(r, now)
+	d.log.Info(fmt.Sprintf("%s: reloaded in place, staying %s at priority %d", r.cfg.Name, r.m.State(), r.m.EffectivePriority()),
+		"instance", r.cfg.Name, "state", r.m.State().String(), "priority", r.m.EffectivePriority())
+	return nil
+}
+
+// sameIdentity reports whether a reload may apply b to the running a in
+// place: the same virtual router (name, key, version), the same way of
+// sending (use_vmac, source address) and the same address ownership
+// (priority 255 never waits for a down timer, RFC 5798 §6.4.1).
+func sameIdentity(a, b *config.Instance) bool {
+	return a.Name == b.Name && a.Key() == b.Key() && a.Version == b.Version &&
+		a.UseVMAC == b.UseVMAC && a.VMACName == b.VMACName && a.VMACXmitBase == b.VMACXmitBase &&
+		a.SrcIP == b.SrcIP && (a.Priority == 255) == (b.Priority == 255)
 }
 
 // sameEngine reports whether the running instance can continue unchanged:

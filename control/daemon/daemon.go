@@ -89,6 +89,7 @@ type Daemon struct {
 	// the dataplane, for the ring reader's poll period (any goroutine).
 	shortestInterval atomic.Int64
 	late             lateTimers
+	batchLate        time.Duration // the batch being fired: scheduler lateness and lock wait
 	reload           status.Reload
 	started          time.Time
 	stopped          bool
@@ -292,6 +293,9 @@ func (d *Daemon) healthy() error {
 		return errors.New("stopping")
 	}
 	for name, ifc := range d.ifaces {
+		if !ifc.present {
+			return fmt.Errorf("interface %s does not exist (deleted or renamed); its instances are in FAULT", name)
+		}
 		if !ifc.attached() {
 			return fmt.Errorf("XDP not attached to %s", name)
 		}

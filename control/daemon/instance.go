@@ -323,8 +323,11 @@ func (d *Daemon) do(r *instance, a fsm.Action, now time.Time) {
 func (d *Daemon) transition(r *instance, a fsm.Action, now time.Time) {
 	from, to := a.From.String(), a.To.String()
 	cause := string(a.Cause)
-	d.log.Info(fmt.Sprintf("%s: %s → %s: %s", r.cfg.Name, from, to, a.Reason),
-		"instance", r.cfg.Name, "from", from, "to", to, "cause", cause, "priority", r.m.EffectivePriority())
+	args := []any{"instance", r.cfg.Name, "from", from, "to", to, "cause", cause, "priority", r.m.EffectivePriority()}
+	if a.Cause == fsm.CauseMasterDown {
+		args = append(args, d.takeoverEvidence(r, now)...)
+	}
+	d.log.Info(fmt.Sprintf("%s: %s → %s: %s", r.cfg.Name, from, to, a.Reason), args...)
 	r.since, r.reason = now, a.Reason
 	if len(r.transitions) == recentTransitions {
 		copy(r.transitions, r.transitions[1:])

@@ -33,10 +33,76 @@ func (d *Daemon) watchLinks() error {
 				if u.Header.Type != unix.RTM_NEWLINK && u.Header.Type != unix.RTM_DELLINK {
 					continue
 				}
-				d.linkChanged(u.Link.Attrs().Name, u.Header.Type == unix.RTM_NEWLINK && linkUp(u.Link))
+				a := u.Link.Attrs()
+				exists := u.Header.Type == unix.RTM_NEWLINK
+				d.linkEvent(a.Name, a.Index, exists, exists && linkUp(u.Link))
 			}
 		},
-		func() {})
+		d.recheckIfaces)
+}
+
+// linkEvent follows the interfaces by name, as keepalived does: the
+// interface that carries a configured name may be deleted and re-created
+// (a new ifindex: bond, VLAN or bridge re-created by a network manager, a
+// driver reload) or renamed away and back. Everything bound to the old
+// ifindex is dropped when it goes (ifaceLost) and bound again to the new
+// one when the name reappears (ifaceFound). Then the link's state is
+// followed as before (linkChanged).
+func (d *Daemon) linkEvent(name string, index int, exists, up bool) {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	for _, ifc := range d.ifaces {
+		if !ifc.present || ifc.index != index {
+			continue
+		}
+		switch {
+		case !exists:
+			d.ifaceLost(ifc, "", now)
+		case ifc.name != name:
+			d.ifaceLost(ifc, name, now)
+		}
+	}
+	ifc := d.ifaces[name]
+	found := exists && ifc != nil && (!ifc.present || ifc.index != index)
+	if found && ifc.present {
+		// The deletion of the old one was not seen (a lost subscription).
+		d.ifaceLost(ifc, "", now)
+	}
+	d.mu.Unlock()
+	if found {
+		d.ifaceFound(ifc, index)
+	}
+	d.linkChanged(name, up)
+}
+
+// recheckIfaces runs after a lost link subscription: an interface deleted
+// or re-created meanwhile is noticed through its name's current index.
+func (d *Daemon) recheckIfaces() {
+	d.mu.Lock()
+	names := make([]string, 0, len(d.ifaces))
+	for name := range d.ifaces {
+		names = append(names, name)
+	}
+	d.mu.Unlock()
+	for _, name := range names {
+		l, err := netlink.LinkByName(name)
+		var nf netlink.LinkNotFoundError
+		switch {
+		case err == nil:
+			d.linkEvent(name, l.Attrs().Index, true, linkUp(l))
+		case errors.As(err, &nf):
+			d.mu.Lock()
+			if ifc := d.ifaces[name]; ifc != nil && ifc.present && !d.stopped {
+				d.ifaceLost(ifc, "", time.Now())
+			}
+			d.mu.Unlock()
+			d.linkChanged(name, false)
+		}
+	}
 }
 
 // watchAddrs follows address changes: an instance without unicast_src_ip

@@ -19,7 +19,15 @@ import (
 // Status returns the complete current status document. It is what the
 // control socket serves, what metrics are computed from at scrape time and
 // what the SIGUSR dumps print.
+//
+// What it asks the kernel (the host's links and addresses: two netlink
+// dumps) it asks before taking d.mu: a dump waits whenever another process
+// holds rtnl_lock (a namespace with hundreds of addresses being deleted
+// holds it for a long while), and under d.mu that wait held every advert
+// and timer of the daemon, while the timers' own lateness report saw
+// nothing (the scheduler took them on time).
 func (d *Daemon) Status() *status.Document {
+	host := readHost()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	doc := &status.Document{
@@ -40,7 +48,7 @@ func (d *Daemon) Status() *status.Document {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		doc.Instances = append(doc.Instances, d.instanceStatus(d.byName[n]))
+		doc.Instances = append(doc.Instances, d.instanceStatus(d.byName[n], host.addrs))
 	}
 	gnames := make([]string, 0, len(d.groups))
 	for n := range d.groups {
@@ -62,8 +70,10 @@ func (d *Daemon) Status() *status.Document {
 	slices.Sort(inames)
 	for _, n := range inames {
 		ifc := d.ifaces[n]
-		si := status.Interface{Name: n, Index: ifc.index}
-		if ifc.attached() {
+		si := status.Interface{Name: n, Index: ifc.index, Missing: !ifc.present}
+		if ifc.attached() && ifc.present && host.attached(ifc.index, n) {
+			// What the kernel says, not what was done: an interface
+			// deleted a moment ago has nothing attached any more.
 			si.XDPMode = ifc.mode.String()
 		}
 		if c, err := d.dp.Counters(n); err == nil {
@@ -82,7 +92,7 @@ func (d *Daemon) Status() *status.Document {
 	return doc
 }
 
-func (d *Daemon) instanceStatus(r *instance) status.Instance {
+func (d *Daemon) instanceStatus(r *instance, present map[string]struct{}) status.Instance {
 	m := r.m
 	st := status.Instance{
 		Name:                 r.cfg.Name,
@@ -145,7 +155,6 @@ func (d *Daemon) instanceStatus(r *instance) status.Instance {
 	if stats.DroppedUnknownPeer > 0 {
 		st.Errors["unknown_peer"] += stats.DroppedUnknownPeer
 	}
-	present := hostAddrs()
 	for _, v := range r.vips {
 		_, ok := present[v.Dev+" "+v.Prefix.Addr().String()]
 		st.VIPs = append(st.VIPs, status.VIP{Address: v.Prefix.String(), Dev: v.Dev, NoTrack: v.NoTrack, Present: ok})
@@ -160,24 +169,47 @@ func (d *Daemon) instanceStatus(r *instance) status.Instance {
 	return st
 }
 
-// hostAddrs lists the addresses on the host as "dev addr" keys, to report
-// whether each VIP is really present (not merely believed to be).
-func hostAddrs() map[string]struct{} {
-	out := map[string]struct{}{}
+// hostView is what Status asks the kernel: the links (name and whether XDP
+// is attached, by index) and the addresses as "dev addr" keys, to report
+// what is really there (not merely believed to be). A failed dump leaves
+// its part empty: nothing is claimed present.
+type hostView struct {
+	links map[int]hostLink
+	addrs map[string]struct{}
+}
+
+type hostLink struct {
+	name string
+	xdp  bool
+}
+
+func (h hostView) attached(index int, name string) bool {
+	l, ok := h.links[index]
+	return ok && l.name == name && l.xdp
+}
+
+// readHost takes two dumps (every link, every address), whatever the number
+// of instances and VIPs.
+func readHost() hostView {
+	h := hostView{links: map[int]hostLink{}, addrs: map[string]struct{}{}}
 	links, err := netlink.LinkList()
 	if err != nil {
-		return out
+		return h
 	}
 	for _, l := range links {
-		addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			out[l.Attrs().Name+" "+a.IP.String()] = struct{}{}
+		a := l.Attrs()
+		h.links[a.Index] = hostLink{name: a.Name, xdp: a.Xdp != nil && a.Xdp.Attached}
+	}
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return h
+	}
+	for _, a := range addrs {
+		if l, ok := h.links[a.LinkIndex]; ok {
+			h.addrs[l.name+" "+a.IP.String()] = struct{}{}
 		}
 	}
-	return out
+	return h
 }
 
 // instanceTrackers reports r's trackers for status (under d.mu).

@@ -13,7 +13,12 @@ func (d *Daemon) fire(now time.Time, ids []int) {
 	if d.stopped {
 		return
 	}
-	d.noteLateness(d.sched.BatchLateness(), now)
+	// The wait for d.mu counts: a timer that the scheduler took on time
+	// but that waited for the lock (held across a slow call) fires as late
+	// as one the process was not scheduled for, and must be reported.
+	d.batchLate = d.sched.BatchLateness() + max(0, time.Since(now))
+	d.noteLateness(d.batchLate, now)
+	d.snapCounters(now)
 	backlog := d.rd != nil && d.rd.Pending()
 	d.batch.on = true
 	defer func() {

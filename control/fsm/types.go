@@ -159,6 +159,10 @@ const (
 	FaultTracker                                   // unweighted track_script/file/process/bfd
 	FaultSyncGroup                                 // set by Group, never by the runtime
 	FaultNoSourceAddr                              // no usable source address
+	// FaultInterfaceMissing: no interface of the configured name exists
+	// (deleted, or renamed away). Unlike FaultPrimaryInterfaceDown it holds
+	// with dont_track_primary: nothing can be sent or received.
+	FaultInterfaceMissing
 )
 
 // FaultReason is one cause of FAULT. Kind+Name is its identity.
@@ -177,6 +181,8 @@ func (r FaultReason) String() string {
 		return "sync group " + r.Name + " in FAULT"
 	case FaultNoSourceAddr:
 		return "no usable source address" + nameSuffix(r.Name)
+	case FaultInterfaceMissing:
+		return "interface " + r.Name + " does not exist"
 	}
 	return fmt.Sprintf("fault(%d) %s", r.Kind, r.Name)
 }

@@ -148,9 +148,12 @@ type SyncGroup struct {
 
 // Interface is the dataplane on one interface.
 type Interface struct {
-	Name     string            `json:"name"`
-	Index    int               `json:"index"`
-	XDPMode  string            `json:"xdp_mode"` // native, generic, or "" when not attached
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	XDPMode string `json:"xdp_mode"` // native, generic, or "" when not attached
+	// Missing: no interface of this name exists (deleted, or renamed
+	// away); its instances are in FAULT until one does.
+	Missing  bool              `json:"missing,omitempty"`
 	Counters map[string]uint64 `json:"counters,omitempty"`
 }
 
