@@ -228,9 +228,9 @@ func (d *Daemon) reconfigure(r, nr *instance, now time.Time) error {
 	oldCfg, oldVIPs := r.cfg, r.vips
 	r.cfg = nr.cfg
 	r.dsts, r.sendErr = nr.dsts, nr.sendErr
-	r.tmpl, r.auth, r.pass = nr.tmpl, nr.auth, nr.pass
-	learned := r.encOpts.LegacyUnicastChecksum && nr.decOpts.LegacyUnicastChecksum
-	r.encOpts, r.decOpts = nr.encOpts, nr.decOpts
+	r.tmpl, r.policy = nr.tmpl, nr.policy
+	learned := r.encOpts.LegacyUnicastChecksum && nr.policy.Decode.LegacyUnicastChecksum
+	r.encOpts = nr.encOpts
 	r.encOpts.LegacyUnicastChecksum = r.encOpts.LegacyUnicastChecksum || learned
 	r.vips = nr.vips
 	if r.vipsHeld {
