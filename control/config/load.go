@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -11,6 +10,9 @@ import (
 type Options struct {
 	// Strict turns unknown keywords into errors (xvrrpd --strict).
 	Strict bool
+	// ConfigID selects @ID conditional lines (keepalived -i/--config-id);
+	// empty means DefaultConfigID, the host name's first label.
+	ConfigID string
 }
 
 // Load reads the keepalived.conf at path and its includes, applies keepalived's
@@ -29,7 +31,11 @@ func Parse(name string, src []byte, opts Options) (*Config, []Warning, error) {
 
 func load(path string, src []byte, opts Options) (*Config, []Warning, error) {
 	d := &diag{strict: opts.Strict}
-	lx := &lexer{d: d, open: map[string]bool{}, read: os.ReadFile}
+	id := opts.ConfigID
+	if id == "" {
+		id = DefaultConfigID()
+	}
+	lx := newLexer(d, id)
 	if src == nil {
 		lx.lexFile(path, Pos{}, 0)
 	} else {
@@ -37,6 +43,11 @@ func load(path string, src []byte, opts Options) (*Config, []Warning, error) {
 		lx.open[abs] = true
 		lx.source = append(lx.source, path)
 		lx.lexData(path, src, 0)
+	}
+	if lx.stopped || lx.pp.failed {
+		// A bound was crossed: what was read is incomplete, and parsing it
+		// would only add follow-on errors to the one that matters.
+		return nil, d.warns, d.errs
 	}
 	tb := &treeBuilder{toks: lx.toks, d: d}
 	top := tb.block(nil)

@@ -22,12 +22,12 @@ const (
 // syntax, values, references, and the script-security rule for every script
 // when enable_script_security is set. It prints one line per finding to w
 // and returns keepalived's exit code for a config test.
-func Check(path string, strict bool, w io.Writer) int {
+func Check(path string, opts config.Options, w io.Writer) int {
 	if _, err := os.Stat(path); err != nil {
 		fmt.Fprintf(w, "%s: cannot read the configuration: %v\n", path, err)
 		return ExitConfigMissing
 	}
-	cfg, warns, err := config.Load(path, config.Options{Strict: strict})
+	cfg, warns, err := config.Load(path, opts)
 	for _, wr := range warns {
 		fmt.Fprintf(w, "warning: %s\n", wr)
 	}
