@@ -9,15 +9,6 @@ import (
 	"time"
 )
 
-func instanceByName(c *Config, name string) *Instance {
-	for _, in := range c.Instances {
-		if in.Name == name {
-			return in
-		}
-	}
-	return nil
-}
-
 // Tests named after keepalived.conf(5) "Conditional configuration and
 // configuration id", "Parameter substitution", "Sequence blocks".
 func TestPreprocessor_Keepalived(t *testing.T) {
