@@ -126,6 +126,11 @@ var keywordTable = func() []Keyword {
 		ign("linkbeat_interfaces", InTop, "link state comes from netlink, not polling"),
 		ign("interface_up_down_delays", InTop, "interface debouncing is not served"),
 		ign("vrrp_track_bfd", InTop, whyBFD),
+		// keepalived reads these process-wide keywords outside global_defs too.
+		ign("net_namespace", InTop, whyNS), ign("net_namespace_ipvs", InTop, whyNS),
+		ign("namespace_with_ipsets", InTop, whyNS),
+		ign("instance", InTop, "one xvrrpd per configuration; use distinct -pid-file and -control-socket"),
+		ign("use_pid_dir", InTop, "use -pid-file"),
 
 		kw("router_id", InGlobal, "STRING"), kwr("vrrp_version", InGlobal, "2|3", 2, 3, ""),
 		kw("vrrp_mcast_group4", InGlobal, "IPV4 MULTICAST"), kw("vrrp_mcast_group6", InGlobal, "IPV6 LINK-LOCAL MULTICAST"),

@@ -114,20 +114,8 @@ func (p *parser) routeLine(owner string, l *stmt) (Route, bool) {
 		r.Type = words[0]
 		i++
 	}
-	if i >= len(words) {
-		d.errorf(l.pos, "%s: route %q has no destination", owner, strings.Join(words, " "))
-		return r, false
-	}
-	if words[i] == "default" {
-		r.Default = true
-	} else if pf, ok := parsePrefixWord(words[i]); ok {
-		r.Dst = pf.Masked()
-		r.Family = family(pf.Addr())
-	} else {
-		d.errorf(l.pos, "%s: route destination %q is not an address, prefix or default", owner, words[i])
-		return r, false
-	}
-	i++
+
+	destSet := false
 	val := func(opt string) (string, bool) {
 		if i+1 >= len(words) {
 			d.errorf(l.pos, "%s: route %s: %s needs a value", owner, words[0], opt)
@@ -222,6 +210,17 @@ func (p *parser) routeLine(owner string, l *stmt) (Route, bool) {
 			}
 		done:
 			r.Nexthops = append(r.Nexthops, nh)
+		case "or":
+			// keepalived vrrp_iproute.c: `"or" for routes is deprecated.
+			// Please use "nexthop"`: one more gateway of a multipath route.
+			var a netip.Addr
+			if a, ok = addr(opt); ok {
+				if len(r.Nexthops) == 0 && r.Via.IsValid() {
+					r.Nexthops = append(r.Nexthops, Nexthop{Via: r.Via, Dev: r.Dev, Weight: 1})
+				}
+				r.Nexthops = append(r.Nexthops, Nexthop{Via: a, Weight: 1})
+				d.warnfKW(l.pos, WarnAdjusted, "route or", "%s: \"or\" for routes is deprecated. Please use \"nexthop\" (read as a multipath route, as keepalived does)", owner)
+			}
 		default:
 			if routeOtherValued[opt] {
 				var v string
@@ -230,11 +229,33 @@ func (p *parser) routeLine(owner string, l *stmt) (Route, bool) {
 				}
 				continue
 			}
+			// ip-route(8): the destination is the word that is not an option.
+			if !destSet {
+				destSet = true
+				if opt == "default" {
+					r.Default = true
+					continue
+				}
+				if pf, isPrefix := parsePrefixWord(opt); isPrefix {
+					r.Dst = pf.Masked()
+					if r.Family == 0 {
+						r.Family = family(pf.Addr())
+					}
+					continue
+				}
+				d.errorf(l.pos, "%s: route destination %q is not an address, prefix or default", owner, opt)
+				ok = false
+				continue
+			}
 			d.errorf(l.pos, "%s: unknown route option %q", owner, opt)
 			ok = false
 		}
 	}
 	if !ok {
+		return r, false
+	}
+	if !destSet {
+		d.errorf(l.pos, "%s: route %q has no destination", owner, strings.Join(words, " "))
 		return r, false
 	}
 	if r.Family == 0 {
@@ -394,11 +415,23 @@ func (p *parser) routes(owner string, s *stmt) []Route {
 	}
 	var out []Route
 	for _, l := range s.block {
+		n := len(p.d.errs)
 		if r, ok := p.routeLine(owner, l); ok {
 			out = append(out, r)
 		}
+		p.demote(n, "route")
 	}
 	return out
+}
+
+// demote turns the errors reported since n into warnings: keepalived
+// (vrrp_iproute.c, vrrp_iprule.c) skips a route or rule it cannot read and
+// runs the rest, and so does xvrrpd.
+func (p *parser) demote(n int, what string) {
+	for _, e := range p.d.errs[n:] {
+		p.d.warnfKW(e.Pos, WarnAdjusted, what, "%s; %s skipped, as keepalived skips it", e.Msg, what)
+	}
+	p.d.errs = p.d.errs[:n]
 }
 
 // rules reads a virtual_rules / static_rules block.
@@ -408,9 +441,11 @@ func (p *parser) rules(owner string, s *stmt) []Rule {
 	}
 	var out []Rule
 	for _, l := range s.block {
+		n := len(p.d.errs)
 		if r, ok := p.ruleLine(owner, l); ok {
 			out = append(out, r)
 		}
+		p.demote(n, "rule")
 	}
 	return out
 }

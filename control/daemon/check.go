@@ -43,6 +43,7 @@ func Check(path string, opts config.Options, w io.Writer) int {
 			fmt.Fprintf(w, "warning: %s (runs anyway: enable_script_security is off)\n", f)
 		}
 	}
+	fmt.Fprint(w, config.MigrationReport(cfg, warns))
 	if len(insecure) > 0 && cfg.Global.EnableScriptSecurity {
 		return ExitConfigSecurity
 	}

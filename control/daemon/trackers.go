@@ -580,7 +580,12 @@ func scriptSecurityFindings(cfg *config.Config) []string {
 			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
 			return
 		}
-		if err := track.CheckScriptSecurity(args[0], ra); err != nil {
+		// The runtime looks a bare command up in PATH; so does the check.
+		path, err := track.LookPath(args[0])
+		if err == nil {
+			err = track.CheckScriptSecurity(path, ra)
+		}
+		if err != nil {
 			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
 		}
 	}
