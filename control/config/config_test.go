@@ -724,6 +724,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("global_defs {\n vrrp_version 3\n}\nvrrp_instance A {\n advert_int 0.01\n virtual_ipaddress {\n 2001:db8::1/64\n }\n}\n"))
 	f.Add([]byte("vrrp_sync_group G { group { A B } }\nvrrp_script s { script \"a \\\" b\" }\n"))
 	f.Add([]byte("}{\"\\\n!#{{}}"))
+	// The preprocessor and the reader's bounds (issue 18).
+	f.Add([]byte("$A=${A}x\nglobal_defs {\n router_id ${A}\n}\n"))
+	f.Add([]byte("$M= \\\nvrrp_instance V_${N} { \\\n @x priority 1 \\\n}\n~SEQ(N, 1, 3) $M\n"))
+	f.Add([]byte("~SEQx(H, 0x90, 0x10, 0xc0) ~LST(L, a, b) @^y router_id ${H}${L}\n"))
+	f.Add([]byte("include /dev/zero\ninclude {a,b}{c,d}{e,f}\n"))
+	f.Add([]byte(strings.Repeat("x {\n", 200)))
+	f.Add([]byte("vrrp_instance I {\n virtual_routes {\n src 198.18.0.1 198.18.1.0/24 via 198.18.0.2 or 198.18.0.3\n }\n virtual_rules {\n from all fwmark 1/0xff table 5\n }\n}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c, _, err := Parse("fuzz.conf", src, Options{})
 		if err == nil && c == nil {

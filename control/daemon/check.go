@@ -43,6 +43,11 @@ func Check(path string, opts config.Options, w io.Writer) int {
 			fmt.Fprintf(w, "warning: %s (runs anyway: enable_script_security is off)\n", f)
 		}
 	}
+	if !cfg.Global.EnableScriptSecurity && runsScriptsAsRoot(cfg) {
+		// keepalived vrrp.c check_vrrp_script_security reports this (and
+		// keepalived -t exits 6 on it) but runs the scripts; so does xvrrpd.
+		fmt.Fprintln(w, "warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled (keepalived's warning; the scripts run as root, as in keepalived; set enable_script_security to check them)")
+	}
 	fmt.Fprint(w, config.MigrationReport(cfg, warns))
 	if len(insecure) > 0 && cfg.Global.EnableScriptSecurity {
 		return ExitConfigSecurity
@@ -50,4 +55,37 @@ func Check(path string, opts config.Options, w io.Writer) int {
 	fmt.Fprintf(w, "%s: configuration OK: %d instance(s), %d sync group(s), %d script(s)\n",
 		path, len(cfg.Instances), len(cfg.SyncGroups), len(cfg.Scripts))
 	return ExitOK
+}
+
+// runsScriptsAsRoot reports whether any script or notify script in use runs
+// with uid or gid 0.
+func runsScriptsAsRoot(cfg *config.Config) bool {
+	root := func(user, group string) bool {
+		ra, err := runAs(user, group, cfg.Global)
+		return err == nil && (ra.UID == 0 || ra.GID == 0)
+	}
+	for name := range usedTrackers(cfg).scripts {
+		if s := cfg.Scripts[name]; s != nil && root(s.User, s.Group) {
+			return true
+		}
+	}
+	notify := func(n config.Notify) bool {
+		for _, s := range []*config.NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any, n.MasterRxLowerPri} {
+			if s != nil && root(s.User, s.Group) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, in := range cfg.Instances {
+		if notify(in.Notify) {
+			return true
+		}
+	}
+	for _, g := range cfg.SyncGroups {
+		if notify(g.Notify) {
+			return true
+		}
+	}
+	return false
 }
