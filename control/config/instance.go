@@ -264,6 +264,13 @@ func (p *parser) auth(in *Instance, s *stmt) {
 		d.errorf(s.pos, "authentication needs auth_pass")
 		return
 	}
+	if a.Type == "AH" {
+		// RFC 2338 §5.3.6.2 IP Authentication Header: not implemented; sending
+		// the password in PASS framing instead would be neither AH nor what
+		// the operator asked for.
+		d.warnfKW(s.pos, WarnIgnored, "auth_type AH", "auth_type AH is not served by xvrrp (no IPsec AH header); the instance runs without authentication, so peers that require AH will drop its adverts")
+		return
+	}
 	in.Auth = a
 }
 
