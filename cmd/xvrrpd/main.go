@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/daemon"
 )
 
@@ -30,6 +31,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ConfigFile, "f", "/etc/keepalived/keepalived.conf", "keepalived.conf to run")
 	test := fs.Bool("t", false, "check the configuration and exit (keepalived's exit codes: 0 ok, 4 unreadable, 5 errors, 6 insecure scripts)")
 	fs.BoolVar(&o.Strict, "strict", false, "unknown keywords are errors, not warnings")
+	configIDUsage := "config id selecting @ID conditional lines (keepalived -i); default the host name's first label"
+	fs.StringVar(&o.ConfigID, "i", "", configIDUsage)
+	fs.StringVar(&o.ConfigID, "config-id", "", configIDUsage)
 	fs.StringVar(&o.PinDir, "pin-dir", "/sys/fs/bpf/xvrrp", "bpffs directory for the XDP maps and links")
 	fs.StringVar(&o.ControlSocket, "control-socket", "/run/xvrrp/xvrrpd.sock", "unix socket for xvrrpctl (\"\" disables)")
 	fs.StringVar(&o.PIDFile, "pid-file", "/run/xvrrpd.pid", "pid file (\"\" disables)")
@@ -48,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if *test {
-		return daemon.Check(o.ConfigFile, o.Strict, stdout)
+		return daemon.Check(o.ConfigFile, config.Options{Strict: o.Strict, ConfigID: o.ConfigID}, stdout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -38,6 +38,8 @@ const (
 type Warning struct {
 	Diagnostic
 	Kind WarningKind
+	// Keyword is the keyword the warning is about (for the migration report).
+	Keyword string
 }
 
 // Errors is every error found by Load; it is the error Load returns.
@@ -66,6 +68,11 @@ func (d *diag) warnf(pos Pos, kind WarningKind, format string, args ...any) {
 	d.warns = append(d.warns, Warning{Diagnostic: Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)}, Kind: kind})
 }
 
+// warnfKW is warnf for a warning about one keyword.
+func (d *diag) warnfKW(pos Pos, kind WarningKind, kw, format string, args ...any) {
+	d.warns = append(d.warns, Warning{Diagnostic: Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)}, Kind: kind, Keyword: kw})
+}
+
 // unknown reports a keyword not defined in its block: a warning, or an error
 // under --strict.
 func (d *diag) unknown(s *stmt, where string) {
@@ -74,8 +81,4 @@ func (d *diag) unknown(s *stmt, where string) {
 		return
 	}
 	d.warnf(s.pos, WarnUnknown, "unknown keyword %q in %s; ignored", s.kw, where)
-}
-
-func (d *diag) ignored(s *stmt, why string) {
-	d.warnf(s.pos, WarnIgnored, "%s is not supported by xvrrp (%s); ignored", s.kw, why)
 }

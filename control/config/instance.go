@@ -27,17 +27,6 @@ type instanceDraft struct {
 	famPos    Pos // what decided the family
 }
 
-// Instance keywords keepalived defines for features xvrrp does not serve.
-var ignoredInstance = map[string]string{
-	"smtp_alert": "SMTP alerts", "debug": "not implemented by keepalived either",
-	"promote_secondaries": "interface flags", "virtual_routes": "routes follow the master",
-	"virtual_rules": "rules follow the master", "track_bfd": "BFD", "use_vmac_addr": "VMACs per VIP",
-	"use_ipvlan": "ipvlan interfaces", "vrf": "VRFs", "kernel_rx_buf_size": "socket buffer tuning",
-	"linkbeat_use_polling": "linkbeat polling", "track_src_ip": "source address tracking",
-	"unicast_fault_no_peer": "fault without peers", "notify_deleted": "DELETED notifications",
-	"garp_extra_if": "extra-interface GARP refresh", "garp_extra_if_vmac": "extra-interface GARP refresh",
-}
-
 func (p *parser) instance(s *stmt) {
 	d := p.d
 	if !d.needArgs(s, 1, "a name") || !d.needBlock(s) {
@@ -50,14 +39,18 @@ func (p *parser) instance(s *stmt) {
 	dr := &instanceDraft{in: in, set: map[string]Pos{}}
 	p.drafts = append(p.drafts, dr)
 	for _, c := range s.block {
+		if p.use(InInstance, "vrrp_instance "+in.Name, c) == nil {
+			continue
+		}
 		dr.set[c.kw] = c.pos
-		switch c.kw {
-		case "virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer", "authentication",
-			"track_interface", "track_script", "track_file", "track_process":
-		default:
-			d.noBlock(c)
+		if p.garp(c.kw, c, in.garpTargets()) {
+			continue
 		}
 		switch c.kw {
+		case "virtual_routes":
+			in.VirtualRoutes = append(in.VirtualRoutes, p.routes("vrrp_instance "+in.Name+" virtual_routes", c)...)
+		case "virtual_rules":
+			in.VirtualRules = append(in.VirtualRules, p.rules("vrrp_instance "+in.Name+" virtual_rules", c)...)
 		case "state":
 			if d.needArgs(c, 1, "MASTER or BACKUP") {
 				switch strings.ToUpper(c.arg(0)) {
@@ -148,9 +141,6 @@ func (p *parser) instance(s *stmt) {
 			if v, ok := d.intArg(c, 0, 0, 255); ok {
 				in.UnicastTTL = v
 			}
-		case "check_unicast_src":
-			d.noArgs(c)
-			in.CheckUnicastSrc = true
 		case "virtual_ipaddress":
 			if d.needBlock(c) {
 				for _, l := range c.block {
@@ -215,46 +205,6 @@ func (p *parser) instance(s *stmt) {
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
 			"notify_master_rx_lower_pri", "notify_priority_changes":
 			p.notify(&in.Notify, c)
-		case "garp_master_delay":
-			if v, ok := d.secondsArg(c, 0, 255*time.Second); ok {
-				in.GarpMasterDelay = v.Truncate(time.Second)
-			}
-		case "garp_master_repeat":
-			if v, ok := d.intArg(c, 0, 0, 255); ok {
-				in.GarpMasterRepeat = v
-			}
-		case "garp_lower_prio_delay":
-			if v, ok := d.secondsArg(c, 0, 255*time.Second); ok {
-				in.GarpLowerPrioDelay = v.Truncate(time.Second)
-			}
-		case "garp_lower_prio_repeat":
-			if v, ok := d.intArg(c, 0, 0, 255); ok {
-				in.GarpLowerPrioRepeat = v
-			}
-		case "garp_master_refresh":
-			if v, ok := d.secondsArg(c, 0, 86400*time.Second); ok {
-				in.GarpMasterRefresh = v.Truncate(time.Second)
-			}
-		case "garp_master_refresh_repeat":
-			if v, ok := d.intArg(c, 0, 1, 255); ok {
-				in.GarpMasterRefreshRepeat = v
-			}
-		case "down_timer_adverts":
-			if v, ok := d.intArg(c, 0, 1, 100); ok {
-				in.DownTimerAdverts = v
-			}
-		case "lower_prio_no_advert":
-			if v, ok := d.boolArg(c); ok {
-				in.LowerPrioNoAdvert = v
-			}
-		case "higher_prio_send_advert":
-			if v, ok := d.boolArg(c); ok {
-				in.HigherPrioSendAdvert = v
-			}
-		case "skip_check_adv_addr":
-			if v, ok := d.boolArg(c); ok {
-				in.SkipCheckAdvAddr = v
-			}
 		case "old_unicast_checksum":
 			// keepalived.conf(5) vrrp_instance: `old_unicast_checksum [never]`.
 			// Alone it "forces the old checksum algorithm to be used" (the
@@ -270,21 +220,6 @@ func (p *parser) instance(s *stmt) {
 			default:
 				d.errorf(c.pos, "old_unicast_checksum %q: the only mode is never (old_unicast_checksum alone sends the old checksum)", strings.Join(c.words()[1:], " "))
 			}
-		case "v3_checksum_as_v2":
-			// keepalived.conf(5) vrrp_instance: `v3_checksum_as_v2 [<BOOL>]`
-			// "turns off including the pseudo-header in the checksum
-			// calculation for VRRPv3 IPv4"; the default is the global_defs
-			// keyword of the same name (applied in finishInstance).
-			if v, ok := d.boolArg(c); ok {
-				in.V3ChecksumAsV2 = v
-			}
-		default:
-			delete(dr.set, c.kw)
-			if why, ok := ignoredInstance[c.kw]; ok {
-				d.ignored(c, why)
-				continue
-			}
-			d.unknown(c, "vrrp_instance "+in.Name)
 		}
 	}
 }
@@ -296,7 +231,9 @@ func (p *parser) auth(in *Instance, s *stmt) {
 	}
 	a := &Auth{Pos: s.pos}
 	for _, c := range s.block {
-		d.noBlock(c)
+		if p.use(InAuth, "authentication", c) == nil {
+			continue
+		}
 		switch c.kw {
 		case "auth_type":
 			if d.needArgs(c, 1, "PASS or AH") {
@@ -317,8 +254,6 @@ func (p *parser) auth(in *Instance, s *stmt) {
 					a.Pass = a.Pass[:8]
 				}
 			}
-		default:
-			d.unknown(c, "authentication")
 		}
 	}
 	if a.Type == "" {
@@ -327,6 +262,13 @@ func (p *parser) auth(in *Instance, s *stmt) {
 	}
 	if a.Pass == "" {
 		d.errorf(s.pos, "authentication needs auth_pass")
+		return
+	}
+	if a.Type == "AH" {
+		// RFC 2338 §5.3.6.2 IP Authentication Header: not implemented; sending
+		// the password in PASS framing instead would be neither AH nor what
+		// the operator asked for.
+		d.warnfKW(s.pos, WarnIgnored, "auth_type AH", "auth_type AH is not served by xvrrp (no IPsec AH header); the instance runs without authentication, so peers that require AH will drop its adverts")
 		return
 	}
 	in.Auth = a
@@ -454,6 +396,18 @@ func (p *parser) vip(l *stmt) (VIP, bool) {
 		default:
 			d.errorf(l.pos, "virtual address %s: unknown option %q", l.kw, opt)
 			ok = false
+		}
+	}
+	if a.Is6() {
+		// keepalived vrrp_ipaddress.c: "Cannot specify label/scope for IPv6
+		// addresses - ignoring"; the address is added without them.
+		if v.Label != "" {
+			d.warnfKW(l.pos, WarnAdjusted, "label", "Cannot specify label for IPv6 addresses (%s) - ignoring label, as keepalived does", v.Prefix)
+			v.Label = ""
+		}
+		if v.Scope != "global" {
+			d.warnfKW(l.pos, WarnAdjusted, "scope", "Cannot specify scope for IPv6 addresses (%s) - ignoring scope (the kernel derives it), as keepalived does", v.Prefix)
+			v.Scope = "global"
 		}
 	}
 	return v, ok

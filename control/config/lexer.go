@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // keepalived.conf(5) "DESCRIPTION": comments start with '#' or '!' and run to the
@@ -26,20 +28,102 @@ type token struct {
 	pos    Pos
 }
 
-// maxIncludeDepth bounds include nesting so that a self-including glob fails
-// with a message instead of exhausting memory.
-const maxIncludeDepth = 32
+// Bounds of the reader (a configuration is trusted input, but a typo'd
+// include of /dev/zero or a generated file gone wrong must fail at once with
+// a message, not hang or exhaust memory). They are generous: 10,000
+// instances in one file are about 200,000 lines, 6 MB.
+const (
+	// maxIncludeDepth bounds include nesting so that a self-including glob
+	// fails with a message instead of exhausting memory.
+	maxIncludeDepth = 32
+	maxFileBytes    = 64 << 20 // one file
+	maxTotalBytes   = 256 << 20
+	maxFiles        = 100_000 // files read in all (one include per instance is fine)
+	maxIncludeFiles = 100_000 // files one include may match
+	maxBracePattern = 10_000  // patterns one include's {a,b} groups expand to
+)
 
 type lexer struct {
 	d      *diag
 	toks   []token
 	source []string
 	open   map[string]bool // files on the include stack, by absolute path
-	read   func(string) ([]byte, error)
+	pp     *preprocessor
+	total  int64
+	// pending holds the tokens of a line ending in '\' until the line that
+	// completes it (keepalived 2.x line continuation).
+	pending     []token
+	pendingLine string
+	pendingPos  Pos
+	depth       int // include depth of the file being read
+	stopped     bool
+	braces      int // '{' open so far
+}
+
+func newLexer(d *diag, configID string) *lexer {
+	lx := &lexer{d: d, open: map[string]bool{}}
+	lx.pp = &preprocessor{d: d, configID: configID, params: map[string][]string{}, out: lx.line}
+	return lx
+}
+
+// readConfigFile reads one configuration file, refusing anything that is not
+// a regular file before opening it for reading (a FIFO would block, /dev/zero
+// never ends) and anything larger than maxFileBytes.
+func readConfigFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); only regular files are read", path, fileKind(st.Mode()))
+	}
+	if st.Size() > maxFileBytes {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a configuration file may have", path, st.Size(), maxFileBytes)
+	}
+	// O_NONBLOCK: should the path be swapped for a FIFO after the stat, the
+	// open does not wait for a writer; the fstat below then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); only regular files are read", path, fileKind(st.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("%s is more than the %d bytes a configuration file may have", path, maxFileBytes)
+	}
+	return data, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return m.Type().String()
 }
 
 // lexFile tokenizes path and, recursively, its includes.
 func (lx *lexer) lexFile(path string, from Pos, depth int) {
+	if lx.stopped {
+		return
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
@@ -52,7 +136,12 @@ func (lx *lexer) lexFile(path string, from Pos, depth int) {
 		lx.d.errorf(from, "includes nested deeper than %d; check for an include loop", maxIncludeDepth)
 		return
 	}
-	data, err := lx.read(path)
+	if len(lx.source) >= maxFiles {
+		lx.d.errorf(from, "more than %d configuration files included; check the include globs", maxFiles)
+		lx.stopped = true
+		return
+	}
+	data, err := readConfigFile(path)
 	if err != nil {
 		if from == (Pos{}) {
 			lx.d.errorf(Pos{}, "read configuration: %v (check the -f path)", err)
@@ -61,42 +150,91 @@ func (lx *lexer) lexFile(path string, from Pos, depth int) {
 		}
 		return
 	}
+	lx.total += int64(len(data))
+	if lx.total > maxTotalBytes {
+		lx.d.errorf(from, "configuration files total more than %d bytes", maxTotalBytes)
+		lx.stopped = true
+		return
+	}
 	lx.source = append(lx.source, path)
 	lx.open[abs] = true
 	defer delete(lx.open, abs)
 	lx.lexData(path, data, depth)
 }
 
-// lexData tokenizes one file's contents.
+// lexData tokenizes one file's contents through the preprocessor.
 func (lx *lexer) lexData(path string, data []byte, depth int) {
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-	for i := 0; i < len(lines); i++ {
-		pos := Pos{File: path, Line: i + 1}
-		line := lines[i]
-		var toks []token
-		for {
-			lineToks, cont, err := splitLine(line, pos)
-			if err != nil {
-				lx.d.errorf(pos, "%v", err)
-			}
-			toks = append(toks, lineToks...)
-			// A line ending in '\' continues on the next (keepalived 2.x).
-			if !cont || i+1 >= len(lines) {
-				break
-			}
-			i++
-			line = lines[i]
-		}
-		if len(toks) == 0 {
-			continue
-		}
-		if t := toks[0]; t.kind == tokWord && !t.quoted && isIncludeKeyword(t.text) {
-			lx.include(path, t, includeArgs(line, pos), depth)
-			continue
-		}
-		lx.toks = append(lx.toks, toks...)
-		lx.toks = append(lx.toks, token{kind: tokEOL, pos: pos})
+	saved := lx.depth
+	lx.depth = depth
+	lx.pp.file(lines, path)
+	lx.flush()
+	lx.depth = saved
+}
+
+// line receives one preprocessed line.
+func (lx *lexer) line(l srcLine) {
+	if lx.stopped {
+		lx.pp.failed = true // nothing more will be read
+		return
 	}
+	toks, cont, err := splitLine(l.text, l.pos)
+	if err != nil {
+		lx.d.errorf(l.pos, "%v", err)
+	}
+	if lx.pending != nil {
+		toks = append(lx.pending, toks...)
+		lx.pending = nil
+	} else {
+		lx.pendingLine, lx.pendingPos = l.text, l.pos
+	}
+	if cont {
+		// A line ending in '\' continues on the next (keepalived 2.x).
+		lx.pending = toks
+		if lx.pending == nil {
+			lx.pending = []token{}
+		}
+		return
+	}
+	lx.statement(toks, lx.pendingLine, lx.pendingPos)
+}
+
+// flush ends a continuation left open by the last line of a file.
+func (lx *lexer) flush() {
+	if lx.pending != nil {
+		toks := lx.pending
+		lx.pending = nil
+		lx.statement(toks, lx.pendingLine, lx.pendingPos)
+	}
+}
+
+func (lx *lexer) statement(toks []token, line string, pos Pos) {
+	if len(toks) == 0 {
+		return
+	}
+	if t := toks[0]; t.kind == tokWord && !t.quoted && isIncludeKeyword(t.text) {
+		lx.include(pos.File, t, includeArgs(line, pos), lx.depth)
+		return
+	}
+	// Fail at the first '{' past maxBlockDepth, before tokenizing the rest
+	// (3 million '{' would otherwise take seconds and hundreds of MB).
+	for _, t := range toks {
+		switch t.kind {
+		case tokOpen:
+			lx.braces++
+			if lx.braces > maxBlockDepth {
+				lx.d.errorf(t.pos, "blocks nested deeper than %d; check for unbalanced {", maxBlockDepth)
+				lx.stopped = true
+				return
+			}
+		case tokClose:
+			if lx.braces > 0 {
+				lx.braces--
+			}
+		}
+	}
+	lx.toks = append(lx.toks, toks...)
+	lx.toks = append(lx.toks, token{kind: tokEOL, pos: pos})
 }
 
 func isIncludeKeyword(s string) bool {
@@ -127,7 +265,12 @@ func (lx *lexer) include(from string, kw token, args []token, depth int) {
 	}
 	var matches []string
 	seen := map[string]bool{}
-	for _, p := range expandBraces(pattern) {
+	patterns, ok := expandBracesBounded(pattern, maxBracePattern)
+	if !ok {
+		lx.d.errorf(pos, "include pattern %q expands to more than %d patterns", toks[1].text, maxBracePattern)
+		return
+	}
+	for _, p := range patterns {
 		m, err := filepath.Glob(p)
 		if err != nil {
 			lx.d.errorf(pos, "include pattern %q: %v", toks[1].text, err)
@@ -139,6 +282,10 @@ func (lx *lexer) include(from string, kw token, args []token, depth int) {
 				matches = append(matches, f)
 			}
 		}
+	}
+	if len(matches) > maxIncludeFiles {
+		lx.d.errorf(pos, "include %q matches %d files, more than %d", toks[1].text, len(matches), maxIncludeFiles)
+		return
 	}
 	if len(matches) == 0 {
 		// keepalived's plain include does not fail on no match; say so anyway.
@@ -154,11 +301,30 @@ func (lx *lexer) include(from string, kw token, args []token, depth int) {
 	}
 }
 
+// expandBracesBounded is expandBraces that gives up (ok=false) past limit
+// patterns: nested groups multiply, {a,b}{a,b}... doubles per group.
+func expandBracesBounded(s string, limit int) ([]string, bool) {
+	n := 0
+	var out []string
+	ok := expandBracesInto(s, limit, &n, &out)
+	return out, ok
+}
+
 // expandBraces expands csh-style {a,b} groups; unbalanced braces are literal.
 func expandBraces(s string) []string {
+	out, _ := expandBracesBounded(s, 1<<30)
+	return out
+}
+
+func expandBracesInto(s string, limit int, n *int, out *[]string) bool {
 	open := strings.IndexByte(s, '{')
 	if open < 0 {
-		return []string{s}
+		*n++
+		if *n > limit {
+			return false
+		}
+		*out = append(*out, s)
+		return true
 	}
 	level := 0
 	var commas []int
@@ -179,15 +345,21 @@ func expandBraces(s string) []string {
 		}
 	}
 	if closeAt < 0 {
-		return []string{s}
+		*n++
+		if *n > limit {
+			return false
+		}
+		*out = append(*out, s)
+		return true
 	}
-	var out []string
 	start := open + 1
 	for _, c := range append(commas, closeAt) {
-		out = append(out, expandBraces(s[:open]+s[start:c]+s[closeAt+1:])...)
+		if !expandBracesInto(s[:open]+s[start:c]+s[closeAt+1:], limit, n, out) {
+			return false
+		}
 		start = c + 1
 	}
-	return out
+	return true
 }
 
 // splitLine splits one line into tokens. cont is true when the line ends in an

@@ -2,8 +2,8 @@ package config
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -11,6 +11,9 @@ import (
 type Options struct {
 	// Strict turns unknown keywords into errors (xvrrpd --strict).
 	Strict bool
+	// ConfigID selects @ID conditional lines (keepalived -i/--config-id);
+	// empty means DefaultConfigID, the host name's first label.
+	ConfigID string
 }
 
 // Load reads the keepalived.conf at path and its includes, applies keepalived's
@@ -29,7 +32,11 @@ func Parse(name string, src []byte, opts Options) (*Config, []Warning, error) {
 
 func load(path string, src []byte, opts Options) (*Config, []Warning, error) {
 	d := &diag{strict: opts.Strict}
-	lx := &lexer{d: d, open: map[string]bool{}, read: os.ReadFile}
+	id := opts.ConfigID
+	if id == "" {
+		id = DefaultConfigID()
+	}
+	lx := newLexer(d, id)
 	if src == nil {
 		lx.lexFile(path, Pos{}, 0)
 	} else {
@@ -38,6 +45,11 @@ func load(path string, src []byte, opts Options) (*Config, []Warning, error) {
 		lx.source = append(lx.source, path)
 		lx.lexData(path, src, 0)
 	}
+	if lx.stopped || lx.pp.failed {
+		// A bound was crossed: what was read is incomplete, and parsing it
+		// would only add follow-on errors to the one that matters.
+		return nil, d.warns, d.errs
+	}
 	tb := &treeBuilder{toks: lx.toks, d: d}
 	top := tb.block(nil)
 
@@ -45,6 +57,7 @@ func load(path string, src []byte, opts Options) (*Config, []Warning, error) {
 	p.cfg.Source = lx.source
 	p.top(top)
 	p.finish()
+	p.cfg.Keywords = p.keywordUses()
 	if len(d.errs) > 0 {
 		return nil, d.warns, d.errs
 	}
@@ -57,6 +70,7 @@ type parser struct {
 	drafts []*instanceDraft
 	groups []*groupDraft
 	global globalDraft
+	uses   map[*Keyword]int
 }
 
 type globalDraft struct {
@@ -90,26 +104,24 @@ func defaultGlobal() Global {
 	}
 }
 
-// Top-level blocks keepalived defines for features xvrrp does not serve.
-var ignoredTop = map[string]string{
-	"virtual_server":           "LVS",
-	"virtual_server_group":     "LVS",
-	"real_server":              "LVS",
-	"ssl":                      "LVS checkers",
-	"bfd_instance":             "BFD",
-	"static_ipaddress":         "static addresses",
-	"static_routes":            "static routes",
-	"static_rules":             "static rules",
-	"static_track_group":       "static addresses",
-	"garp_group":               "per-interface GARP groups",
-	"linkbeat_interfaces":      "linkbeat polling",
-	"interface_up_down_delays": "interface debouncing",
-	"vrrp_track_bfd":           "BFD",
-}
-
 func (p *parser) top(stmts []*stmt) {
 	for _, s := range stmts {
+		if p.use(InTop, "the top level", s) == nil {
+			continue
+		}
 		switch s.kw {
+		case "static_ipaddress":
+			if p.d.needBlock(s) {
+				for _, l := range s.block {
+					if v, ok := p.vip(l); ok {
+						p.cfg.StaticAddresses = append(p.cfg.StaticAddresses, v)
+					}
+				}
+			}
+		case "static_routes":
+			p.cfg.StaticRoutes = append(p.cfg.StaticRoutes, p.routes("static_routes", s)...)
+		case "static_rules":
+			p.cfg.StaticRules = append(p.cfg.StaticRules, p.rules("static_rules", s)...)
 		case "global_defs":
 			if p.d.needBlock(s) {
 				p.cfg.Global.Pos = s.pos
@@ -125,66 +137,23 @@ func (p *parser) top(stmts []*stmt) {
 			p.trackFile(s)
 		case "vrrp_track_process":
 			p.trackProcess(s)
-		default:
-			if why, ok := ignoredTop[s.kw]; ok {
-				p.d.ignored(s, why)
-				continue
-			}
-			p.d.unknown(s, "the top level")
 		}
 	}
-}
-
-// Global keywords keepalived defines for features xvrrp does not serve.
-var ignoredGlobal = map[string]string{
-	"notification_email": "SMTP alerts", "notification_email_from": "SMTP alerts",
-	"smtp_server": "SMTP alerts", "smtp_helo_name": "SMTP alerts", "smtp_connect_timeout": "SMTP alerts",
-	"smtp_alert": "SMTP alerts", "smtp_alert_vrrp": "SMTP alerts", "smtp_alert_checker": "SMTP alerts",
-	"no_email_faults": "SMTP alerts",
-	"enable_traps":    "SNMP", "enable_snmp_vrrp": "SNMP", "enable_snmp_keepalived": "SNMP",
-	"enable_snmp_checker": "SNMP", "enable_snmp_rfc": "SNMP", "enable_snmp_rfcv2": "SNMP",
-	"enable_snmp_rfcv3": "SNMP", "snmp_socket": "SNMP",
-	"enable_dbus": "D-Bus", "dbus_service_name": "D-Bus",
-	"lvs_id": "LVS", "lvs_sync_daemon": "LVS", "lvs_timeouts": "LVS", "lvs_flush": "LVS",
-	"lvs_flush_on_stop": "LVS", "lvs_notify_fifo": "LVS", "lvs_notify_fifo_script": "LVS",
-	"checker_priority": "LVS checkers", "checker_rt_priority": "LVS checkers",
-	"checker_process_name": "LVS checkers", "checker_no_swap": "LVS checkers",
-	"checker_cpu_affinity": "LVS checkers", "checker_log_all_failures": "LVS checkers",
-	"bfd_priority": "BFD", "bfd_rt_priority": "BFD", "bfd_process_name": "BFD", "bfd_no_swap": "BFD",
-	"bfd_cpu_affinity": "BFD",
-	"vrrp_iptables":    "firewall rules", "vrrp_ipsets": "firewall rules", "nftables": "firewall rules",
-	"nftables_priority": "firewall rules", "nftables_ifindex": "firewall rules",
-	"nftables_counters": "firewall rules", "nftables_ipvs_priority": "firewall rules",
-	"default_interface":  "static addresses",
-	"vrrp_garp_extra_if": "extra-interface GARP refresh",
-	"vrrp_priority":      "process scheduling", "vrrp_no_swap": "process scheduling",
-	"vrrp_rt_priority": "process scheduling", "vrrp_cpu_affinity": "process scheduling",
-	"vrrp_rlimit_rttime": "process scheduling", "max_auto_priority": "process scheduling",
-	"min_auto_priority_delay": "process scheduling", "vrrp_process_name": "process naming",
-	"process_names": "process naming", "process_name": "process naming",
-	"dynamic_interfaces": "dynamic interfaces", "log_unknown_vrids": "logging (counted by the XDP program instead)",
-	"vmac_prefix": "VMAC naming", "vmac_addr_prefix": "VMAC naming", "random_seed": "parameter substitution",
-	"reload_check_config": "reload checking", "include_check": "include checks",
-	"notify_fifo_script": "FIFO scripts", "vrrp_notify_fifo_script": "FIFO scripts",
-	"net_namespace": "network namespaces", "net_namespace_ipvs": "network namespaces",
-	"namespace_with_ipsets": "network namespaces", "instance": "multiple instances",
-	"use_pid_dir": "pid directories", "linkbeat_use_polling": "linkbeat polling",
-	"disable_local_igmp": "IGMP control", "vrrp_rx_bufs_policy": "socket buffer tuning",
-	"vrrp_rx_bufs_multiplier": "socket buffer tuning", "vrrp_netlink_cmd_rcv_bufs": "netlink tuning",
-	"vrrp_netlink_cmd_rcv_bufs_force": "netlink tuning", "vrrp_netlink_monitor_rcv_bufs": "netlink tuning",
-	"vrrp_netlink_monitor_rcv_bufs_force": "netlink tuning", "umask": "file modes",
-	"startup_script": "startup/shutdown scripts", "startup_script_timeout": "startup/shutdown scripts",
-	"shutdown_script": "startup/shutdown scripts", "shutdown_script_timeout": "startup/shutdown scripts",
-	"script_security": "script security", "vrrp_dont_load": "", "vrrp_version_ipv6": "",
 }
 
 func (p *parser) globalDefs(stmts []*stmt) {
 	g := &p.cfg.Global
 	d := p.d
 	for _, s := range stmts {
+		if p.use(InGlobal, "global_defs", s) == nil {
+			continue
+		}
 		p.global.set[s.kw] = true
-		if s.kw != "notification_email" {
-			d.noBlock(s)
+		if strings.HasPrefix(s.kw, "vrrp_") && p.garp(strings.TrimPrefix(s.kw, "vrrp_"), s, g.garpTargets()) {
+			continue
+		}
+		if s.kw == "v3_checksum_as_v2" && p.garp(s.kw, s, g.garpTargets()) {
+			continue
 		}
 		switch s.kw {
 		case "router_id":
@@ -213,30 +182,6 @@ func (p *parser) globalDefs(stmts []*stmt) {
 					g.McastGroup6 = a
 				}
 			}
-		case "vrrp_garp_master_delay":
-			if v, ok := d.secondsArg(s, 0, 255*time.Second); ok {
-				g.GarpMasterDelay = v.Truncate(time.Second)
-			}
-		case "vrrp_garp_master_repeat":
-			if v, ok := d.intArg(s, 0, 0, 255); ok {
-				g.GarpMasterRepeat = v
-			}
-		case "vrrp_garp_lower_prio_delay":
-			if v, ok := d.secondsArg(s, 0, 255*time.Second); ok {
-				g.GarpLowerPrioDelay = v.Truncate(time.Second)
-			}
-		case "vrrp_garp_lower_prio_repeat":
-			if v, ok := d.intArg(s, 0, 0, 255); ok {
-				g.GarpLowerPrioRepeat = v
-			}
-		case "vrrp_garp_master_refresh":
-			if v, ok := d.secondsArg(s, 0, 86400*time.Second); ok {
-				g.GarpMasterRefresh = v.Truncate(time.Second)
-			}
-		case "vrrp_garp_master_refresh_repeat":
-			if v, ok := d.intArg(s, 0, 1, 255); ok {
-				g.GarpMasterRefreshRepeat = v
-			}
 		case "vrrp_garp_interval":
 			if v, ok := d.secondsArg(s, 0, time.Second); ok {
 				g.GarpInterval = v
@@ -251,37 +196,12 @@ func (p *parser) globalDefs(stmts []*stmt) {
 				g.GarpMasterRepeat = 1
 				g.GarpMasterDelay = 0
 			}
-		case "vrrp_down_timer_adverts":
-			if v, ok := d.intArg(s, 0, 1, 100); ok {
-				g.DownTimerAdverts = v
-			}
-		case "vrrp_lower_prio_no_advert":
-			if v, ok := d.boolArg(s); ok {
-				g.LowerPrioNoAdvert = v
-			}
-		case "vrrp_higher_prio_send_advert":
-			if v, ok := d.boolArg(s); ok {
-				g.HigherPrioSendAdvert = v
-			}
-		case "vrrp_check_unicast_src":
-			d.noArgs(s)
-			g.CheckUnicastSrc = true
-		case "vrrp_skip_check_adv_addr":
-			if v, ok := d.boolArg(s); ok {
-				g.SkipCheckAdvAddr = v
-			}
 		case "vrrp_strict":
 			d.noArgs(s)
 			g.Strict = true
 		case "vrrp_notify_priority_changes":
 			if v, ok := d.boolArg(s); ok {
 				g.NotifyPriorityChanges = v
-			}
-		case "v3_checksum_as_v2":
-			// keepalived.conf(5) global_defs: `v3_checksum_as_v2 [<BOOL>]`,
-			// "See vrrp_instance description": the default for every instance.
-			if v, ok := d.boolArg(s); ok {
-				g.V3ChecksumAsV2 = v
 			}
 		case "vrrp_startup_delay":
 			if v, ok := d.secondsArg(s, 0, 3600*time.Second); ok {
@@ -309,15 +229,6 @@ func (p *parser) globalDefs(stmts []*stmt) {
 					g.VRRPNotifyFIFO = f
 				}
 			}
-		default:
-			if why, ok := ignoredGlobal[s.kw]; ok {
-				if why == "" {
-					why = "not applicable"
-				}
-				d.ignored(s, why)
-				continue
-			}
-			d.unknown(s, "global_defs")
 		}
 	}
 }

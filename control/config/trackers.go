@@ -54,7 +54,9 @@ func (p *parser) script(s *stmt) {
 	}
 	sc := &Script{Pos: s.pos, Name: name, Interval: time.Second, Rise: 1, Fall: 1}
 	for _, c := range s.block {
-		d.noBlock(c)
+		if p.use(InScript, "vrrp_script "+name, c) == nil {
+			continue
+		}
 		switch c.kw {
 		case "script":
 			if d.needArgs(c, 1, "a command") {
@@ -100,8 +102,6 @@ func (p *parser) script(s *stmt) {
 		case "init_fail":
 			d.noArgs(c)
 			sc.InitFail = true
-		default:
-			d.unknown(c, "vrrp_script "+name)
 		}
 	}
 	if sc.Command == "" {
@@ -139,7 +139,9 @@ func (p *parser) trackFile(s *stmt) {
 	// keepalived.conf(5) "Track files": weight defaults to 1.
 	tf := &TrackFile{Pos: s.pos, Name: name, Weight: 1}
 	for _, c := range s.block {
-		d.noBlock(c)
+		if p.use(InTrackFile, s.kw+" "+name, c) == nil {
+			continue
+		}
 		switch c.kw {
 		case "file":
 			if d.needArgs(c, 1, "a file path") {
@@ -160,8 +162,6 @@ func (p *parser) trackFile(s *stmt) {
 					tf.InitValue = v
 				}
 			}
-		default:
-			d.unknown(c, s.kw+" "+name)
 		}
 	}
 	if tf.Path == "" {
@@ -184,7 +184,9 @@ func (p *parser) trackProcess(s *stmt) {
 	// keepalived.conf(5) "VRRP track processes": weight default 1, quorum 1.
 	tp := &TrackProcess{Pos: s.pos, Name: name, Weight: 1, Quorum: 1, QuorumMax: -1}
 	for _, c := range s.block {
-		d.noBlock(c)
+		if p.use(InTrackProcess, "vrrp_track_process "+name, c) == nil {
+			continue
+		}
 		switch c.kw {
 		case "process":
 			if d.needArgs(c, 1, "a process name") {
@@ -230,8 +232,6 @@ func (p *parser) trackProcess(s *stmt) {
 			if v, ok := d.secondsArg(c, 0, 3600*time.Second); ok {
 				tp.TerminateDelay = v
 			}
-		default:
-			d.unknown(c, "vrrp_track_process "+name)
 		}
 	}
 	if tp.Process == "" {
@@ -255,10 +255,14 @@ func (p *parser) syncGroup(s *stmt) {
 	p.groups = append(p.groups, gd)
 	g := gd.g
 	for _, c := range s.block {
-		switch c.kw {
-		case "group", "track_interface", "track_script", "track_file", "track_process":
-		default:
-			d.noBlock(c)
+		if _, known := LookupKeyword(InSyncGroup, c.kw); !known && !c.hasBlock && len(c.args) == 0 {
+			// keepalived 2.2 reads a bare word here as an unknown keyword,
+			// not a member (the pre-1.3 syntax without group { }).
+			d.warnfKW(c.pos, WarnUnknown, "vrrp_sync_group", "vrrp_sync_group %s: %q is not a keyword; members must be listed in group { } (keepalived 2.2 ignores this line too)", name, c.kw)
+			continue
+		}
+		if p.use(InSyncGroup, "vrrp_sync_group "+name, c) == nil {
+			continue
 		}
 		switch c.kw {
 		case "group":
@@ -292,11 +296,17 @@ func (p *parser) syncGroup(s *stmt) {
 			// keepalived.conf(5): deprecated; the replacement keeps weights.
 			d.warnf(c.pos, WarnAdjusted, "global_tracking is deprecated; treated as sync_group_tracking_weight")
 			g.TrackingWeight = true
-		case "smtp_alert", "track_bfd", "notify_deleted":
-			d.ignored(c, "not served by xvrrp")
-		default:
-			d.unknown(c, "vrrp_sync_group "+name)
 		}
 	}
 	p.cfg.SyncGroups = append(p.cfg.SyncGroups, g)
+}
+
+// dropGroup removes g from the configuration (a group keepalived removes).
+func (p *parser) dropGroup(g *SyncGroup) {
+	for i, x := range p.cfg.SyncGroups {
+		if x == g {
+			p.cfg.SyncGroups = append(p.cfg.SyncGroups[:i], p.cfg.SyncGroups[i+1:]...)
+			return
+		}
+	}
 }

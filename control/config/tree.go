@@ -26,10 +26,20 @@ func (s *stmt) words() []string {
 	return w
 }
 
+// maxBlockDepth bounds block nesting. keepalived's deepest block is four
+// levels (virtual_server > real_server > HTTP_GET > url); the bound keeps the
+// recursive builder far from a stack overflow whatever the input (3 million
+// '{' fail at once with one message).
+const maxBlockDepth = 64
+
 type treeBuilder struct {
-	toks []token
-	i    int
-	d    *diag
+	toks  []token
+	i     int
+	d     *diag
+	depth int
+	// abandoned: the depth bound was crossed and the rest of the input
+	// skipped; the blocks left open are not reported again.
+	abandoned bool
 }
 
 func (tb *treeBuilder) peek() *token {
@@ -45,7 +55,7 @@ func (tb *treeBuilder) block(open *token) []*stmt {
 	for {
 		t := tb.peek()
 		if t == nil {
-			if open != nil {
+			if open != nil && !tb.abandoned {
 				tb.d.errorf(open.pos, "block opened here is never closed; add the missing }")
 			}
 			return out
@@ -64,7 +74,11 @@ func (tb *treeBuilder) block(open *token) []*stmt {
 		case tokOpen:
 			tb.i++
 			tb.d.errorf(t.pos, "{ without a keyword before it")
+			if !tb.enter(t) {
+				return out
+			}
 			tb.block(t)
+			tb.depth--
 			continue
 		}
 		s := &stmt{pos: t.pos, kw: t.text}
@@ -87,8 +101,25 @@ func (tb *treeBuilder) block(open *token) []*stmt {
 		if t != nil && t.kind == tokOpen {
 			tb.i++
 			s.hasBlock = true
+			if !tb.enter(t) {
+				return out
+			}
 			s.block = tb.block(t)
+			tb.depth--
 		}
 		out = append(out, s)
 	}
+}
+
+// enter counts one more open block; past maxBlockDepth it reports the error
+// and abandons the rest of the input.
+func (tb *treeBuilder) enter(t *token) bool {
+	tb.depth++
+	if tb.depth > maxBlockDepth {
+		tb.d.errorf(t.pos, "blocks nested deeper than %d; check for unbalanced {", maxBlockDepth)
+		tb.i = len(tb.toks)
+		tb.abandoned = true
+		return false
+	}
+	return true
 }

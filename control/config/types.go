@@ -40,8 +40,16 @@ type Config struct {
 	Scripts        map[string]*Script
 	TrackFiles     map[string]*TrackFile
 	TrackProcesses map[string]*TrackProcess
+	// StaticAddresses, StaticRoutes and StaticRules are the top-level
+	// static_ipaddress, static_routes and static_rules blocks (keepalived.conf(5)
+	// "Static routes/addresses/rules"): present whatever the VRRP state.
+	StaticAddresses []VIP
+	StaticRoutes    []Route
+	StaticRules     []Rule
 	// Source lists every file read, main file first, in the order opened.
 	Source []string
+	// Keywords counts every keyword read, for the migration report.
+	Keywords []KeywordUse
 }
 
 // FIFO is a notify FIFO (`notify_fifo FIFO_NAME [username [groupname]]`).
@@ -194,6 +202,10 @@ type Instance struct {
 
 	VIPs         []VIP
 	ExcludedVIPs []VIP
+	// VirtualRoutes / VirtualRules are virtual_routes / virtual_rules: added
+	// with the VIPs when MASTER, removed when leaving it.
+	VirtualRoutes []Route
+	VirtualRules  []Rule
 
 	UseVMAC      bool
 	VMACName     string // empty: keepalived's vrrp.<VRID>

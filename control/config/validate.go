@@ -77,8 +77,23 @@ func (p *parser) finishInstance(dr *instanceDraft) {
 	p.advertInterval(dr)
 
 	if in.Auth != nil && in.Version == 3 {
-		// RFC 5798 §9 removed authentication from VRRPv3.
-		d.errorf(in.Auth.Pos, "vrrp_instance %s: authentication is not part of VRRPv3 (RFC 5798 §9); remove it or use version 2", in.Name)
+		// RFC 5798 §9 removed authentication from VRRPv3; keepalived vrrp.c
+		// logs this and runs the instance without it.
+		d.warnfKW(in.Auth.Pos, WarnAdjusted, "authentication", "vrrp_instance %s: VRRP version 3 does not support authentication. Ignoring. (adverts are sent and accepted without it, as keepalived does)", in.Name)
+		in.Auth = nil
+	}
+	if in.Strict {
+		// keepalived vrrp.c vrrp_complete_instance: under strict mode the
+		// initial state follows address ownership; it reports the mismatch
+		// and runs with the state the priority implies.
+		if (in.State == StateMaster) != (in.Priority == 255) {
+			want := StateBackup
+			if in.Priority == 255 {
+				want = StateMaster
+			}
+			d.warnfKW(dr.set["state"], WarnAdjusted, "vrrp_strict", "vrrp_instance %s: State MASTER must match being address owner (vrrp_strict, RFC 5798 §6.4.1); starting in state %s at priority %d as keepalived does", in.Name, want, in.Priority)
+			in.State = want
+		}
 	}
 
 	// Preemption rules, keepalived vrrp.c vrrp_complete_instance.
@@ -221,36 +236,40 @@ func (p *parser) strictRules(dr *instanceDraft) {
 		}
 		return in.Pos
 	}
-	if in.Unicast() {
-		d.errorf(at("unicast_peer"), "vrrp_instance %s: unicast peers are not allowed in strict mode (vrrp_strict)", in.Name)
-	}
+	// keepalived 2.2.7 accepts unicast peers under vrrp_strict without a
+	// word (keepalived.conf(5) says strict disallows them; the code does not).
 	if in.Auth != nil {
-		d.errorf(in.Auth.Pos, "vrrp_instance %s: authentication is not allowed in strict mode (vrrp_strict)", in.Name)
+		d.warnfKW(in.Auth.Pos, WarnAdjusted, "vrrp_strict", "vrrp_instance %s: Strict mode does not support authentication. Ignoring. (vrrp_strict; adverts carry none, as keepalived sends them)", in.Name)
+		in.Auth = nil
 	}
 	if in.PreemptDelay > 0 {
-		d.errorf(at("preempt_delay"), "vrrp_instance %s: preempt_delay is not allowed in strict mode (vrrp_strict)", in.Name)
+		d.warnfKW(at("preempt_delay"), WarnAdjusted, "vrrp_strict", "vrrp_instance %s: preempt_delay is incompatible with strict mode - resetting to 0 as keepalived does", in.Name)
+		in.PreemptDelay = 0
 	}
-	if (in.State == StateMaster) != (in.Priority == 255) {
-		d.errorf(at("state"), "vrrp_instance %s: in strict mode state MASTER requires priority 255 and priority 255 requires state MASTER (RFC 5798 §6.4.1)", in.Name)
-	}
-	if _, ok := dr.set["accept"]; ok && in.Version == 2 {
-		d.errorf(at("accept"), "vrrp_instance %s: accept mode cannot be set for VRRPv2 in strict mode", in.Name)
+	if _, ok := dr.set["accept"]; ok && in.Version == 2 && in.Accept {
+		d.warnfKW(at("accept"), WarnAdjusted, "vrrp_strict", "vrrp_instance %s: accept mode for VRRP version 2 does not comply with RFC 3768 - resetting (accept off) as keepalived does", in.Name)
+		in.Accept = false
 	}
 	if _, ok := dr.set["lower_prio_no_advert"]; ok && !in.LowerPrioNoAdvert {
-		d.errorf(at("lower_prio_no_advert"), "vrrp_instance %s: lower_prio_no_advert cannot be cleared in strict mode", in.Name)
+		d.warnfKW(at("lower_prio_no_advert"), WarnAdjusted, "vrrp_strict", "vrrp_instance %s: Strict mode requires no lower priority advert - resetting lower_prio_no_advert to on as keepalived does", in.Name)
+		in.LowerPrioNoAdvert = true
 	}
 	if in.HigherPrioSendAdvert {
-		d.errorf(at("higher_prio_send_advert"), "vrrp_instance %s: higher_prio_send_advert cannot be set in strict mode", in.Name)
+		d.warnfKW(at("higher_prio_send_advert"), WarnAdjusted, "vrrp_strict", "vrrp_instance %s: strict mode requires higher_prio_send_advert to be clear - resetting as keepalived does", in.Name)
+		in.HigherPrioSendAdvert = false
 	}
 	if in.VMACXmitBase {
-		d.errorf(at("vmac_xmit_base"), "vrrp_instance %s: vmac_xmit_base cannot be used in strict mode", in.Name)
+		d.warnfKW(at("vmac_xmit_base"), WarnAdjusted, "vrrp_strict", "vrrp_instance %s: vmac_xmit_base is incompatible with strict mode - resetting as keepalived does", in.Name)
+		in.VMACXmitBase = false
 	}
 	if in.DownTimerAdverts != 3 {
-		d.errorf(at("down_timer_adverts"), "vrrp_instance %s: down_timer_adverts other than 3 is not allowed in strict mode (RFC 5798 §6.1)", in.Name)
+		d.warnfKW(at("down_timer_adverts"), WarnAdjusted, "vrrp_strict", "vrrp_instance %s: down_timer_adverts is incompatible with strict mode - resetting to 3 (RFC 5798 §6.1) as keepalived does", in.Name)
+		in.DownTimerAdverts = 3
 	}
-	// RFC 5798 §5.2.9: for IPv6 the first address must be the link-local one.
+	// RFC 5798 §5.2.9: for IPv6 the first address should be the link-local
+	// one; keepalived reports it and runs the addresses in the given order.
 	if in.Family == 6 && len(in.VIPs) > 0 && !in.VIPs[0].Prefix.Addr().IsLinkLocalUnicast() {
-		d.errorf(in.VIPs[0].Pos, "vrrp_instance %s: in strict mode the first IPv6 virtual address must be link-local (RFC 5798 §5.2.9)", in.Name)
+		d.warnfKW(in.VIPs[0].Pos, WarnAdjusted, "vrrp_strict", "vrrp_instance %s: the first IPv6 VIP address must be link local (vrrp_strict, RFC 5798 §5.2.9); kept in the configured order as keepalived does", in.Name)
 	}
 }
 
@@ -350,7 +369,10 @@ func (p *parser) finishGroups(names map[string]*Instance) {
 		g.TrackFiles = p.resolveRefs(owner, "track_file", gd.files, p.lookupFile)
 		g.TrackProcesses = p.resolveRefs(owner, "track_process", gd.procs, p.lookupProcess)
 		if len(g.Members) == 0 {
-			d.errorf(g.Pos, "vrrp_sync_group %s has no group { } members", g.Name)
+			// keepalived vrrp_data.c: "Sync group %s has no virtual router(s).
+			// removing" — the group is dropped, the instances run alone.
+			d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has no virtual router(s) in group { }; removing it as keepalived does (its instances run unsynchronised)", g.Name)
+			p.dropGroup(g)
 			continue
 		}
 		if len(g.Members) == 1 {

@@ -23,12 +23,12 @@ const (
 // syntax, values, references, and the script-security rule for every script
 // when enable_script_security is set. It prints one line per finding to w
 // and returns keepalived's exit code for a config test.
-func Check(path string, strict bool, w io.Writer) int {
+func Check(path string, opts config.Options, w io.Writer) int {
 	if _, err := os.Stat(path); err != nil {
 		fmt.Fprintf(w, "%s: cannot read the configuration: %v\n", path, err)
 		return ExitConfigMissing
 	}
-	cfg, warns, err := config.Load(path, config.Options{Strict: strict})
+	cfg, warns, err := config.Load(path, opts)
 	for _, wr := range warns {
 		fmt.Fprintf(w, "warning: %s\n", wr)
 	}
@@ -44,6 +44,12 @@ func Check(path string, strict bool, w io.Writer) int {
 			fmt.Fprintf(w, "warning: %s (runs anyway: enable_script_security is off)\n", f)
 		}
 	}
+	if !cfg.Global.EnableScriptSecurity && track.RunsScriptsAsRoot(cfg) {
+		// keepalived vrrp.c check_vrrp_script_security reports this (and
+		// keepalived -t exits 6 on it) but runs the scripts; so does xvrrpd.
+		fmt.Fprintln(w, "warning: SECURITY VIOLATION - scripts are being executed but script_security not enabled (keepalived's warning; the scripts run as root, as in keepalived; set enable_script_security to check them)")
+	}
+	fmt.Fprint(w, config.MigrationReport(cfg, warns))
 	if len(insecure) > 0 && cfg.Global.EnableScriptSecurity {
 		return ExitConfigSecurity
 	}

@@ -54,6 +54,7 @@ import (
 type Options struct {
 	ConfigFile    string
 	Strict        bool
+	ConfigID      string // -i/--config-id: selects @ID lines; "" is the host name's first label
 	PinDir        string
 	ControlSocket string
 	PIDFile       string
@@ -119,7 +120,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	cfg, warns, err := config.Load(opts.ConfigFile, config.Options{Strict: opts.Strict})
+	cfg, warns, err := config.Load(opts.ConfigFile, config.Options{Strict: opts.Strict, ConfigID: opts.ConfigID})
 	for _, w := range warns {
 		opts.Logger.Warn(w.String())
 	}
@@ -306,7 +307,7 @@ func (d *Daemon) healthy() error {
 // Reload reads the configuration file again. A bad file changes nothing:
 // the old configuration keeps running and the errors are returned.
 func (d *Daemon) Reload() error {
-	cfg, warns, err := config.Load(d.opts.ConfigFile, config.Options{Strict: d.opts.Strict})
+	cfg, warns, err := config.Load(d.opts.ConfigFile, config.Options{Strict: d.opts.Strict, ConfigID: d.opts.ConfigID})
 	for _, w := range warns {
 		d.log.Warn(w.String())
 	}

@@ -142,7 +142,12 @@ func SecurityFindings(cfg *config.Config) []string {
 			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
 			return
 		}
-		if err := CheckScriptSecurity(args[0], ra); err != nil {
+		// The runtime looks a bare command up in PATH; so does the check.
+		path, err := LookPath(args[0])
+		if err == nil {
+			err = CheckScriptSecurity(path, ra)
+		}
+		if err != nil {
 			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
 		}
 	}
@@ -164,4 +169,37 @@ func SecurityFindings(cfg *config.Config) []string {
 		notify("vrrp_sync_group "+g.Name, g.Notify)
 	}
 	return out
+}
+
+// RunsScriptsAsRoot reports whether any script or notify script in use runs
+// with uid or gid 0.
+func RunsScriptsAsRoot(cfg *config.Config) bool {
+	root := func(user, group string) bool {
+		ra, err := RunAsFor(user, group, cfg.Global)
+		return err == nil && (ra.UID == 0 || ra.GID == 0)
+	}
+	for name := range UsedBy(cfg).Scripts {
+		if s := cfg.Scripts[name]; s != nil && root(s.User, s.Group) {
+			return true
+		}
+	}
+	notify := func(n config.Notify) bool {
+		for _, s := range []*config.NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any, n.MasterRxLowerPri} {
+			if s != nil && root(s.User, s.Group) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, in := range cfg.Instances {
+		if notify(in.Notify) {
+			return true
+		}
+	}
+	for _, g := range cfg.SyncGroups {
+		if notify(g.Notify) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,7 +17,7 @@ import (
 )
 
 // NotifyScripts are an instance's or sync group's notify lines, each split
-// into words (Args[0] an absolute path).
+// into words (Args[0] an absolute path or a command looked up in PATH).
 type NotifyScripts struct {
 	Master, Backup, Fault, Stop []string
 	// Notify is `notify`: called with four more arguments,
@@ -255,8 +257,38 @@ func (n *Notifier) worker(q chan NotifyEvent) {
 	}
 }
 
+// LookPath resolves a script's command as the runtime runs it: an absolute
+// path as given, a bare name in the clean PATH scripts run with (safePath),
+// as keepalived's notify.c does with its own PATH. A relative path with a
+// '/' is refused: it would depend on xvrrpd's working directory.
+func LookPath(name string) (string, error) {
+	if name == "" {
+		return "", &NotExecutableError{Script: name, Why: "empty command"}
+	}
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) {
+			return "", &NotExecutableError{Script: name, Why: "relative path; use an absolute path"}
+		}
+		return name, nil
+	}
+	for _, dir := range strings.Split(strings.TrimPrefix(safePath, "PATH="), ":") {
+		c := filepath.Join(dir, name)
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+			return c, nil
+		}
+	}
+	return "", &NotExecutableError{Script: name, Why: "not found in " + safePath}
+}
+
 func (n *Notifier) run(ev NotifyEvent, args []string) {
 	log := n.log.With("name", ev.Name, "state", ev.State, "script", args[0])
+	path, err := LookPath(args[0])
+	if err != nil {
+		n.stats.refused.Add(1)
+		log.Error("notify script not run", "problem", err.Error())
+		return
+	}
+	args = append([]string{path}, args[1:]...)
 	if err := CheckScriptSecurity(args[0], n.opts.RunAs); err != nil {
 		var insecure *InsecureError
 		if !errors.As(err, &insecure) || n.opts.EnableSecurity {

@@ -322,3 +322,46 @@ func TestNotifyOptionsDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifyBareCommandLookedUpInPath_Keepalived: keepalived runs a notify
+// script given as a bare command through PATH; so does the notifier, with
+// the clean PATH scripts get, and it runs the resolved path.
+func TestNotifyBareCommandLookedUpInPath_Keepalived(t *testing.T) {
+	want := ""
+	for _, dir := range strings.Split(strings.TrimPrefix(safePath, "PATH="), ":") {
+		if st, err := os.Stat(filepath.Join(dir, "true")); err == nil && st.Mode().IsRegular() {
+			want = filepath.Join(dir, "true")
+			break
+		}
+	}
+	if want == "" {
+		t.Fatal("no true(1) in " + safePath)
+	}
+	got, err := LookPath("true")
+	if err != nil || got != want {
+		t.Fatalf("LookPath(true) = %q, %v; want %q", got, err, want)
+	}
+	if _, err := LookPath("bin/true"); err == nil {
+		t.Errorf("LookPath(bin/true): relative path accepted")
+	}
+	if _, err := LookPath("xvrrp-no-such-command-" + strconv.Itoa(os.Getpid())); err == nil {
+		t.Errorf("LookPath of a missing command succeeded")
+	}
+	rx := &recordExec{done: make(chan struct{}, 10)}
+	n, err := NewNotifier(NotifyOptions{Exec: rx, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	n.Notify(NotifyEvent{Name: "VI_1", State: "MASTER", Priority: 100, Scripts: NotifyScripts{Master: []string{"true", "x"}}})
+	select {
+	case <-rx.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bare notify command did not run")
+	}
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	if g := strings.Join(rx.runs[0], " "); g != want+" x" {
+		t.Errorf("ran %q, want %q", g, want+" x")
+	}
+}
