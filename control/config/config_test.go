@@ -710,8 +710,8 @@ func loadAllUnder(t *testing.T, root string) int {
 	return n
 }
 
-func TestLoad_SharedExamples(t *testing.T) {
-	root := filepath.Join(repoRoot(), "test", "examples", "shared")
+func TestLoad_UsersExamples(t *testing.T) {
+	root := filepath.Join(repoRoot(), "test", "examples", "users")
 	if n := loadAllUnder(t, root); n == 0 {
 		t.Errorf("no .conf under %s", root)
 	}

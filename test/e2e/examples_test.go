@@ -92,14 +92,14 @@ var scenarios = map[string]scenario{
 			}
 			waitFileContains(t, hs[0].file("xvrrp-notify-1"), "1 INSTANCE VI_1 MASTER 254")
 		}},
-	"shared/no-track": {veth1: "down", check: func(t *testing.T, lan *lab.LAN, hs []*scenarioHost) {
+	"users/no-track": {veth1: "down", check: func(t *testing.T, lan *lab.LAN, hs []*scenarioHost) {
 		checkNoTrack(t, lan, hs, "198.18.0.102")
 	}},
-	// shared/examples/script-security: scripts run as nobody, so only
+	// users/script-security: scripts run as nobody, so only
 	// "executable by nobody" guards them (keepalived checks the path of
 	// scripts that gain root only); a weight-0 tracker failing, or a script
 	// nobody may execute, is FAULT and the VIP moves.
-	"shared/script-security": {check: func(t *testing.T, lan *lab.LAN, hs []*scenarioHost) {
+	"users/script-security": {check: func(t *testing.T, lan *lab.LAN, hs []*scenarioHost) {
 		addr := "198.18.0.103"
 		waitHolder(t, lan.Hosts, hs[0].Host, addr, 15*time.Second)
 		hs[0].write(t, "xvrrp-dead", "", 0o644)
@@ -253,7 +253,7 @@ func waitFileContains(t *testing.T, path, want string) {
 }
 
 // exampleDirs lists the scenario folders: the project's own (test/examples)
-// and the ones keepalived users gave the project (test/examples/shared),
+// and the ones keepalived users gave the project (test/examples/users),
 // both inside the repository so that a clone anywhere runs them all.
 func exampleDirs(t *testing.T) map[string]string {
 	root, err := lab.RepoRoot()
@@ -262,13 +262,13 @@ func exampleDirs(t *testing.T) map[string]string {
 	}
 	out := map[string]string{}
 	own := filepath.Join(root, "test", "examples")
-	for prefix, dir := range map[string]string{"xvrrp": own, "shared": filepath.Join(own, "shared")} {
+	for prefix, dir := range map[string]string{"xvrrp": own, "users": filepath.Join(own, "users")} {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatalf("examples in %s: %v", dir, err)
 		}
 		for _, e := range ents {
-			if e.IsDir() && !(prefix == "xvrrp" && e.Name() == "shared") {
+			if e.IsDir() && !(prefix == "xvrrp" && e.Name() == "users") {
 				out[prefix+"/"+e.Name()] = filepath.Join(dir, e.Name())
 			}
 		}
