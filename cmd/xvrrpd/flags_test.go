@@ -102,7 +102,9 @@ func unless(ok bool, msg string) string {
 }
 
 func confIs(p string) func(*settings) string {
-	return func(s *settings) string { return unless(s.o.ConfigFile == p, "config file "+s.o.ConfigFile+", want "+p) }
+	return func(s *settings) string {
+		return unless(s.o.ConfigFile == p, "config file "+s.o.ConfigFile+", want "+p)
+	}
 }
 
 func pidIs(p string) func(*settings) string {
@@ -110,7 +112,9 @@ func pidIs(p string) func(*settings) string {
 }
 
 func vrrpPIDIs(p string) func(*settings) string {
-	return func(s *settings) string { return unless(s.vrrpPIDFile == p, "vrrp pid file "+s.vrrpPIDFile+", want "+p) }
+	return func(s *settings) string {
+		return unless(s.vrrpPIDFile == p, "vrrp pid file "+s.vrrpPIDFile+", want "+p)
+	}
 }
 
 func umaskIs(m int) func(*settings) string {
