@@ -101,4 +101,4 @@ deb: static
 # A FROM scratch image with the static binaries, built offline.
 IMAGE     ?= localhost/xvrrp:$(VERSION)
 image: deps static
-	buildah bud --layers=false -f packaging/container/Containerfile -t $(IMAGE) $(STATIC)
+	buildah bud --layers=false --pull=never -f packaging/container/Containerfile -t $(IMAGE) $(STATIC)

@@ -24,6 +24,8 @@ have dpkg-deb   || need+=(dpkg)
 have setpriv    || need+=(util-linux)
 have podman     || need+=(podman)
 have buildah    || need+=(buildah)
+# podman on hosts with hybrid cgroups needs runc (crun refuses them).
+have runc       || need+=(runc)
 [ -e /usr/include/x86_64-linux-gnu/asm/types.h ] || [ -e /usr/include/asm/types.h ] || need+=(linux-libc-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
