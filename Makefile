@@ -8,7 +8,7 @@ GOFLAGS   ?=
 E2E_PKGS  := ./test/...
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v '/test/')
 
-.PHONY: all build deps generate check-generated lint test test-unit test-e2e bench bench-smoke demo clean
+.PHONY: all build deps generate check-generated lint test test-unit test-e2e test-packaging bench bench-smoke demo clean static man install deb image
 
 all: build
 
@@ -38,7 +38,12 @@ test-unit:
 test-e2e: build
 	$(GO) test -count=1 -p 1 -timeout 40m $(E2E_PKGS)
 
-test: deps check-generated lint test-unit test-e2e
+# The Kubernetes manifests are checked by their own module (k8s.io/api is
+# kept out of the main module's dependencies).
+test-packaging:
+	cd packaging/kubernetes && $(GO) test -count=1 ./...
+
+test: deps check-generated lint test-unit test-e2e test-packaging
 
 bench: deps build
 	scripts/bench.sh
@@ -51,3 +56,49 @@ demo: deps build
 
 clean:
 	rm -rf $(BIN)
+
+# ---- install and packages (docs/install.md) ----
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+DOCDIR    ?= $(PREFIX)/share/doc/xvrrp
+SYSCONFDIR ?= /etc
+DEB_ARCH  ?= $(shell $(GO) env GOARCH)
+# Debian versions start with a digit: an untagged build is 0~git<describe>.
+DEB_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^([^0-9])/0~git\1/')
+# The statically linked binaries the install, the .deb and the image ship
+# (packaging/deb/nfpm.yaml names this path).
+STATIC    := bin/static
+
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(STATIC)/ ./cmd/xvrrpd ./cmd/xvrrpctl
+
+# Man pages are rendered from the flag definitions (packaging/man).
+man:
+	$(GO) generate ./cmd/xvrrpd ./cmd/xvrrpctl
+
+# /etc/default/xvrrpd is installed only when absent: it is the operator's.
+install: static
+	install -D -m 0755 $(STATIC)/xvrrpd $(DESTDIR)$(SBINDIR)/xvrrpd
+	install -D -m 0755 $(STATIC)/xvrrpctl $(DESTDIR)$(BINDIR)/xvrrpctl
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/sbin/xvrrpd|$(SBINDIR)/xvrrpd|' packaging/systemd/xvrrpd.service > $(DESTDIR)$(UNITDIR)/xvrrpd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xvrrpd.service
+	install -D -m 0644 packaging/man/xvrrpd.8 $(DESTDIR)$(MANDIR)/man8/xvrrpd.8
+	install -D -m 0644 packaging/man/xvrrpctl.8 $(DESTDIR)$(MANDIR)/man8/xvrrpctl.8
+	install -D -m 0644 packaging/examples/keepalived.conf $(DESTDIR)$(DOCDIR)/examples/keepalived.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/xvrrpd ] || install -D -m 0644 packaging/systemd/xvrrpd.default $(DESTDIR)$(SYSCONFDIR)/default/xvrrpd
+
+# bin/xvrrp_VERSION_ARCH.deb, with nfpm from packaging/deb's module.
+deb: static
+	cd packaging/deb && $(GO) build -o $(abspath $(BIN))/nfpm github.com/goreleaser/nfpm/v2/cmd/nfpm
+	VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) $(BIN)/nfpm package --config packaging/deb/nfpm.yaml --packager deb --target $(BIN)/
+
+# A FROM scratch image with the static binaries, built offline.
+IMAGE     ?= localhost/xvrrp:$(VERSION)
+image: deps static
+	buildah bud --layers=false --pull=never -f packaging/container/Containerfile -t $(IMAGE) $(STATIC)

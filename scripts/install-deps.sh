@@ -17,6 +17,15 @@ have keepalived || need+=(keepalived)
 have tcpdump    || need+=(tcpdump)
 have ethtool    || need+=(ethtool)
 have trafgen    || need+=(netsniff-ng)
+# Packaging: the unit's check, its man pages, the .deb test, the image.
+have systemd-analyze || need+=(systemd)
+have man        || need+=(man-db)
+have dpkg-deb   || need+=(dpkg)
+have setpriv    || need+=(util-linux)
+have podman     || need+=(podman)
+have buildah    || need+=(buildah)
+# podman on hosts with hybrid cgroups needs runc (crun refuses them).
+have runc       || need+=(runc)
 [ -e /usr/include/x86_64-linux-gnu/asm/types.h ] || [ -e /usr/include/asm/types.h ] || need+=(linux-libc-dev)
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -26,14 +26,20 @@ commands:
 `)
 }
 
+// globalFlags are the options before the command; xvrrpctl(8) lists them.
+func globalFlags(stderr io.Writer) (fs *flag.FlagSet, sock *string, timeout *time.Duration) {
+	fs = flag.NewFlagSet("xvrrpctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr) }
+	sock = fs.String("control-socket", defaultSocket, "xvrrpd's control socket")
+	timeout = fs.Duration("timeout", 5*time.Second, "how long to wait for xvrrpd")
+	return fs, sock, timeout
+}
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("xvrrpctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(stderr) }
-	sock := fs.String("control-socket", defaultSocket, "xvrrpd's control socket")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for xvrrpd")
+	fs, sock, timeout := globalFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -3,15 +3,21 @@
 //
 //	xvrrpd -f /etc/keepalived/keepalived.conf
 //	xvrrpd -t -f /etc/keepalived/keepalived.conf   # check it, touch nothing
+//
+// keepalived's command line is accepted too (keepalived -D -n -P -f FILE
+// becomes xvrrpd -D -n -P -f FILE): flags.go says what each one does here.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,49 +31,68 @@ var version = "dev"
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("xvrrpd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o daemon.Options
-	fs.StringVar(&o.ConfigFile, "f", "/etc/keepalived/keepalived.conf", "keepalived.conf to run")
-	test := fs.Bool("t", false, "check the configuration and exit (keepalived's exit codes: 0 ok, 4 unreadable, 5 errors, 6 insecure scripts)")
-	fs.BoolVar(&o.Strict, "strict", false, "unknown keywords are errors, not warnings")
-	configIDUsage := "config id selecting @ID conditional lines (keepalived -i); default the host name's first label"
-	fs.StringVar(&o.ConfigID, "i", "", configIDUsage)
-	fs.StringVar(&o.ConfigID, "config-id", "", configIDUsage)
-	fs.StringVar(&o.PinDir, "pin-dir", "/sys/fs/bpf/xvrrp", "bpffs directory for the XDP maps and links")
-	fs.StringVar(&o.ControlSocket, "control-socket", "/run/xvrrp/xvrrpd.sock", "unix socket for xvrrpctl (\"\" disables)")
-	fs.StringVar(&o.PIDFile, "pid-file", "/run/xvrrpd.pid", "pid file (\"\" disables)")
-	fs.StringVar(&o.MetricsAddr, "metrics-address", "127.0.0.1:9650", "Prometheus /metrics and /healthz listener (\"\" disables)")
-	fs.StringVar(&o.ReadyFile, "ready-file", "", "file written once every instance runs (for supervisors and tests)")
-	fs.StringVar(&o.DataDumpFile, "data-dump-file", daemon.DefaultDataDumpFile, "written on SIGUSR1 (keepalived.data style)")
-	fs.StringVar(&o.StatsDumpFile, "stats-dump-file", daemon.DefaultStatsDumpFile, "written on SIGUSR2 (keepalived.stats style)")
-	logFormat := fs.String("log-format", "text", "text or json")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
+	var s settings
+	c := newCLI(&s, stderr)
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
-	if *showVersion {
+	if c.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "xvrrpd: unexpected argument %q (options only; the configuration is -f FILE)\n", c.fs.Arg(0))
+		return 2
+	}
+	o := s.o
+	if s.showVersion {
 		fmt.Fprintln(stdout, "xvrrpd", version)
 		return 0
 	}
-	if *test {
+	if s.signum != "" {
+		n, ok := signalNumbers[strings.ToUpper(s.signum)]
+		if !ok {
+			fmt.Fprintf(stderr, "xvrrpd: --signum=%s: xvrrpd serves STOP, RELOAD, DATA and STATS\n", s.signum)
+			return 1
+		}
+		fmt.Fprintln(stdout, n)
+		return 0
+	}
+	// keepalived -C alone runs only the health checkers; xvrrpd running VRRP
+	// instead would make a second VRRP speaker beside the -P unit.
+	if s.checkOnly && !s.vrrpOnly {
+		fmt.Fprintln(stderr, "xvrrpd: -C/--check runs only keepalived's LVS health checkers, which xvrrpd does not have: nothing to run (drop -C, or keep keepalived for LVS)")
+		return 2
+	}
+	if s.namespace != "" {
+		fmt.Fprintf(stderr, "xvrrpd: -s/--namespace is not served: run it as `ip netns exec %s xvrrpd ...`\n", s.namespace)
+		return 2
+	}
+	if s.umask.set {
+		syscall.Umask(s.umask.mask)
+	}
+	if s.test {
+		for _, w := range s.warnings {
+			fmt.Fprintln(stderr, "xvrrpd: "+w)
+		}
 		return daemon.Check(o.ConfigFile, config.Options{Strict: o.Strict, ConfigID: o.ConfigID}, stdout)
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "xvrrpd: --log-level %q: use debug, info, warn or error\n", *logLevel)
+	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
+		fmt.Fprintf(stderr, "xvrrpd: --log-level %q: use debug, info, warn or error\n", s.logLevel)
 		return 2
 	}
 	hopts := &slog.HandlerOptions{Level: level}
-	switch *logFormat {
+	switch s.logFormat {
 	case "text":
 		o.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
 	case "json":
 		o.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
 	default:
-		fmt.Fprintf(stderr, "xvrrpd: --log-format %q: use text or json\n", *logFormat)
+		fmt.Fprintf(stderr, "xvrrpd: --log-format %q: use text or json\n", s.logFormat)
 		return 2
+	}
+	for _, w := range s.warnings {
+		o.Logger.Warn(w)
 	}
 	o.Version = version
 
@@ -82,16 +107,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "xvrrpd: %v\n", err)
 		return 1
 	}
+	if s.vrrpPIDFile != "" {
+		if err := writePIDFile(s.vrrpPIDFile); err != nil {
+			fmt.Fprintf(stderr, "xvrrpd: -r/--vrrp_pid: %v\n", err)
+			d.Stop()
+			return 1
+		}
+		defer os.Remove(s.vrrpPIDFile)
+	}
+	// Start returned: the receive program is attached and every instance
+	// runs, which is what a unit ordered After=xvrrpd.service waits for.
+	if err := sdNotify("READY=1", "STATUS=running "+o.ConfigFile); err != nil {
+		o.Logger.Warn("telling systemd xvrrpd is ready", "err", err)
+	}
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGTERM, syscall.SIGINT:
 			o.Logger.Info("stopping", "signal", sig.String())
+			_ = sdNotify("STOPPING=1")
 			start := time.Now()
 			d.Stop()
 			o.Logger.Info("stopped", "took", time.Since(start).String())
 			return 0
 		case syscall.SIGHUP:
-			_ = d.Reload() // logged by Reload; the old configuration keeps running on error
+			_ = sdNotify("RELOADING=1", monotonicUsec())
+			status := "STATUS=reloaded " + o.ConfigFile
+			if err := d.Reload(); err != nil { // logged by Reload
+				status = "STATUS=reload failed, the previous configuration runs: " + firstLine(err.Error())
+			}
+			_ = sdNotify("READY=1", status)
 		case syscall.SIGUSR1:
 			if err := d.WriteDataDump(); err != nil {
 				o.Logger.Error("data dump", "err", err)
@@ -103,4 +147,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+func writePIDFile(path string) error {
+	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -1,0 +1,111 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xvrrp/xvrrp/test/lab"
+)
+
+// unitDirectives reads a unit file's Key=value lines per section
+// ("Service.Type" → values in order).
+func unitDirectives(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	section := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "" || strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "["):
+			section = strings.Trim(l, "[]")
+		default:
+			k, v, ok := strings.Cut(l, "=")
+			if !ok {
+				t.Fatalf("%s: line %q is not Key=value", path, l)
+			}
+			out[section+"."+k] = append(out[section+"."+k], v)
+		}
+	}
+	return out
+}
+
+// The unit says what a keepalived user expects (Debian's keepalived.service:
+// Type=notify, SIGHUP reload, /etc/default), with capabilities instead of
+// root's full set and the hardening issue 20 asks for.
+func TestSystemdUnitIsKeepalivedShaped(t *testing.T) {
+	d := unitDirectives(t, filepath.Join(repoRoot(t), "packaging/systemd/xvrrpd.service"))
+	want := map[string]string{
+		"Service.Type":                    "notify",
+		"Service.ExecStart":               "/usr/sbin/xvrrpd --dont-fork $DAEMON_ARGS",
+		"Service.ExecReload":              "/bin/kill -HUP $MAINPID",
+		"Service.EnvironmentFile":         "-/etc/default/xvrrpd",
+		"Service.Restart":                 "always",
+		"Service.LimitMEMLOCK":            "infinity",
+		"Service.ProtectSystem":           "full",
+		"Service.ProtectHome":             "yes",
+		"Service.PrivateTmp":              "yes",
+		"Service.RestrictAddressFamilies": "AF_NETLINK AF_PACKET AF_INET AF_INET6 AF_UNIX",
+		"Service.CapabilityBoundingSet":   "CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_NET_RAW CAP_SETUID CAP_SETGID",
+		"Service.AmbientCapabilities":     "CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_NET_RAW",
+		"Service.RuntimeDirectory":        "xvrrp",
+		"Unit.ConditionFileNotEmpty":      "/etc/keepalived/keepalived.conf",
+		"Unit.Conflicts":                  "keepalived.service",
+		"Install.WantedBy":                "multi-user.target",
+	}
+	for k, v := range want {
+		if got := d[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if caps := d["Service.CapabilityBoundingSet"]; len(caps) == 1 && strings.Contains(caps[0], "CAP_SYS_ADMIN") {
+		t.Errorf("the unit grants CAP_SYS_ADMIN, which only mounting bpffs needs (systemd mounts it)")
+	}
+}
+
+// systemd-analyze verify (Debian's systemd) accepts the unit as installed by
+// make install: syntax, every command executable, the man pages of its
+// Documentation= found. A unit with a misspelt key fails the same check, so
+// a pass means something.
+func TestSystemdUnitVerifies(t *testing.T) {
+	lab.RequireTool(t, "systemd-analyze")
+	lab.RequireTool(t, "man")
+	root := repoRoot(t)
+	// Installed outside /tmp: ProtectSystem and PrivateTmp make no
+	// difference to verify, but a prefix under /tmp could be cleaned
+	// under the test by systemd-tmpfiles.
+	prefix, err := os.MkdirTemp("/run", "xvrrp-unit-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(prefix) })
+	runIn(t, root, nil, "make", "--no-print-directory", "install", "PREFIX="+prefix+"/usr", "SYSCONFDIR="+prefix+"/etc")
+	unit := filepath.Join(prefix, "usr/lib/systemd/system/xvrrpd.service")
+	env := []string{"MANPATH=" + filepath.Join(prefix, "usr/share/man")}
+	out := runIn(t, prefix, env, "systemd-analyze", "verify", unit)
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("systemd-analyze verify printed:\n%s", out)
+	}
+
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(prefix, "usr/lib/systemd/system/xvrrpd-bad.service")
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(b), "ExecReload=", "ExecReloda=", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("systemd-analyze", "verify", bad)
+	cmd.Env = append(os.Environ(), env...)
+	badOut, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(badOut), "Unknown key 'ExecReloda'") {
+		t.Errorf("verify of a unit with a misspelt key printed %q, want the unknown key named", badOut)
+	}
+}
