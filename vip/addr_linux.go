@@ -12,7 +12,8 @@ import (
 // Manager adds and removes VIPs through netlink, in the network namespace
 // that was current on the calling thread when NewManager ran.
 type Manager struct {
-	h *netlink.Handle
+	h  *netlink.Handle
+	nb *nlBatch // Apply's socket
 }
 
 // NewManager opens a netlink handle in the calling thread's network
@@ -22,12 +23,18 @@ func NewManager() (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open rtnetlink handle for VIPs: %w", err)
 	}
-	return &Manager{h: h}, nil
+	nb, err := openNLBatch()
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("VIPs: %w", err)
+	}
+	return &Manager{h: h, nb: nb}, nil
 }
 
-// Close releases the netlink handle.
+// Close releases the netlink handle and socket.
 func (m *Manager) Close() error {
 	m.h.Close()
+	m.nb.close()
 	return nil
 }
 
@@ -95,40 +102,12 @@ func nlAddr(v VIP, withAttrs bool) *netlink.Addr {
 
 // Add puts v on its device. Adding an address that is already there
 // succeeds (the engine re-adds on every MASTER entry).
-func (m *Manager) Add(v VIP) error {
-	l, err := m.link(v)
-	if err != nil {
-		return err
-	}
-	if err := m.h.AddrAdd(l, nlAddr(v, true)); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return nil
-		}
-		return fmt.Errorf("add VIP %s to %s: %w", v.Prefix, v.Dev, err)
-	}
-	return nil
-}
+func (m *Manager) Add(v VIP) error { return m.Apply([]Op{{Add: true, VIP: v}})[0] }
 
 // Remove deletes v from its device. Removing an address that is not there,
 // or whose device is gone, succeeds: BACKUP, FAULT and STOP all remove, and
 // an operator may have removed it first.
-func (m *Manager) Remove(v VIP) error {
-	l, err := m.link(v)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
-		}
-		return err
-	}
-	if err := m.h.AddrDel(l, nlAddr(v, false)); err != nil {
-		if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
-			return nil
-		}
-		return fmt.Errorf("remove VIP %s from %s: %w", v.Prefix, v.Dev, err)
-	}
-	return nil
-}
+func (m *Manager) Remove(v VIP) error { return m.Apply([]Op{{VIP: v}})[0] }
 
 // Present reports whether v (address and prefix length) is on its device.
 func (m *Manager) Present(v VIP) (bool, error) {

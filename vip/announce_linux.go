@@ -43,8 +43,7 @@ type Announcer struct {
 	srcMAC [6]byte
 	sleep  func(context.Context, time.Duration) error
 
-	mu  sync.Mutex
-	buf []byte
+	mu sync.Mutex // guards fd against Close during a send
 }
 
 // NewAnnouncer opens the AF_PACKET socket in the calling thread's network
@@ -73,7 +72,7 @@ func NewAnnouncer(cfg AnnouncerConfig) (*Announcer, error) {
 		nl.Close()
 		return nil, fmt.Errorf("announcer on %s: %w", ifi.Name, err)
 	}
-	return &Announcer{cfg: cfg, ifname: ifi.Name, fd: fd, nl: nl, srcMAC: src, sleep: sleepCtx, buf: make([]byte, 0, 128)}, nil
+	return &Announcer{cfg: cfg, ifname: ifi.Name, fd: fd, nl: nl, srcMAC: src, sleep: sleepCtx}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -113,9 +112,22 @@ func (a *Announcer) Announce(vips []VIP) error {
 // GARPConfig.EntryBurst at MASTER entry, DelayedBurst after its delay and
 // RefreshBurst periodically. It returns early if ctx ends (e.g. the
 // instance left MASTER).
+//
+// Messages not separated by a gap go out many per sendmmsg(2): 10,000
+// VIPs' first announcements take milliseconds, not 10,000 writes. A
+// message that cannot be sent is reported and the others are still sent:
+// one bad address must not leave the rest pointing at the old master.
 func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
 	var sentARP, sentNA bool
 	var errs []error
+	var batch announceBatch
+	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		errs = a.send(&batch, errs)
+		return nil
+	}
 	for r := 0; r < b.Repeat; r++ {
 		for _, v := range vips {
 			gap, sent := b.ARPInterval, &sentARP
@@ -123,59 +135,83 @@ func (a *Announcer) SendBurst(ctx context.Context, vips []VIP, b Burst) error {
 				gap, sent = b.NAInterval, &sentNA
 			}
 			if *sent && gap > 0 {
+				if err := flush(); err != nil {
+					return errors.Join(append(errs, err)...)
+				}
 				if err := a.sleep(ctx, gap); err != nil {
 					return errors.Join(append(errs, err)...)
 				}
 			}
-			if err := ctx.Err(); err != nil {
-				return errors.Join(append(errs, err)...)
-			}
-			var err error
-			if v.Is6() {
-				err = a.sendNA(v.Addr())
-			} else {
-				err = a.sendGARP(v.Addr())
-			}
-			*sent = true
-			if err != nil {
-				// Keep announcing the other VIPs; one bad address must
-				// not leave the rest pointing at the old master.
+			if err := batch.add(a, v); err != nil {
 				errs = append(errs, err)
 			}
+			*sent = true
+			if len(batch.vips) == announceChunk {
+				if err := flush(); err != nil {
+					return errors.Join(append(errs, err)...)
+				}
+			}
 		}
+	}
+	if err := flush(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// sendGARP sends keepalived's gratuitous ARP (vrrp_arp.c
-// send_gratuitous_arp_immediate): see appendGratuitousARP.
-func (a *Announcer) sendGARP(vip netip.Addr) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	frame, err := appendGratuitousARP(a.buf[:0], a.srcMAC, vip)
-	if err != nil {
-		return err
+// announceChunk is the most announcements built before they are sent: the
+// first ones leave while the rest are being built, and a burst's memory
+// stays bounded (~100 KB).
+const announceChunk = 16 * maxSendmmsg
+
+// announceBatch is a run of announcement frames built back to back.
+type announceBatch struct {
+	arena  []byte
+	ends   []int
+	vips   []netip.Addr
+	frames mmsgFrames
+}
+
+// add builds the announcement of v: keepalived's gratuitous ARP
+// (vrrp_arp.c send_gratuitous_arp_immediate, see appendGratuitousARP) or
+// an unsolicited NA sourced from the VIP itself: RFC 4861 §7.2.6 wants an
+// address assigned to the interface as source, and the master has just
+// assigned the VIP, as keepalived does (vrrp_ndisc.c). The interface's
+// link-local address may still be tentative when a unicast instance
+// becomes master at boot; the VIP is usable at once.
+func (ab *announceBatch) add(a *Announcer, v VIP) error {
+	addr := v.Addr()
+	if v.Is6() {
+		ab.arena = appendUnsolicitedNA(ab.arena, a.srcMAC, addr, addr, a.cfg.Router)
+	} else {
+		arena, err := appendGratuitousARP(ab.arena, a.srcMAC, addr)
+		if err != nil {
+			return err
+		}
+		ab.arena = arena
 	}
-	a.buf = frame
-	if _, err := unix.Write(a.fd, frame); err != nil {
-		return fmt.Errorf("send gratuitous ARP for %v on %s: %w", vip, a.ifname, err)
-	}
+	ab.ends = append(ab.ends, len(ab.arena))
+	ab.vips = append(ab.vips, addr)
 	return nil
 }
 
-// sendNA sends an unsolicited NA for vip from vip itself: RFC 4861 §7.2.6
-// wants an address assigned to the interface as source, and the master has
-// just assigned the VIP, as keepalived does (vrrp_ndisc.c). The interface's
-// link-local address may still be tentative when a unicast instance
-// becomes master at boot; the VIP is usable at once.
-func (a *Announcer) sendNA(vip netip.Addr) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	frame := appendUnsolicitedNA(a.buf[:0], a.srcMAC, vip, vip, a.cfg.Router)
-	if _, err := unix.Write(a.fd, frame); err != nil {
-		return fmt.Errorf("send unsolicited NA for %v on %s: %w", vip, a.ifname, err)
+// send sends the batch, empties it, and appends an error per frame the
+// kernel refused to errs.
+func (a *Announcer) send(ab *announceBatch, errs []error) []error {
+	if len(ab.ends) == 0 {
+		return errs
 	}
-	return nil
+	a.mu.Lock()
+	ab.frames.send(a.fd, ab.arena, len(ab.ends), func(i int) int { return ab.ends[i] }, func(i int, e unix.Errno) {
+		what := "gratuitous ARP"
+		if ab.vips[i].Is6() {
+			what = "unsolicited NA"
+		}
+		errs = append(errs, fmt.Errorf("send %s for %v on %s: %w", what, ab.vips[i], a.ifname, e))
+	})
+	a.mu.Unlock()
+	ab.arena, ab.ends, ab.vips = ab.arena[:0], ab.ends[:0], ab.vips[:0]
+	return errs
 }
 
 // IPv6Forwarding reports whether ifname forwards IPv6 (its

@@ -24,10 +24,9 @@ type mmsghdr struct {
 // batch and grows only for a batch larger than any before. Guarded by
 // Sender.mu.
 type advertBatch struct {
-	arena []byte // the frames, back to back
-	ads   []queuedAdvert
-	iovs  []unix.Iovec // one per frame, built by Flush over arena
-	msgs  []mmsghdr    // up to maxSendmmsg, built per sendmmsg
+	arena  []byte // the frames, back to back
+	ads    []queuedAdvert
+	frames mmsgFrames
 }
 
 // queuedAdvert is one frame in advertBatch.arena; it starts where the
@@ -103,35 +102,58 @@ func (s *Sender) Flush(failed func(tag int, dst netip.Addr, err error)) int {
 // while every advert is sent.
 func (s *Sender) flushLocked() (sent int, fails []flushFailure) {
 	b := &s.batch
-	n := len(b.ads)
-	if n == 0 {
+	if len(b.ads) == 0 {
 		return 0, nil
 	}
+	sent = b.frames.send(s.fd, b.arena, len(b.ads), func(i int) int { return b.ads[i].end },
+		func(i int, e unix.Errno) { fails = append(fails, s.batchFailure(b.ads[i], e)) })
+	b.arena, b.ads = b.arena[:0], b.ads[:0]
+	return sent, fails
+}
+
+// mmsgFrames is what sendmmsg(2) is handed for a batch of frames, reused
+// from batch to batch.
+type mmsgFrames struct {
+	iovs []unix.Iovec // one per frame
+	msgs []mmsghdr    // up to maxSendmmsg, built per sendmmsg
+}
+
+// send sends the n frames laid back to back in arena (frame i ends at
+// end(i)) on the AF_PACKET socket fd, in order, up to 64 per sendmmsg,
+// and returns how many the kernel took. For each frame it could not send
+// it calls failed with the frame's index and the error. A frame the kernel
+// refuses (ENOBUFS with a full driver TX ring, EAGAIN, EMSGSIZE) fails
+// alone and the rest are still sent; an interrupted call is retried. An
+// error that is the interface's or the socket's, not the frame's
+// (ENETDOWN, ENXIO: the interface is down or gone; EBADF: the socket is
+// closed), fails every frame left without a syscall for each.
+func (f *mmsgFrames) send(fd int, arena []byte, n int, end func(int) int, failed func(int, unix.Errno)) (sent int) {
 	// The iovecs point into the arena, so they are built only now that no
-	// append can move it. The arena, iovs and msgs are reachable from s
-	// throughout the syscalls, and Go's heap does not move.
-	b.iovs = slices.Grow(b.iovs[:0], n)[:n]
+	// append can move it. The arena, iovs and msgs are reachable from the
+	// caller throughout the syscalls, and Go's heap does not move.
+	f.iovs = slices.Grow(f.iovs[:0], n)[:n]
 	off := 0
-	for i, a := range b.ads {
-		b.iovs[i].Base = &b.arena[off] // a frame is never empty
-		b.iovs[i].SetLen(a.end - off)
-		off = a.end
+	for i := range n {
+		e := end(i)
+		f.iovs[i].Base = &arena[off] // a frame is never empty
+		f.iovs[i].SetLen(e - off)
+		off = e
 	}
-	if len(b.msgs) < min(n, maxSendmmsg) {
-		b.msgs = make([]mmsghdr, min(n, maxSendmmsg))
+	if len(f.msgs) < min(n, maxSendmmsg) {
+		f.msgs = make([]mmsghdr, min(n, maxSendmmsg))
 	}
 	for i := 0; i < n; {
-		m := b.msgs[:min(n-i, maxSendmmsg)]
+		m := f.msgs[:min(n-i, maxSendmmsg)]
 		for j := range m {
 			// No address: the socket is bound to the interface, and the
 			// kernel takes the protocol from the Ethernet header.
 			m[j] = mmsghdr{}
-			m[j].hdr.Iov = &b.iovs[i+j]
+			m[j].hdr.Iov = &f.iovs[i+j]
 			m[j].hdr.SetIovlen(1)
 		}
 		// sendmmsg returns how many messages it sent, and an error only
 		// when it sent none: the error is the first message's.
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), 0, 0, 0)
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), 0, 0, 0)
 		switch {
 		case e == 0 && r > 0:
 			i += int(r)
@@ -140,18 +162,17 @@ func (s *Sender) flushLocked() (sent int, fails []flushFailure) {
 			// Interrupted before it sent anything: again.
 		case e == unix.ENETDOWN || e == unix.ENXIO || e == unix.EBADF:
 			for ; i < n; i++ {
-				fails = append(fails, s.batchFailure(b.ads[i], e))
+				failed(i, e)
 			}
 		default:
 			if e == 0 {
 				e = unix.EIO // nothing sent and no error: never retry it forever
 			}
-			fails = append(fails, s.batchFailure(b.ads[i], e))
+			failed(i, e)
 			i++
 		}
 	}
-	b.arena, b.ads = b.arena[:0], b.ads[:0]
-	return sent, fails
+	return sent
 }
 
 // batchFailure records that queued advert a could not be sent. Called with

@@ -326,3 +326,64 @@ func TestReadDumpRetriesInterruptedDumps(t *testing.T) {
 func netipPrefixToIPNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// TestSendBurstAnnouncesEveryVIP: a burst over more VIPs than one batch
+// (several sendmmsg calls and chunks) announces every IPv4 VIP with a
+// gratuitous ARP and every IPv6 VIP with an unsolicited NA, each round
+// complete before the next (keepalived's order: every VIP's first
+// announcement comes before any repeat).
+func TestSendBurstAnnouncesEveryVIP(t *testing.T) {
+	p := newPair(t)
+	c := p.capture(t)
+	bigReceiveBuffer(t, c)
+	var a *Announcer
+	must(t, p.A.Do(func() error { var err error; a, err = NewAnnouncer(AnnouncerConfig{Ifindex: p.aIdx}); return err }))
+	defer a.Close()
+	vips := append(benchVIPs(announceChunk, false), benchVIPs(300, true)...)
+	const repeat = 2
+	onOneCPU(t, func() { must(t, a.SendBurst(context.Background(), vips, Burst{Repeat: repeat})) })
+	seen := map[netip.Addr]int{}
+	ours := map[netip.Addr]bool{}
+	for _, v := range vips {
+		ours[v.Addr()] = true
+	}
+	target := func(f []byte) netip.Addr {
+		switch {
+		case len(f) >= 42 && f[12] == 0x08 && f[13] == 0x06:
+			return netip.AddrFrom4([4]byte(f[ethHeaderLen+14 : ethHeaderLen+18]))
+		case isNA(f):
+			return netip.AddrFrom16([16]byte(f[ethHeaderLen+ipv6HeaderLen+8 : ethHeaderLen+ipv6HeaderLen+24]))
+		}
+		return netip.Addr{}
+	}
+	firstRoundDone := false
+	for n := 0; n < repeat*len(vips); {
+		f := c.next(fmt.Sprintf("announcement %d of %d", n+1, repeat*len(vips)), func(f []byte) bool {
+			return ours[target(f)]
+		})
+		tg := target(f)
+		if tg.Is4() {
+			checkGARP(t, f, p.aMAC, tg)
+		} else {
+			checkNA(t, f, p.aMAC, tg, tg, false)
+		}
+		if !firstRoundDone && seen[tg] == 1 {
+			t.Fatalf("%v announced again (frame %d) before every VIP was announced once", tg, n+1)
+		}
+		seen[tg]++
+		n++
+		if n == len(vips) {
+			firstRoundDone = true
+		}
+	}
+	for _, v := range vips {
+		if seen[v.Addr()] != repeat {
+			t.Fatalf("%v announced %d times, want %d", v.Addr(), seen[v.Addr()], repeat)
+		}
+	}
+}
+
+func isNA(f []byte) bool {
+	return len(f) >= ethHeaderLen+ipv6HeaderLen+naLen && f[12] == 0x86 && f[13] == 0xdd &&
+		f[ethHeaderLen+6] == protoICMPv6 && f[ethHeaderLen+ipv6HeaderLen] == icmpv6NeighbourAdvert
+}

@@ -2,26 +2,28 @@ package daemon
 
 import (
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"github.com/xvrrp/xvrrp/vip"
 )
 
-// vipHost is what the queue needs of *vip.Manager.
+// vipHost is what the queue needs of *vip.Manager: Apply makes the host
+// follow a batch of changes and returns one error per change.
 type vipHost interface {
-	Add(vip.VIP) error
-	Remove(vip.VIP) error
+	Apply([]vip.Op) []error
 }
 
 // vipQueue puts VIPs on the host and takes them off in order, on a
 // goroutine of its own, so that the engine never waits for netlink under
-// the daemon lock. Each change is two netlink round trips under the
-// kernel's rtnl_lock (the link, then the address); when a thousand
-// instances change state at once, or another process holds rtnl_lock, that
+// the daemon lock. Each change is a netlink request under the kernel's
+// rtnl_lock; when a thousand instances change state at once, or another process holds rtnl_lock, that
 // held every instance's adverts and timers for tens of milliseconds, and on
 // a busy host one late advert became thousands of false takeovers (each
 // takeover's VIP changes starving the others' adverts). The engine's state
-// is decided without it; the host follows a moment later.
+// is decided without it; the host follows a moment later. What queued
+// while the host was busy goes in one vip.Manager.Apply, many requests per
+// syscall.
 //
 // Each change is idempotent (add: be present; remove: be absent), so of
 // the queued changes of one VIP only the last is applied.
@@ -130,6 +132,7 @@ func (q *vipQueue) run() {
 		q.mu.Unlock()
 	}()
 	var batch []vipOp
+	var a applier
 	for range q.wake {
 		for {
 			q.mu.Lock()
@@ -143,7 +146,7 @@ func (q *vipQueue) run() {
 			}
 			batch, q.pending = q.pending, batch[:0]
 			q.mu.Unlock()
-			q.apply(batch)
+			a.apply(q, batch)
 			q.mu.Lock()
 			q.applied += uint64(len(batch))
 			q.cond.Broadcast()
@@ -152,28 +155,46 @@ func (q *vipQueue) run() {
 	}
 }
 
-// apply makes the host follow batch, in order, skipping each change that a
-// later one of the same VIP supersedes.
-func (q *vipQueue) apply(batch []vipOp) {
-	for i, op := range batch {
-		if supersededLater(batch[i+1:], op.v) {
-			continue
-		}
-		if op.add {
-			if err := q.host.Add(op.v); err != nil {
-				q.log.Error("add VIP", "instance", op.inst, "vip", op.v.String(), "err", err)
-			}
-		} else if err := q.host.Remove(op.v); err != nil {
-			q.log.Error("remove VIP", "instance", op.inst, "vip", op.v.String(), "err", err)
-		}
-	}
+// applier keeps what apply reuses from batch to batch.
+type applier struct {
+	last map[vipKey]int // a VIP's last change in the batch
+	ops  []vip.Op
+	from []int // ops[i] is batch[from[i]]
 }
 
-func supersededLater(later []vipOp, v vip.VIP) bool {
-	for _, o := range later {
-		if o.v.Prefix == v.Prefix && o.v.Dev == v.Dev {
-			return true
-		}
+type vipKey struct {
+	prefix netip.Prefix
+	dev    string
+}
+
+// apply makes the host follow batch in one vip.Manager.Apply (many
+// netlink requests per syscall), in order, skipping each change that a
+// later one of the same VIP supersedes.
+func (a *applier) apply(q *vipQueue, batch []vipOp) {
+	if a.last == nil {
+		a.last = map[vipKey]int{}
 	}
-	return false
+	clear(a.last)
+	for i, op := range batch {
+		a.last[vipKey{op.v.Prefix, op.v.Dev}] = i
+	}
+	a.ops, a.from = a.ops[:0], a.from[:0]
+	for i, op := range batch {
+		if a.last[vipKey{op.v.Prefix, op.v.Dev}] != i {
+			continue
+		}
+		a.ops = append(a.ops, vip.Op{Add: op.add, VIP: op.v})
+		a.from = append(a.from, i)
+	}
+	for i, err := range q.host.Apply(a.ops) {
+		if err == nil {
+			continue
+		}
+		op := batch[a.from[i]]
+		verb := "remove VIP"
+		if op.add {
+			verb = "add VIP"
+		}
+		q.log.Error(verb, "instance", op.inst, "vip", op.v.String(), "err", err)
+	}
 }

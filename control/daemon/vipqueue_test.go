@@ -22,6 +22,7 @@ type fakeHost struct {
 	present map[netip.Prefix]bool
 	calls   []string
 	failOn  netip.Prefix
+	applies []int // the length of each Apply's batch
 }
 
 func (h *fakeHost) change(v vip.VIP, add bool) error {
@@ -49,8 +50,16 @@ func (h *fakeHost) change(v vip.VIP, add bool) error {
 	return nil
 }
 
-func (h *fakeHost) Add(v vip.VIP) error    { return h.change(v, true) }
-func (h *fakeHost) Remove(v vip.VIP) error { return h.change(v, false) }
+func (h *fakeHost) Apply(ops []vip.Op) []error {
+	h.mu.Lock()
+	h.applies = append(h.applies, len(ops))
+	h.mu.Unlock()
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		errs[i] = h.change(op.VIP, op.Add)
+	}
+	return errs
+}
 
 func (h *fakeHost) snapshot() (map[netip.Prefix]bool, []string) {
 	h.mu.Lock()
@@ -143,4 +152,41 @@ func TestVIPQueueCloseAppliesWhatIsQueued(t *testing.T) {
 		t.Errorf("host calls %q, want the 6 changes queued before close", calls)
 	}
 	q.flush() // returns at once once closed
+}
+
+// TestVIPQueueAppliesWhatQueuedInOneBatch: the changes queued while the
+// host is busy reach it in one Apply (one netlink batch), not one call
+// each; of 10,000 VIPs added then removed, only the removals are applied.
+func TestVIPQueueAppliesWhatQueuedInOneBatch(t *testing.T) {
+	gate := make(chan struct{})
+	h := &fakeHost{gate: gate, entered: make(chan struct{}, 1)}
+	q := newVIPQueue(h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer q.close()
+	first := testVIP("198.18.3.1/32")
+	q.add("vi", first)
+	<-h.entered // the host is busy with the first change
+	const n = 10000
+	for i := range n {
+		v := testVIP(netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), 32).String())
+		q.add("vi", v)
+		q.remove("vi", v)
+	}
+	h.mu.Lock()
+	h.gate = nil
+	h.mu.Unlock()
+	close(gate)
+	q.flush()
+	present, calls := h.snapshot()
+	h.mu.Lock()
+	applies := slices.Clone(h.applies)
+	h.mu.Unlock()
+	if want := []int{1, n}; !slices.Equal(applies, want) {
+		t.Fatalf("Apply batch sizes %v, want %v", applies, want)
+	}
+	if len(calls) != n+1 || calls[1] != "remove 198.19.0.0/32" {
+		t.Fatalf("%d changes applied, second %q: want %d, the removals only", len(calls), calls[1], n+1)
+	}
+	if !present[first.Prefix] {
+		t.Fatalf("%s not present", first.Prefix)
+	}
 }
