@@ -737,7 +737,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("global_defs {\n vrrp_version 3\n}\nvrrp_instance A {\n advert_int 0.01\n virtual_ipaddress {\n 2001:db8::1/64\n }\n}\n"))
 	f.Add([]byte("vrrp_sync_group G { group { A B } }\nvrrp_script s { script \"a \\\" b\" }\n"))
 	f.Add([]byte("}{\"\\\n!#{{}}"))
-	// The preprocessor and the reader's bounds (issue 18).
+	// The preprocessor and the reader's bounds.
 	f.Add([]byte("$A=${A}x\nglobal_defs {\n router_id ${A}\n}\n"))
 	f.Add([]byte("$M= \\\nvrrp_instance V_${N} { \\\n @x priority 1 \\\n}\n~SEQ(N, 1, 3) $M\n"))
 	f.Add([]byte("~SEQx(H, 0x90, 0x10, 0xc0) ~LST(L, a, b) @^y router_id ${H}${L}\n"))

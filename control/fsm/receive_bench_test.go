@@ -10,7 +10,7 @@ import (
 
 // The receive path per advert, as control/daemon/receive.go runs it: the
 // codec decodes the VRRP payload into the instance's reused advert.Advert,
-// and the machine steps on the resulting EventAdvert. Issue 3's target for
+// and the machine steps on the resulting EventAdvert. The target for
 // the pair is ≤ 1 µs and 0 allocations; TestAllocs_DecodeAndStepAllocateNothing
 // enforces the second, BenchmarkDecodeAndStep reports the first.
 
@@ -120,7 +120,7 @@ func TestAllocs_DecodeAndStepAllocateNothing(t *testing.T) {
 
 // BenchmarkDecodeAndStep: per advert received by a backup from its master,
 // advert.Decode into the reused advert then Machine.Handle(EventAdvert).
-// Target (issue 3): ≤ 1 µs and 0 allocs/op.
+// Target: ≤ 1 µs and 0 allocs/op.
 func BenchmarkDecodeAndStep(b *testing.B) {
 	for _, c := range rxCases {
 		b.Run(c.name, func(b *testing.B) {

@@ -259,7 +259,7 @@ func report(b *testing.B, h *Histogram, adverts, allocs uint64) {
 
 // BenchmarkSchedulerLateness: 1,000 instances at 10 ms for -sched.duration
 // (default 10 s) on the heap scheduler, each advert a state-machine step and
-// an encode; reports the adverts' p50, p99 and maximum lateness (issue 3's
+// an encode; reports the adverts' p50, p99 and maximum lateness (the
 // target: p99 ≤ 2 ms, max ≤ 5 ms; not asserted, timing is the machine's).
 // One run per call whatever b.N: use -benchtime=1x; ns/op is the duration.
 func BenchmarkSchedulerLateness(b *testing.B) {

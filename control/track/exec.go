@@ -15,7 +15,7 @@ import (
 const OutputLimit = 512
 
 // KillGrace is the time between SIGTERM and SIGKILL for a script that
-// outlives its timeout (issue 5: "SIGTERM, then SIGKILL 2 s later").
+// outlives its timeout (SIGTERM, then SIGKILL 2 s later).
 const KillGrace = 2 * time.Second
 
 // safePath is the PATH of the clean environment scripts run with.

@@ -188,7 +188,7 @@ func (s *Script) tickLocked() {
 	}
 	s.timer = s.opts.Clock.AfterFunc(s.cfg.Interval, s.tick)
 	if s.running {
-		// Issue 5: never more than one run of a script at a time.
+		// Never more than one run of a script at a time.
 		s.status.Skipped++
 		s.log.Warn("script still running at its next interval; skipping this run", "interval", s.cfg.Interval)
 		return

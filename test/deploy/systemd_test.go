@@ -39,7 +39,7 @@ func unitDirectives(t *testing.T, path string) map[string][]string {
 
 // The unit says what a keepalived user expects (Debian's keepalived.service:
 // Type=notify, SIGHUP reload, /etc/default), with capabilities instead of
-// root's full set and the hardening issue 20 asks for.
+// root's full set and the hardening a keepalived unit's users expect.
 func TestSystemdUnitIsKeepalivedShaped(t *testing.T) {
 	d := unitDirectives(t, filepath.Join(repoRoot(t), "packaging/systemd/xvrrpd.service"))
 	want := map[string]string{

@@ -9,7 +9,7 @@ import (
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
-// The failover budgets of issue 4: Master_Down_Interval + 20 ms after a cut,
+// The failover budgets: Master_Down_Interval + 20 ms after a cut,
 // Skew_Time + 20 ms after a graceful stop. Both are measured from the
 // event and logged.
 const failoverSlack = 20 * time.Millisecond

@@ -22,9 +22,9 @@ import (
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
-// Issue 4: "A process that is not root, a kernel without what XDP needs, an
+// A process that is not root, a kernel without what XDP needs, an
 // interface that does not exist: a one-line error that says what to do, exit
-// non-zero, nothing left on the host." These tests run xvrrpd as a one-shot
+// non-zero, nothing left on the host. These tests run xvrrpd as a one-shot
 // command in a lab namespace and check the exit, its output and what it left.
 
 // oneShot is the outcome of running xvrrpd once to its exit.
@@ -291,7 +291,7 @@ func lineOf(t *testing.T, text, substr string) int {
 	return 0
 }
 
-// TestPrimaryInterfaceDownIsFaultAndBackRestores: issue 4, "an interface
+// TestPrimaryInterfaceDownIsFaultAndBackRestores: "an interface
 // down puts its instances in FAULT unless its VIPs are no_track or the
 // instance has dont_track_primary; back up restores them". Host 1 (priority
 // 150) is master; one of its interfaces goes down inside its namespace (the

@@ -14,7 +14,7 @@ import (
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
-// Issue 23 item 1: xvrrpd follows its interfaces by name, as keepalived does.
+// xvrrpd follows its interfaces by name, as keepalived does.
 // An interface deleted and re-created (a new ifindex), renamed away and back,
 // or flapping, ends with exactly one master holding the VIP, and the XDP
 // program attached to the interface that now carries the name.

@@ -11,7 +11,7 @@ import (
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
-// Issue 23 item 5, keepalived's reload rule: an instance whose identity is
+// keepalived's reload rule: an instance whose identity is
 // unchanged keeps its state, VIPs and notifications; a priority change is
 // only a priority change. A reload that lowers the master's priority from
 // 200 to 190 (backup 100) runs no notify script, never drops the VIP, and

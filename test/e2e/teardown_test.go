@@ -15,7 +15,7 @@ import (
 	"github.com/xvrrp/xvrrp/test/lab"
 )
 
-// Issue 23 item 8: during a soak at 255 instances × 100 ms, monitored
+// During a soak at 255 instances × 100 ms, monitored
 // through the status socket, the backup once took every instance over while
 // another lab's namespace, with hundreds of addresses, was deleted on the
 // same machine (which holds rtnl_lock for a long while). Status answered

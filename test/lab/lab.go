@@ -1,7 +1,7 @@
 // Package lab builds throw-away network labs for tests: network namespaces,
 // veth pairs and bridges, created with iproute2 and deleted on every exit path
 // through t.Cleanup. Addresses used with it must come from 198.18.0.0/15 and
-// 2001:db8::/32 (shared/DESIGN.md, "Test addresses").
+// 2001:db8::/32 (RFC 2544's benchmarking range and RFC 3849's documentation prefix).
 package lab
 
 import (

@@ -8,7 +8,7 @@ import (
 // LAN is one Ethernet segment: a bridge in its own namespace and hosts, each
 // in a namespace of its own, plugged into it with a veth pair whose host end
 // is named eth0. Host i (from 1) gets 198.18.0.(10+i)/24 and
-// 2001:db8::(10+i)/64, the convention of shared/examples.
+// 2001:db8::(10+i)/64, the convention of test/examples.
 type LAN struct {
 	Bridge *NS
 	Hosts  []*Host
