@@ -112,10 +112,6 @@ func fsmConfig(in *config.Instance, src netip.Addr) fsm.Config {
 		HigherPrioSendAdvert: in.HigherPrioSendAdvert,
 		DontTrackPrimary:     in.DontTrackPrimary,
 		PrimaryAddr:          src,
-		CheckUnicastSrc:      in.CheckUnicastSrc,
-	}
-	for _, p := range in.UnicastPeers {
-		c.UnicastPeers = append(c.UnicastPeers, p.Addr)
 	}
 	return c
 }

@@ -144,17 +144,6 @@ func (d *Daemon) instanceStatus(r *instance, present map[string]struct{}) status
 			st.Errors[errKindNames[k]] = n
 		}
 	}
-	// The engine's own guards (fsm accepts) refuse what advert.Check did
-	// not see: adverts handed to it other than through receive.
-	if stats.DroppedInterval > 0 {
-		st.Errors["interval_mismatch"] += stats.DroppedInterval
-	}
-	if stats.DroppedVersion > 0 {
-		st.Errors["version"] += stats.DroppedVersion
-	}
-	if stats.DroppedUnknownPeer > 0 {
-		st.Errors["unknown_peer"] += stats.DroppedUnknownPeer
-	}
 	for _, v := range r.vips {
 		_, ok := present[v.Dev+" "+v.Prefix.Addr().String()]
 		st.VIPs = append(st.VIPs, status.VIP{Address: v.Prefix.String(), Dev: v.Dev, NoTrack: v.NoTrack, Present: ok})

@@ -75,21 +75,4 @@ func BenchmarkStep(b *testing.B) {
 			out = m.Handle(ev, m.NextDeadline(), out[:0])
 		}
 	})
-	b.Run("UnicastCheckSrc8Peers", func(b *testing.B) {
-		c := cfg(func(c *Config) { c.CheckUnicastSrc = true })
-		for i := range 8 {
-			c.UnicastPeers = append(c.UnicastPeers, addrOf(i+10))
-		}
-		c.UnicastPeers = append(c.UnicastPeers, highIP)
-		m, _ := New(c)
-		now := t0
-		m.Handle(Event{Kind: EventStartup}, now, nil)
-		ev := Event{Kind: EventAdvert, Advert: Advert{Src: highIP, Priority: 150, Interval: time.Second, Version: 3}}
-		out := make([]Action, 0, 8)
-		b.ReportAllocs()
-		for b.Loop() {
-			now = now.Add(time.Millisecond)
-			out = m.Handle(ev, now, out[:0])
-		}
-	})
 }

@@ -59,7 +59,6 @@ func New(cfg Config) (*Machine, error) {
 			cfg.InitialState = StateMaster
 		}
 	}
-	cfg.UnicastPeers = slices.Clone(cfg.UnicastPeers)
 	m := &Machine{cfg: cfg, state: StateInit, base: cfg.Priority, masterAdverInt: cfg.AdvertInterval}
 	// keepalived vrrp_complete_instance: nopreempt is reset for the owner,
 	// which always preempts (RFC 5798 §6.4.2 "Preempt_Mode ... ignored by owner").
@@ -348,31 +347,6 @@ func (m *Machine) downReason() string {
 	return fmt.Sprintf("master down interval %v expired", m.MasterDownInterval())
 }
 
-// accepts applies the checks common to every state (keepalived vrrp_in_chk,
-// RFC 5798 §7.1, RFC 3768 §7.1) and reports whether adv may be processed.
-// xvrrpd's receive path refuses these adverts before (advert.Check, with
-// the same rules); the engine keeps them so that no caller can make it act
-// on an advert of another version, interval or peer.
-func (m *Machine) accepts(adv *Advert) bool {
-	m.stats.AdvertsReceived++
-	if adv.Version != m.cfg.Version {
-		m.stats.DroppedVersion++
-		return false
-	}
-	// keepalived check_unicast_src: only listed peers may speak.
-	if m.cfg.CheckUnicastSrc && len(m.cfg.UnicastPeers) > 0 && !slices.Contains(m.cfg.UnicastPeers, adv.Src) {
-		m.stats.DroppedUnknownPeer++
-		return false
-	}
-	// RFC 3768 §7.1: a v2 advert whose Adver Int differs from ours MUST be
-	// discarded (keepalived logs "advertisement interval mismatch").
-	if m.cfg.Version == 2 && adv.Interval != m.cfg.AdvertInterval {
-		m.stats.DroppedInterval++
-		return false
-	}
-	return true
-}
-
 // higher reports whether adv beats us: higher priority, or equal priority
 // and a higher primary address (RFC 5798 §6.4.3, compared as unsigned
 // integers in network order, which is what netip.Addr.Compare does).
@@ -382,15 +356,14 @@ func (m *Machine) higher(adv *Advert) bool {
 
 func (m *Machine) advert(adv *Advert, now time.Time, out []Action) []Action {
 	switch m.state {
+	// The receive rules common to every state (RFC 5798 §7.1, RFC 3768 §7.1,
+	// keepalived check_unicast_src) are applied once, before the engine, by
+	// advert.Check: an advert handed to Handle is one the instance accepts.
 	case StateBackup:
-		if !m.accepts(adv) {
-			return out
-		}
+		m.stats.AdvertsReceived++
 		return m.backupAdvert(adv, now, out)
 	case StateMaster:
-		if !m.accepts(adv) {
-			return out
-		}
+		m.stats.AdvertsReceived++
 		return m.masterAdvert(adv, now, out)
 	}
 	m.stats.AdvertsReceived++

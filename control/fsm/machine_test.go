@@ -248,30 +248,6 @@ func TestV3_BackupAdoptsMasterInterval_RevertsAsMaster(t *testing.T) {
 	}
 }
 
-func TestV2_IntervalMismatchDropped(t *testing.T) {
-	h := newHarness(t, cfg(func(c *Config) { c.Version = 2 }))
-	h.start()
-	deadline := h.m.NextDeadline()
-	h.advance(time.Second)
-	h.advert(highIP, 150, 2*time.Second)
-	if h.m.NextDeadline() != deadline || h.m.Stats().DroppedInterval != 1 {
-		t.Fatalf("v2 advert with another interval was not dropped: deadline moved %v, stats %+v", h.m.NextDeadline().Sub(deadline), h.m.Stats())
-	}
-	h.advert(highIP, 150, time.Second)
-	if h.m.NextDeadline() == deadline {
-		t.Fatal("v2 advert with our interval was not accepted")
-	}
-}
-
-func TestVersionMismatchDropped(t *testing.T) {
-	h := newHarness(t, cfg(nil))
-	h.start()
-	h.out = h.m.Handle(Event{Kind: EventAdvert, Advert: Advert{Src: highIP, Priority: 200, Interval: time.Second, Version: 2}}, h.now, h.out[:0])
-	if h.m.Stats().DroppedVersion != 1 {
-		t.Fatalf("stats %+v", h.m.Stats())
-	}
-}
-
 func TestPreempt(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -567,25 +543,6 @@ func TestEffectivePriority(t *testing.T) {
 			t.Errorf("advertised %d, want 80", p)
 		}
 	})
-}
-
-func TestUnicast_CheckUnicastSrc_UnknownPeerIgnoredAndCounted(t *testing.T) {
-	peer := netip.MustParseAddr("198.18.0.2")
-	h := newHarness(t, cfg(func(c *Config) {
-		c.UnicastPeers = []netip.Addr{peer}
-		c.CheckUnicastSrc = true
-	}))
-	h.start()
-	deadline := h.m.NextDeadline()
-	h.advert(highIP, 200, time.Second)
-	if h.m.NextDeadline() != deadline || h.m.Stats().DroppedUnknownPeer != 1 {
-		t.Fatalf("advert from a non-peer was processed: %+v", h.m.Stats())
-	}
-	h.advance(time.Second)
-	h.advert(peer, 200, time.Second)
-	if h.m.NextDeadline() == deadline {
-		t.Fatal("advert from a listed peer was dropped")
-	}
 }
 
 func TestTimer_EarlyOrSpuriousIsNoOp(t *testing.T) {

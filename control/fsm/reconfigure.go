@@ -3,7 +3,6 @@ package fsm
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -42,7 +41,6 @@ func (m *Machine) Reconfigure(cfg Config, now time.Time) error {
 	if cfg.NoPreempt && cfg.InitialState == StateMaster {
 		cfg.NoPreempt = false
 	}
-	cfg.UnicastPeers = slices.Clone(cfg.UnicastPeers)
 	m.cfg = cfg
 	if old.Priority != PriorityOwner {
 		// An owner keeps its base: 254 after an owner conflict stays.

@@ -91,11 +91,6 @@ type Config struct {
 	// interface's primary address); used for the equal-priority tie-break
 	// (RFC 5798 §6.4.3). Invalid means "no usable source address": FAULT.
 	PrimaryAddr netip.Addr
-	// UnicastPeers is keepalived's `unicast_peer` list; empty = multicast.
-	UnicastPeers []netip.Addr
-	// CheckUnicastSrc: adverts from a source not in UnicastPeers are ignored
-	// and counted (keepalived `check_unicast_src`).
-	CheckUnicastSrc bool
 }
 
 // Validate reports the first configuration error, phrased for an operator.
@@ -272,9 +267,6 @@ type Stats struct {
 	PriorityZeroSent      uint64
 	BecomeMaster          uint64
 	ReleaseMaster         uint64
-	DroppedVersion        uint64 // advert version differs from ours
-	DroppedInterval       uint64 // v2 advert interval differs from ours
-	DroppedUnknownPeer    uint64 // check_unicast_src: source not a unicast_peer
 	DroppedOwnAddr        uint64 // equal priority from our own address
 	DroppedInactive       uint64 // received in INIT, FAULT or STOP
 	OwnerConflicts        uint64 // two address owners on the LAN
