@@ -7,8 +7,9 @@
 // Concurrency: one mutex (Daemon.mu) guards every instance. The ring-buffer
 // reader, the timer scheduler, link events, tracker updates, signals and the
 // control socket each take it for the duration of one step; actions are
-// executed under it (an advert send is one sendto; VIP changes are netlink
-// calls), except GARP/NA bursts and notify scripts, which run on their own.
+// executed under it (an advert send is one sendto), except VIP changes
+// (queued to vipQueue's goroutine, batched netlink), GARP/NA bursts and
+// notify scripts, which run on their own.
 //
 // Where things are decided, by file:
 //
@@ -25,6 +26,7 @@
 //     the host and the wire.
 //   - trackers.go, notify.go: tracker results and notify scripts (the
 //     configuration mapping is control/track's).
+//   - takeover.go: the evidence a takeover's log line carries.
 //   - statusdoc.go, control.go, dump.go: status, the control socket, dumps.
 package daemon
 
