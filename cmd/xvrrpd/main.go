@@ -87,7 +87,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			o.Logger.Info("stopped", "took", time.Since(start).String())
 			return 0
 		case syscall.SIGHUP:
-			_ = d.Reload() // logged by Reload; the old configuration keeps running on error
+			// Off this loop, so that SIGTERM during a long parse is served
+			// at once; logged by Reload, the old configuration keeps
+			// running on error.
+			go func() { _ = d.Reload() }()
 		case syscall.SIGUSR1:
 			if err := d.WriteDataDump(); err != nil {
 				o.Logger.Error("data dump", "err", err)
