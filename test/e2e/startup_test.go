@@ -384,7 +384,7 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	track := fmt.Sprintf("vrrp_script chk {\n    script %q\n    interval 0.2\n    weight 0\n}\n", script)
+	track := fmt.Sprintf("vrrp_script chk {\n    script %q\n    interval 1\n    weight 0\n}\n", script)
 	extra := "    track_script {\n        chk\n    }\n"
 	conf1 := strings.Replace(confOf(inst{name: "VI_1", vrid: 51, prio: 150, vips: []string{vipAddr + "/24"}, extra: extra}),
 		"vrrp_instance", track+"vrrp_instance", 1)
