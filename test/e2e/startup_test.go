@@ -549,3 +549,45 @@ func TestSIGTERMDuringAReloadParseSendsPriorityZero(t *testing.T) {
 		t.Logf("the configuration was rejected before SIGTERM (bounded include fan-out): %s", n1.proc.Log())
 	}
 }
+
+// TestStartFailureAfterTheHostUndoesIt: issue 23 item 6. A failure after
+// the host changed (here the ready file, the last step, in a directory
+// other users can write) undoes the start as SIGTERM does: the priority
+// 255 master that had added its VIP sends priority 0 (RFC 5798 §6.4.3)
+// and removes it, and XDP and the pins are gone.
+func TestStartFailureAfterTheHostUndoesIt(t *testing.T) {
+	lan := lab.NewLAN(t, 1)
+	h := lan.Hosts[0]
+	p := newFailPaths(t, h, strings.Replace(failVIPConf, "priority 150", "priority 255", 1), true)
+	open, err := os.MkdirTemp("/run", "xvrrp-e2e-open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(open) })
+	if err := os.Chmod(open, 0o777); err != nil { // writable by all, not sticky
+		t.Fatal(err)
+	}
+	capt, err := lan.Bridge.StartCapture(h.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ready = filepath.Join(open, "ready")
+	start := time.Now()
+	res := runOnce(t, h, filepath.Join(binDir, "xvrrpd"), append(p.args(), "--ready-file", p.ready), nil)
+	lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+	last := lines[len(lines)-1]
+	if res.code != 1 || !strings.Contains(last, "write ready file") || !strings.Contains(last, "refusing") {
+		t.Fatalf("exit %d, last line %q; want exit 1 refusing the ready file:\n%s", res.code, last, res.stderr)
+	}
+	var prios []uint8
+	for _, f := range capt.Frames() {
+		if vrid, prio, ok := lab.VRRPPriority(f.Data); ok && vrid == 51 && !f.At.Before(start) {
+			prios = append(prios, prio)
+		}
+	}
+	if len(prios) < 2 || prios[0] != 255 || prios[len(prios)-1] != 0 {
+		t.Fatalf("adverts sent: priorities %v, want 255 (master at once) ... then 0 (the undo)", prios)
+	}
+	t.Logf("adverts of the failed start: priorities %v", prios)
+	checkNothingLeft(t, h, p)
+}
