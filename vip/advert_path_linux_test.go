@@ -61,9 +61,6 @@ func newTxPath(tb testing.TB, p *pair, s *Sender, c txCase) *txPath {
 	src, dst := c.src(p), c.dst(p)
 	fc := fsm.Config{Name: "VI_bench", VRID: 51, Version: 3, Priority: fsm.PriorityOwner,
 		AdvertInterval: 10 * time.Millisecond, PrimaryAddr: src}
-	if !dst.IsMulticast() {
-		fc.UnicastPeers = []netip.Addr{dst}
-	}
 	m, err := fsm.New(fc)
 	if err != nil {
 		tb.Fatal(err)

@@ -130,12 +130,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			o.Logger.Info("stopped", "took", time.Since(start).String())
 			return 0
 		case syscall.SIGHUP:
+			// Off this loop, so that SIGTERM during a long parse is served
+			// at once; logged by Reload, the old configuration keeps
+			// running on error. systemd hears RELOADING=1 now and READY=1
+			// when the reload is over, either way.
 			_ = sdNotify("RELOADING=1", monotonicUsec())
-			status := "STATUS=reloaded " + o.ConfigFile
-			if err := d.Reload(); err != nil { // logged by Reload
-				status = "STATUS=reload failed, the previous configuration runs: " + firstLine(err.Error())
-			}
-			_ = sdNotify("READY=1", status)
+			go func() {
+				status := "STATUS=reloaded " + o.ConfigFile
+				if err := d.Reload(); err != nil {
+					status = "STATUS=reload failed, the previous configuration runs: " + firstLine(err.Error())
+				}
+				_ = sdNotify("READY=1", status)
+			}()
 		case syscall.SIGUSR1:
 			if err := d.WriteDataDump(); err != nil {
 				o.Logger.Error("data dump", "err", err)

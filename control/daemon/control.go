@@ -25,7 +25,8 @@ type controlServer struct {
 }
 
 func listenControl(d *Daemon, path string) (*controlServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// A missing directory (the default /run/xvrrp) is made root-only.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
 	// A socket file left by a crashed daemon: remove it only if nobody
@@ -51,14 +52,21 @@ func listenControl(d *Daemon, path string) (*controlServer, error) {
 
 func (s *controlServer) serve() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// Out of descriptors (EMFILE, ENFILE) or another transient
+			// error: wait, doubling up to a second, instead of spinning on
+			// a listener that keeps failing.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
 			continue
 		}
+		backoff = 0
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -36,7 +36,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,10 +44,12 @@ import (
 	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/fsm"
 	"github.com/xvrrp/xvrrp/control/metrics"
+	"github.com/xvrrp/xvrrp/control/safefile"
 	"github.com/xvrrp/xvrrp/control/sched"
 	"github.com/xvrrp/xvrrp/control/status"
 	"github.com/xvrrp/xvrrp/loader"
 	"github.com/xvrrp/xvrrp/vip"
+	"golang.org/x/sys/unix"
 )
 
 // Options are xvrrpd's command-line settings. Every host path is one, so
@@ -105,6 +106,12 @@ type Daemon struct {
 	httpSrv  *metrics.Server
 	ctl      *controlServer
 
+	pinLock      *loader.PinLock // held from the start's first step to the end of teardown
+	pidWritten   bool            // the pid file is this run's (teardown removes only it)
+	readyWritten bool
+	running      bool // Start completed; reloads and /healthz wait for it
+	reloadMu     sync.Mutex
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -153,7 +160,13 @@ func New(opts Options) (*Daemon, error) {
 }
 
 // Start checks what the host must provide, loads the XDP program, starts
-// every instance and the servers. On error everything it did is undone.
+// every instance and the servers.
+//
+// Everything that can refuse the start is checked before anything touches
+// the host: the pin directory's lock (a second daemon on the same pins
+// stops here and touches nothing of the first's), the control socket, the
+// metrics port and the pid file. A failure after that point undoes what was
+// done: the instances send priority 0 and drop their VIPs, as on SIGTERM.
 func (d *Daemon) Start() (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root (it loads XDP programs and manages addresses): run it with sudo or as a root service")
@@ -161,11 +174,34 @@ func (d *Daemon) Start() (err error) {
 	if err := d.checkInterfaces(d.cfg); err != nil {
 		return err
 	}
+	raiseFileLimit(d.log)
+	if d.pinLock, err = loader.LockPinDir(d.opts.PinDir); err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
-			d.teardown()
+			d.abortStart()
 		}
 	}()
+	d.metrics = metrics.NewRegistry(d.opts.Version, d.Status)
+	if d.opts.ControlSocket != "" {
+		if d.ctl, err = listenControl(d, d.opts.ControlSocket); err != nil {
+			return err
+		}
+	}
+	if d.opts.MetricsAddr != "" {
+		if d.httpSrv, err = metrics.Listen(d.opts.MetricsAddr, d.metrics, d.healthy); err != nil {
+			return err
+		}
+	}
+	if d.opts.PIDFile != "" {
+		if err := safefile.Write(d.opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write pid file: %w (pass --pid-file)", err)
+		}
+		d.pidWritten = true
+	}
+
+	// From here on the host changes.
 	if d.vips, err = vip.NewManager(); err != nil {
 		return err
 	}
@@ -181,13 +217,15 @@ func (d *Daemon) Start() (err error) {
 	d.started = time.Now()
 	d.late.startStealWindow(d.started)
 	d.trackers = newTrackerSet(d)
-	d.metrics = metrics.NewRegistry(d.opts.Version, d.Status)
 	if err := d.trackers.start(d.cfg); err != nil {
 		return err
 	}
 
 	d.mu.Lock()
 	err = d.apply(d.cfg, nil)
+	if err == nil {
+		d.reconcileStart()
+	}
 	d.mu.Unlock()
 	if err != nil {
 		return err
@@ -203,28 +241,45 @@ func (d *Daemon) Start() (err error) {
 	}
 	d.wg.Add(1)
 	go func() { defer d.wg.Done(); d.sched.Run(d.ctx) }()
-	if d.opts.ControlSocket != "" {
-		if d.ctl, err = listenControl(d, d.opts.ControlSocket); err != nil {
-			return err
-		}
-	}
-	if d.opts.MetricsAddr != "" {
-		if d.httpSrv, err = metrics.Listen(d.opts.MetricsAddr, d.metrics, d.healthy); err != nil {
-			return err
-		}
-	}
-	if d.opts.PIDFile != "" {
-		if err := writeFileAtomic(d.opts.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
-			return fmt.Errorf("write pid file: %w (pass --pid-file)", err)
-		}
-	}
 	if d.opts.ReadyFile != "" {
-		if err := writeFileAtomic(d.opts.ReadyFile, []byte("ready\n")); err != nil {
+		if err := safefile.Write(d.opts.ReadyFile, []byte("ready\n"), 0o644); err != nil {
 			return fmt.Errorf("write ready file: %w", err)
 		}
+		d.readyWritten = true
 	}
+	d.mu.Lock()
+	d.running = true
+	d.mu.Unlock()
 	d.log.Info("xvrrpd running", "config", d.opts.ConfigFile, "instances", len(d.byName), "pin_dir", d.opts.PinDir)
 	return nil
+}
+
+// abortStart undoes a start that failed: the instances that started send
+// priority 0 and drop their VIPs (RFC 5798 §6.4.3, as Stop), then
+// everything acquired is released.
+func (d *Daemon) abortStart() {
+	if d.vipq != nil {
+		d.Stop()
+		return
+	}
+	d.teardown()
+}
+
+// raiseFileLimit raises RLIMIT_NOFILE's soft limit to the hard one (the Go
+// runtime does the same at start; this says so when it cannot), so that the
+// listeners' caps (metrics.MaxConns) leave most descriptors to the
+// daemon's own work: trackers, notify scripts, netlink, the control socket.
+func raiseFileLimit(log *slog.Logger) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			log.Warn("raise the open-files limit", "err", err)
+		}
+	}
 }
 
 // Stop is the SIGTERM path: every instance sends priority 0 and drops its
@@ -281,12 +336,15 @@ func (d *Daemon) teardown() {
 	if d.vips != nil {
 		_ = d.vips.Close()
 	}
-	if d.opts.PIDFile != "" {
+	// Only what this run wrote: a second daemon refused at start must not
+	// remove the running one's files.
+	if d.pidWritten {
 		_ = os.Remove(d.opts.PIDFile)
 	}
-	if d.opts.ReadyFile != "" {
+	if d.readyWritten {
 		_ = os.Remove(d.opts.ReadyFile)
 	}
+	d.pinLock.Release(true)
 }
 
 func (d *Daemon) healthy() error {
@@ -294,6 +352,9 @@ func (d *Daemon) healthy() error {
 	defer d.mu.Unlock()
 	if d.stopped {
 		return errors.New("stopping")
+	}
+	if !d.running {
+		return errors.New("starting")
 	}
 	for name, ifc := range d.ifaces {
 		if !ifc.present {
@@ -306,15 +367,56 @@ func (d *Daemon) healthy() error {
 	return nil
 }
 
+// reloadParseTimeout bounds how long a reload may spend reading the
+// configuration; past it the reload fails and the running configuration
+// stays.
+const reloadParseTimeout = 30 * time.Second
+
 // Reload reads the configuration file again. A bad file changes nothing:
-// the old configuration keeps running and the errors are returned.
+// the old configuration keeps running and the errors are returned. The
+// file is parsed on its own goroutine, without d.mu: the instances keep
+// running meanwhile, and a Stop (SIGTERM) abandons the reload at once.
+// Reloads run one at a time.
 func (d *Daemon) Reload() error {
-	cfg, warns, err := config.Load(d.opts.ConfigFile, config.Options{Strict: d.opts.Strict, ConfigID: d.opts.ConfigID})
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.mu.Lock()
+	running := d.running && !d.stopped
+	d.mu.Unlock()
+	if !running {
+		return errors.New("reload refused: xvrrpd is starting or stopping")
+	}
+	type parsed struct {
+		cfg   *config.Config
+		warns []config.Warning
+		err   error
+	}
+	done := make(chan parsed, 1)
+	d.log.Info("reload: reading the configuration", "config", d.opts.ConfigFile)
+	go func() {
+		cfg, warns, err := config.Load(d.opts.ConfigFile, config.Options{Strict: d.opts.Strict, ConfigID: d.opts.ConfigID})
+		done <- parsed{cfg, warns, err}
+	}()
+	deadline := time.NewTimer(reloadParseTimeout)
+	defer deadline.Stop()
+	var p parsed
+	select {
+	case p = <-done:
+	case <-d.ctx.Done():
+		d.log.Info("reload abandoned: xvrrpd is stopping")
+		return errors.New("reload abandoned: xvrrpd is stopping")
+	case <-deadline.C:
+		p.err = fmt.Errorf("%s: reading it took longer than %v", d.opts.ConfigFile, reloadParseTimeout)
+	}
+	cfg, warns, err := p.cfg, p.warns, p.err
 	for _, w := range warns {
 		d.log.Warn(w.String())
 	}
 	if err == nil {
 		err = d.checkInterfaces(cfg)
+	}
+	if err == nil && d.ctx.Err() != nil {
+		err = errors.New("reload abandoned: xvrrpd is stopping")
 	}
 	if err == nil {
 		// The new trackers start before the instances switch; on error the
@@ -323,6 +425,10 @@ func (d *Daemon) Reload() error {
 	}
 	d.mu.Lock()
 	d.reload.Last = time.Now()
+	if err == nil && d.stopped {
+		d.mu.Unlock()
+		return errors.New("reload abandoned: xvrrpd is stopping")
+	}
 	if err == nil {
 		if err = d.apply(cfg, d.cfg); err != nil {
 			d.mu.Unlock()
@@ -349,15 +455,4 @@ func (d *Daemon) Reload() error {
 	d.mu.Unlock()
 	d.log.Info("configuration reloaded", "instances", len(cfg.Instances))
 	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

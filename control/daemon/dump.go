@@ -6,13 +6,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xvrrp/xvrrp/control/safefile"
 	"github.com/xvrrp/xvrrp/control/status"
 )
 
-// Default dump files: keepalived's, for operators' existing habits.
+// Default dump files: keepalived's names, in xvrrpd's own root-only
+// directory rather than /tmp (CVE-2018-19044/19045/19046 were keepalived's
+// dumps written through symlinks other users planted in /tmp). The files
+// are written with safefile wherever they go.
 const (
-	DefaultDataDumpFile  = "/tmp/keepalived.data"
-	DefaultStatsDumpFile = "/tmp/keepalived.stats"
+	DefaultDataDumpFile  = "/run/xvrrp/keepalived.data"
+	DefaultStatsDumpFile = "/run/xvrrp/keepalived.stats"
 )
 
 // WriteDataDump is SIGUSR1: a keepalived-style text dump of every instance.
@@ -37,7 +41,7 @@ func writeDump(path, def, s string) error {
 	if path == "" {
 		path = def
 	}
-	if err := writeFileAtomic(path, []byte(s)); err != nil {
+	if err := safefile.Write(path, []byte(s), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/xvrrp/xvrrp/control/status"
 )
@@ -223,13 +224,30 @@ type Server struct {
 	ln  net.Listener
 }
 
+// The listener's bounds. Any local user can connect to the metrics port;
+// without them, idle keep-alive connections took every descriptor of the
+// daemon (its trackers could no longer start and the master failed over).
+// A scraper needs one or two connections; those past MaxConns wait in the
+// kernel's accept queue, holding none of the daemon's descriptors, and a
+// connection that sends no request, or stays idle, is closed.
+const (
+	MaxConns          = 64
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 30 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
 // Listen starts serving on addr ("127.0.0.1:9650"). healthy reports whether
-// the daemon is running its instances (for /healthz).
+// the daemon is running its instances (for /healthz). http.Server backs off
+// on accept errors (EMFILE, ENFILE) instead of spinning.
 func Listen(addr string, reg *Registry, healthy func() error) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	tl, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener on %s: %w (pass --metrics-address, or \"\" to disable)", addr, err)
 	}
+	ln := netutil.LimitListener(tl, MaxConns)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -239,7 +257,8 @@ func Listen(addr string, reg *Registry, healthy func() error) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: maxHeaderBytes}, ln: ln}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			_ = err // the listener is gone; Close reports nothing more useful

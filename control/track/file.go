@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/xvrrp/xvrrp/control/safefile"
 )
 
 // FileConfig is one vrrp_track_file block.
@@ -115,17 +117,22 @@ func isDigit(c byte, base int) bool {
 
 // InitTrackFile applies init_file: write the value when the file is missing
 // (or always with overwrite), so the tracker starts from a known state.
+// track files often live in shared directories (/tmp): the file is created
+// by safefile, never through a symlink or a file another user planted
+// (keepalived CVE-2018-19044); a symlink there is refused, not followed.
 func InitTrackFile(c FileConfig) error {
 	if !c.InitFile {
 		return nil
 	}
-	if !c.InitOverwrite {
-		if _, err := os.Stat(c.Path); err == nil {
-			return nil
-		}
+	b := []byte(strconv.Itoa(c.InitValue) + "\n")
+	var err error
+	if c.InitOverwrite {
+		err = safefile.Write(c.Path, b, 0o644)
+	} else if err = safefile.Create(c.Path, b, 0o644); errors.Is(err, safefile.ErrExists) {
+		err = nil // there already: the tracker reads it as it is
 	}
-	if err := os.WriteFile(c.Path, []byte(strconv.Itoa(c.InitValue)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("track_file %s: init_file %s: %w (check the directory exists and is writable)", c.Name, c.Path, err)
+	if err != nil {
+		return fmt.Errorf("track_file %s: init_file %s: %w", c.Name, c.Path, err)
 	}
 	return nil
 }

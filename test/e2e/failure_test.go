@@ -57,7 +57,7 @@ func newFailPaths(t *testing.T, h *lab.Host, conf string, onBPFFS bool) failPath
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o1777); err != nil {
+	if err := os.Chmod(dir, os.ModeSticky|0o777); err != nil { // os.Chmod drops a raw 0o1000
 		t.Fatal(err)
 	}
 	p := failPaths{dir: dir, conf: filepath.Join(dir, "keepalived.conf"),

@@ -23,6 +23,9 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(floodEnv); spec != "" {
+		os.Exit(metricsFlood(spec)) // a helper process of a test, not the tests
+	}
 	// Outside /tmp: tests mount a private /tmp over it for some daemons.
 	dir, err := os.MkdirTemp("/run", "xvrrp-e2e-bin")
 	if err != nil {
@@ -67,6 +70,11 @@ type startOpts struct {
 	privateTmp string
 	extraArgs  []string
 	noWait     bool
+	// hostBPFFS runs the daemon in the test's mount namespace (entering
+	// only the host's network namespace), as a service runs: `ip netns
+	// exec` gives it a private /sys where it mounts a bpffs of its own,
+	// and its pins then die with it instead of outliving a kill -9.
+	hostBPFFS bool
 }
 
 // wrapPrivateTmp runs argv with o.privateTmp bind-mounted over /tmp in its
@@ -149,6 +157,9 @@ func startXvrrpdFile(t *testing.T, h *lab.Host, path string, o startOpts) *node 
 		"--control-socket", n.socket(), "--pid-file", filepath.Join(dir, "pid"),
 		"--metrics-address", "", "--ready-file", ready, "--log-level", "debug"}, o.extraArgs...)
 	argv = wrapPrivateTmp(t, o, dir, argv, n.conf)
+	if o.hostBPFFS {
+		argv = append([]string{"nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", os.Getpid()), "--net=/run/netns/" + h.Name, "--"}, argv...)
+	}
 	n.proc = h.Start(t, "xvrrpd-"+h.Name, argv[0], argv[1:]...)
 	if !o.noWait {
 		if err := n.proc.WaitFile(ready, 20*time.Second); err != nil {
