@@ -46,6 +46,38 @@ func TestFailoverLinkCutWithinMasterDownInterval(t *testing.T) {
 	if st := n2.instance("VI_1"); st.State != "MASTER" || !strings.Contains(st.Reason, "master down") {
 		t.Fatalf("backup: state %s reason %q, want MASTER because the master down interval expired", st.State, st.Reason)
 	}
+	checkTakeoverEvidence(t, n2.proc.Log(), mdi)
+}
+
+// checkTakeoverEvidence: the log line of a master-down takeover carries
+// what an operator needs to tell a dead master from a deaf backup — the
+// age of the last advert heard (about one Master_Down_Interval after a
+// cut), the XDP program's frames since then by reason, the ring's unread
+// adverts and the timer's lateness.
+func checkTakeoverEvidence(t *testing.T, log string, mdi time.Duration) {
+	t.Helper()
+	var line string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "last_advert_age=") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no takeover line with last_advert_age in the new master's log:\n%s", log)
+	}
+	for _, key := range []string{"timer_late=", "ring_unread=", "xdp_since=", "xdp_frames="} {
+		if !strings.Contains(line, key) {
+			t.Errorf("takeover line lacks %s: %s", key, line)
+		}
+	}
+	f := strings.Fields(line[strings.Index(line, "last_advert_age=")+len("last_advert_age="):])
+	age, err := time.ParseDuration(f[0])
+	if err != nil {
+		t.Fatalf("last_advert_age %q: %v", f[0], err)
+	}
+	if age < mdi-150*time.Millisecond || age > mdi+time.Second {
+		t.Errorf("last_advert_age %v, want about Master_Down_Interval %v after a cut: %s", age, mdi, line)
+	}
 }
 
 func TestGracefulShutdownWithinSkewTime(t *testing.T) {
