@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"time"
@@ -65,6 +66,10 @@ type hostObjects struct {
 	vips     []hostVIP
 	vipsHeld bool
 	garp     *garpRun
+	// lowerPrio cancels the pending re-announcement after a lower-priority
+	// advert (garp.go); reannounced counts them for metrics.
+	lowerPrio   context.CancelFunc
+	reannounced uint64
 }
 
 // record is what status and metrics report of the instance.
@@ -316,6 +321,8 @@ func (d *Daemon) do(r *instance, a fsm.Action, now time.Time) {
 		d.startGARP(r)
 	case fsm.ActionTransition:
 		d.transition(r, a, now)
+	case fsm.ActionMasterRxLowerPri:
+		d.masterRxLowerPri(r)
 	}
 }
 
