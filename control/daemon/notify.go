@@ -45,3 +45,18 @@ func (t *trackerSet) notifyRxLowerPri(r *instance) {
 	t.run.notifier.Notify(track.NotifyEvent{Name: r.cfg.Name, State: track.EventMasterRxLowerPri, Priority: env.Priority, Scripts: scripts, Env: env})
 }
 
+// notifyPriority is keepalived's send_instance_priority_notifies, sent
+// with notify_priority_changes when the effective priority changes
+// (vrrp_track.c vrrp_set_effective_priority): only the FIFO line,
+// `INSTANCE "VI_1" MASTER_PRIORITY 90` in MASTER and BACKUP_PRIORITY in
+// every other state; keepalived runs no notify script for it.
+func (t *trackerSet) notifyPriority(r *instance) {
+	if t.run == nil {
+		return
+	}
+	ev := track.EventBackupPriority
+	if r.m.State() == fsm.StateMaster {
+		ev = track.EventMasterPriority
+	}
+	t.run.notifier.Notify(track.NotifyEvent{Name: r.cfg.Name, State: ev, Priority: int(r.m.EffectivePriority())})
+}
