@@ -157,9 +157,7 @@ var ignoredGlobal = map[string]string{
 	"nftables_counters": "firewall rules", "nftables_ipvs_priority": "firewall rules",
 	"default_interface":  "static addresses",
 	"vrrp_garp_extra_if": "extra-interface GARP refresh",
-	"vrrp_priority":      "process scheduling", "vrrp_no_swap": "process scheduling",
-	"vrrp_rt_priority": "process scheduling", "vrrp_cpu_affinity": "process scheduling",
-	"vrrp_rlimit_rttime": "process scheduling", "max_auto_priority": "process scheduling",
+	"vrrp_no_swap":       "process scheduling", "max_auto_priority": "process scheduling",
 	"min_auto_priority_delay": "process scheduling", "vrrp_process_name": "process naming",
 	"process_names": "process naming", "process_name": "process naming",
 	"dynamic_interfaces": "dynamic interfaces", "log_unknown_vrids": "logging (counted by the XDP program instead)",
@@ -273,6 +271,28 @@ func (p *parser) globalDefs(stmts []*stmt) {
 		case "vrrp_strict":
 			d.noArgs(s)
 			g.Strict = true
+		case "vrrp_priority":
+			if v, ok := d.intArg(s, 0, -20, 19); ok {
+				g.VRRPNice, g.VRRPNiceSet = v, true
+			}
+		case "vrrp_rt_priority":
+			if v, ok := d.intArg(s, 0, 1, 99); ok {
+				g.VRRPRTPriority = v
+			}
+		case "vrrp_rlimit_rttime":
+			if v, ok := d.intArg(s, 0, 2, 1<<31-1); ok {
+				g.VRRPRLimitRTTime = v
+			}
+		case "vrrp_cpu_affinity":
+			// keepalived.conf(5): `vrrp_cpu_affinity <CPU-IDs>`, CPU numbers.
+			if d.needArgs(s, 1, "CPU numbers") {
+				g.VRRPCPUAffinity = nil
+				for i := range s.args {
+					if v, ok := d.intValue(s.pos, s.kw, s.arg(i), 0, 1023); ok {
+						g.VRRPCPUAffinity = append(g.VRRPCPUAffinity, v)
+					}
+				}
+			}
 		case "vrrp_notify_priority_changes":
 			if v, ok := d.boolArg(s); ok {
 				g.NotifyPriorityChanges = v

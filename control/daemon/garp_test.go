@@ -52,3 +52,44 @@ func TestGarpLowerPrio_DefaultsAndOverrides_Keepalived(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessSchedulingKeywords_Applied_Keepalived: vrrp_priority,
+// vrrp_rt_priority, vrrp_rlimit_rttime and vrrp_cpu_affinity reach
+// procsched (no longer "ignored" warnings); out-of-range values are errors
+// with keepalived.conf(5)'s ranges.
+func TestProcessSchedulingKeywords_Applied_Keepalived(t *testing.T) {
+	load := func(global string) (*config.Config, []config.Warning, error) {
+		conf := "global_defs {\n" + global + "\n}\nvrrp_instance VI_1 {\ninterface lan0\nvirtual_router_id 7\npriority 100\nvirtual_ipaddress {\n198.18.0.100/24\n}\n}\n"
+		path := filepath.Join(t.TempDir(), "keepalived.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return config.Load(path, config.Options{})
+	}
+	cfg, warns, err := load("vrrp_priority -5\nvrrp_rt_priority 30\nvrrp_rlimit_rttime 20000\nvrrp_cpu_affinity 0 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 0 {
+		t.Fatalf("warnings %v, want none", warns)
+	}
+	pc := procConfig(cfg)
+	if !pc.NiceSet || pc.Nice != -5 || pc.RTPriority != 30 || pc.RLimitRTTimeMicros != 20000 || len(pc.CPUs) != 2 || pc.CPUs[1] != 1 {
+		t.Fatalf("procsched config %+v", pc)
+	}
+	if pc := procConfig(mustNoErr(load(""))); pc.NiceSet || pc.RTPriority != 0 || len(pc.CPUs) != 0 {
+		t.Fatalf("unset keywords gave %+v", pc)
+	}
+	for _, bad := range []string{"vrrp_priority 20", "vrrp_rt_priority 100", "vrrp_rlimit_rttime 1"} {
+		if _, _, err := load(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func mustNoErr(c *config.Config, _ []config.Warning, err error) *config.Config {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
