@@ -78,7 +78,6 @@ const (
 	whyTuning   = "socket and netlink buffer tuning is not needed by the XDP receive path"
 	whyRoutes   = "routes and rules are parsed and checked but not yet installed on the host"
 	whyNS       = "run xvrrpd inside the namespace instead (ip netns exec)"
-	whyGarpLow  = "the GARP/NA burst after a lower-priority advert is not sent yet"
 )
 
 func kw(name string, w Where, value string) Keyword {
@@ -99,8 +98,8 @@ func differs(k Keyword, why string) Keyword { k.Why = why; return k }
 var garpKeywords = []Keyword{
 	kwr("garp_master_delay", "", "SECONDS", 0, 255, "s"),
 	kwr("garp_master_repeat", "", "COUNT", 0, 255, "messages"),
-	{Name: "garp_lower_prio_delay", Value: "SECONDS", Min: 0, Max: 255, Unit: "s", Serve: NotServedYet, Why: whyGarpLow},
-	{Name: "garp_lower_prio_repeat", Value: "COUNT", Min: 0, Max: 255, Unit: "messages", Serve: NotServedYet, Why: whyGarpLow},
+	kwr("garp_lower_prio_delay", "", "SECONDS", 0, 255, "s"),
+	kwr("garp_lower_prio_repeat", "", "COUNT", 0, 255, "messages"),
 	kwr("garp_master_refresh", "", "SECONDS", 0, 86400, "s"),
 	kwr("garp_master_refresh_repeat", "", "COUNT", 1, 255, "messages"),
 	kwr("down_timer_adverts", "", "COUNT", 1, 100, "adverts"),
@@ -136,7 +135,9 @@ var keywordTable = func() []Keyword {
 		kw("vrrp_mcast_group4", InGlobal, "IPV4 MULTICAST"), kw("vrrp_mcast_group6", InGlobal, "IPV6 LINK-LOCAL MULTICAST"),
 		kwr("vrrp_garp_interval", InGlobal, "SECONDS", 0, 1, "s"), kwr("vrrp_gna_interval", InGlobal, "SECONDS", 0, 1, "s"),
 		kw("vrrp_min_garp", InGlobal, "[BOOL]"), kw("vrrp_strict", InGlobal, ""),
-		{Name: "vrrp_notify_priority_changes", Where: InGlobal, Value: "[BOOL]", Serve: NotServedYet, Why: "priority-change notifications are not sent yet"},
+		kw("vrrp_notify_priority_changes", InGlobal, "[BOOL]"),
+		kwr("vrrp_priority", InGlobal, "NICE", -20, 19, ""), kwr("vrrp_rt_priority", InGlobal, "PRIORITY", 1, 99, ""),
+		kwr("vrrp_rlimit_rttime", InGlobal, "MICROSECONDS", 2, 1<<31-1, "µs"), kw("vrrp_cpu_affinity", InGlobal, "CPU..."),
 		kwr("vrrp_startup_delay", InGlobal, "SECONDS", 0, 3600, "s"),
 		kw("script_user", InGlobal, "USER [GROUP]"),
 		differs(kw("enable_script_security", InGlobal, ""), "an insecure script fails its tracker with a message naming the path component, instead of being removed silently"),
@@ -157,15 +158,15 @@ var keywordTable = func() []Keyword {
 		kwb("virtual_ipaddress", InInstance), kwb("virtual_ipaddress_excluded", InInstance),
 		{Name: "virtual_routes", Where: InInstance, Block: true, Serve: NotServedYet, Why: whyRoutes},
 		{Name: "virtual_rules", Where: InInstance, Block: true, Serve: NotServedYet, Why: whyRoutes},
-		differs(kw("use_vmac", InInstance, "[IFNAME]"), "adverts carry the virtual MAC; no macvlan interface is created and the VIPs stay on the parent interface"),
-		{Name: "vmac_xmit_base", Where: InInstance, Serve: NotServedYet, Why: "no macvlan interface is created, so there is no base to choose; adverts carry the virtual MAC"}, kw("dont_track_primary", InInstance, ""),
+		differs(kw("use_vmac", InInstance, "[IFNAME]"), "adverts leave on the parent's packet socket with the virtual MAC as source (the same frame keepalived sends from the macvlan)"),
+		kw("vmac_xmit_base", InInstance, ""), kw("dont_track_primary", InInstance, ""),
 		kwb("track_interface", InInstance), kwb("track_script", InInstance), kwb("track_file", InInstance),
 		kwb("track_process", InInstance),
 		kw("notify_master", InInstance, "COMMAND [USER [GROUP]]"), kw("notify_backup", InInstance, "COMMAND [USER [GROUP]]"),
 		kw("notify_fault", InInstance, "COMMAND [USER [GROUP]]"), kw("notify_stop", InInstance, "COMMAND [USER [GROUP]]"),
 		kw("notify", InInstance, "COMMAND [USER [GROUP]]"),
-		{Name: "notify_master_rx_lower_pri", Where: InInstance, Value: "COMMAND [USER [GROUP]]", Serve: NotServedYet, Why: "the script is checked but not run yet"},
-		{Name: "notify_priority_changes", Where: InInstance, Value: "[BOOL]", Serve: NotServedYet, Why: "priority-change notifications are not sent yet"},
+		kw("notify_master_rx_lower_pri", InInstance, "COMMAND [USER [GROUP]]"),
+		kw("notify_priority_changes", InInstance, "[BOOL]"),
 		kw("old_unicast_checksum", InInstance, "[never]"),
 		ign("smtp_alert", InInstance, whySMTP), ign("debug", InInstance, "keepalived does not implement it either"),
 		ign("promote_secondaries", InInstance, "interface flags are left as they are"),
@@ -248,12 +249,11 @@ var ignoredGlobalReasons = map[string]string{
 	"nftables_ipvs_priority": whyFirewall,
 	"default_interface":      "it only names the interface of static addresses, which are not served yet",
 	"vrrp_garp_extra_if":     "GARP refresh on extra interfaces is not served",
-	"vrrp_priority":          whySched, "vrrp_no_swap": whySched, "vrrp_rt_priority": whySched,
-	"vrrp_cpu_affinity": whySched, "vrrp_rlimit_rttime": whySched, "max_auto_priority": whySched,
+	"vrrp_no_swap":           whySched, "max_auto_priority": whySched,
 	"min_auto_priority_delay": whySched, "vrrp_process_name": whyNames, "process_names": whyNames,
 	"process_name": whyNames, "dynamic_interfaces": "interfaces must exist when an instance starts",
 	"log_unknown_vrids": "unknown VRIDs are counted by the XDP program instead",
-	"vmac_prefix":       "no macvlan interfaces are created", "vmac_addr_prefix": "no macvlan interfaces are created",
+	"vmac_prefix":       "macvlan names are vrrp.VRID or use_vmac's name", "vmac_addr_prefix": "macvlan names are vrrp.VRID or use_vmac's name",
 	"random_seed":             "xvrrpd uses no seeded randomness a configuration could fix",
 	"reload_check_config":     "a reload is always checked before it replaces the running configuration",
 	"include_check":           "includes are always checked",

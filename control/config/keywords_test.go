@@ -109,11 +109,6 @@ func TestLeniency_Keepalived(t *testing.T) {
 			func(c *Config) bool {
 				return c.Instances[0].VIPs[0].Label == "" && c.Instances[0].VIPs[0].Scope == "global"
 			}},
-		{"GarpLowerPrioWarnedNotServed", "global_defs {\n vrrp_garp_lower_prio_repeat 2\n}\n" + inst(" garp_lower_prio_delay 3\n"),
-			"k.conf:2: vrrp_garp_lower_prio_repeat is read and checked but not served yet",
-			func(c *Config) bool {
-				return c.Instances[0].GarpLowerPrioRepeat == 2 && c.Instances[0].GarpLowerPrioDelay.Seconds() == 3
-			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,5 +128,25 @@ func TestLeniency_Keepalived(t *testing.T) {
 			}
 			t.Errorf("no warning %q in %q", tt.warn, got)
 		})
+	}
+}
+
+// TestGarpLowerPrio_GlobalDefaultsInstance_Keepalived: the global
+// vrrp_garp_lower_prio_* set every instance's default; an instance's own
+// garp_lower_prio_* wins. Served now: no warning.
+func TestGarpLowerPrio_GlobalDefaultsInstance_Keepalived(t *testing.T) {
+	src := "global_defs {\n vrrp_garp_lower_prio_repeat 2\n}\n" +
+		"vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priority 100\n garp_lower_prio_delay 3\n virtual_ipaddress {\n 198.18.0.100/24\n }\n}\n"
+	c, w, err := Parse("k.conf", []byte(src), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := c.Instances[0]; in.GarpLowerPrioRepeat != 2 || in.GarpLowerPrioDelay.Seconds() != 3 {
+		t.Errorf("repeat %d delay %v, want 2 and 3s", in.GarpLowerPrioRepeat, in.GarpLowerPrioDelay)
+	}
+	for _, x := range w {
+		if strings.Contains(x.String(), "lower_prio") {
+			t.Errorf("served keyword warned about: %s", x)
+		}
 	}
 }

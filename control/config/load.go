@@ -199,6 +199,28 @@ func (p *parser) globalDefs(stmts []*stmt) {
 		case "vrrp_strict":
 			d.noArgs(s)
 			g.Strict = true
+		case "vrrp_priority":
+			if v, ok := d.intArg(s, 0, -20, 19); ok {
+				g.VRRPNice, g.VRRPNiceSet = v, true
+			}
+		case "vrrp_rt_priority":
+			if v, ok := d.intArg(s, 0, 1, 99); ok {
+				g.VRRPRTPriority = v
+			}
+		case "vrrp_rlimit_rttime":
+			if v, ok := d.intArg(s, 0, 2, 1<<31-1); ok {
+				g.VRRPRLimitRTTime = v
+			}
+		case "vrrp_cpu_affinity":
+			// keepalived.conf(5): `vrrp_cpu_affinity <CPU-IDs>`, CPU numbers.
+			if d.needArgs(s, 1, "CPU numbers") {
+				g.VRRPCPUAffinity = nil
+				for i := range s.args {
+					if v, ok := d.intValue(s.pos, s.kw, s.arg(i), 0, 1023); ok {
+						g.VRRPCPUAffinity = append(g.VRRPCPUAffinity, v)
+					}
+				}
+			}
 		case "vrrp_notify_priority_changes":
 			if v, ok := d.boolArg(s); ok {
 				g.NotifyPriorityChanges = v

@@ -89,6 +89,16 @@ type Global struct {
 
 	StartupDelay time.Duration // vrrp_startup_delay
 
+	// Process scheduling (keepalived.conf(5) global_defs), applied by
+	// control/procsched: vrrp_priority (nice, set when VRRPNiceSet),
+	// vrrp_rt_priority (SCHED_RR 1..99, 0 none), vrrp_rlimit_rttime (µs, 0
+	// keepalived's default), vrrp_cpu_affinity (CPU numbers).
+	VRRPNice         int
+	VRRPNiceSet      bool
+	VRRPRTPriority   int
+	VRRPRLimitRTTime int
+	VRRPCPUAffinity  []int
+
 	// V3ChecksumAsV2 is v3_checksum_as_v2 in global_defs: the default of the
 	// vrrp_instance keyword of that name (keepalived.conf(5) global_defs:
 	// "See vrrp_instance description of V3_checksum_as_V2").

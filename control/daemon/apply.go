@@ -154,6 +154,11 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 			if p.repl.vipsHeld {
 				d.removeVIPsExcept(p.repl, p.r, stays)
 			}
+			// The new instance adopts a VMAC of the same shape (it
+			// survives the reload); any other goes.
+			if p.repl.vmac != nil && (!p.in.UseVMAC || vmacConfig(p.in) != vmacConfig(p.repl.cfg)) {
+				d.removeVMAC(p.repl)
+			}
 			d.register(p.r)
 			start = append(start, p.r)
 		default:
@@ -162,6 +167,7 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 		}
 	}
 	for _, r := range start {
+		d.ensureVMAC(r, now)
 		d.programDataplane(r)
 		if !r.ifc.up {
 			d.handle(r, fsm.Event{Kind: fsm.EventSetFault, Fault: fsm.FaultReason{Kind: fsm.FaultPrimaryInterfaceDown, Name: r.ifc.name}}, now)

@@ -44,6 +44,7 @@ import (
 	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/fsm"
 	"github.com/xvrrp/xvrrp/control/metrics"
+	"github.com/xvrrp/xvrrp/control/procsched"
 	"github.com/xvrrp/xvrrp/control/safefile"
 	"github.com/xvrrp/xvrrp/control/sched"
 	"github.com/xvrrp/xvrrp/control/status"
@@ -151,7 +152,17 @@ func New(opts Options) (*Daemon, error) {
 		d.warns = append(d.warns, w.String())
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	s, err := sched.New(schedCapacity, d.fire, sched.Options{})
+	var so sched.Options
+	if pc := procConfig(cfg); pc.RTPriority > 0 {
+		// vrrp_rt_priority: only the scheduler's thread (which also sends
+		// the timed adverts) runs SCHED_RR; see control/procsched.
+		so.Thread = func() {
+			if err := procsched.EnterRealtime(pc); err != nil {
+				d.log.Warn("vrrp_rt_priority not applied; timers run at normal priority", "err", err)
+			}
+		}
+	}
+	s, err := sched.New(schedCapacity, d.fire, so)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +188,12 @@ func (d *Daemon) Start() (err error) {
 	raiseFileLimit(d.log)
 	if d.pinLock, err = loader.LockPinDir(d.opts.PinDir); err != nil {
 		return err
+	}
+	// vrrp_priority, vrrp_cpu_affinity, vrrp_rlimit_rttime before any
+	// thread of ours starts, so that every later one inherits them.
+	// keepalived logs a failure and runs on; so does xvrrpd.
+	if err := procsched.ApplyProcess(procConfig(d.cfg)); err != nil {
+		d.log.Warn("process scheduling keywords not applied", "err", err)
 	}
 	defer func() {
 		if err != nil {
@@ -455,4 +472,11 @@ func (d *Daemon) Reload() error {
 	d.mu.Unlock()
 	d.log.Info("configuration reloaded", "instances", len(cfg.Instances))
 	return nil
+}
+
+// procConfig maps keepalived's process-scheduling keywords onto procsched.
+func procConfig(cfg *config.Config) procsched.Config {
+	g := cfg.Global
+	return procsched.Config{Nice: g.VRRPNice, NiceSet: g.VRRPNiceSet, RTPriority: g.VRRPRTPriority,
+		RLimitRTTimeMicros: uint64(g.VRRPRLimitRTTime), CPUs: g.VRRPCPUAffinity}
 }

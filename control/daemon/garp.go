@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"context"
+	"time"
+
+	"github.com/xvrrp/xvrrp/control/fsm"
 
 	"github.com/xvrrp/xvrrp/vip"
 )
@@ -15,6 +18,75 @@ import (
 // MASTER.
 type garpRun struct {
 	cancel context.CancelFunc
+}
+
+// lowerPrioBursts is a split brain's re-announcement (keepalived.conf(5)
+// garp_lower_prio_repeat, garp_lower_prio_delay; vrrp.c
+// vrrp_state_master_rx): when a master hears a lower-priority advert, a
+// burst of garp_lower_prio_repeat GARPs/NAs at once and, when
+// garp_lower_prio_delay is set, another that much later. 0 repeats: none.
+func (d *Daemon) lowerPrioBursts(r *instance) (now, later vip.Burst, after time.Duration, ok bool) {
+	in, g := r.cfg, d.cfg.Global
+	// keepalived vrrp.c vrrp_complete_instance: strict mode sends none.
+	if in.GarpLowerPrioRepeat <= 0 || in.Strict {
+		return vip.Burst{}, vip.Burst{}, 0, false
+	}
+	b := vip.Burst{Repeat: in.GarpLowerPrioRepeat, ARPInterval: g.GarpInterval, NAInterval: g.GnaInterval}
+	return b, b, in.GarpLowerPrioDelay, true
+}
+
+// masterRxLowerPri is the engine's ActionMasterRxLowerPri: count it,
+// re-announce this instance's addresses and, in a sync group, those of the
+// other members that re-announce too (keepalived: their backups yield with
+// ours and will not make them hear a lower priority themselves), and
+// notify (notify_master_rx_lower_pri, the FIFO's MASTER_RX_LOWER_PRI).
+func (d *Daemon) masterRxLowerPri(r *instance) {
+	d.reannounce(r)
+	if r.group != nil {
+		for _, mem := range r.group.members {
+			if mem != r && mem.m.State() == fsm.StateMaster {
+				d.reannounce(mem)
+			}
+		}
+	}
+	d.trackers.notifyRxLowerPri(r)
+}
+
+// reannounce starts r's lower-priority bursts, replacing a pending one: a
+// peer that keeps advertising a lower priority gets one schedule per advert,
+// as keepalived sends, without piling up delayed bursts.
+func (d *Daemon) reannounce(r *instance) {
+	first, second, after, ok := d.lowerPrioBursts(r)
+	if !ok || !r.vipsHeld || r.ann == nil || len(r.vips) == 0 {
+		return
+	}
+	if r.lowerPrio != nil {
+		r.lowerPrio()
+	}
+	r.reannounced++
+	vips := make([]vip.VIP, 0, len(r.vips))
+	for _, v := range r.vips {
+		vips = append(vips, v.VIP)
+	}
+	ctx, cancel := context.WithCancel(d.ctx)
+	r.lowerPrio = cancel
+	ann, name := r.ann, r.cfg.Name
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		send := func(b vip.Burst) bool {
+			if err := ann.SendBurst(ctx, vips, b); err != nil && ctx.Err() == nil {
+				d.log.Warn("gratuitous ARP/NA after a lower-priority advert", "instance", name, "err", err)
+			}
+			return ctx.Err() == nil
+		}
+		if !send(first) || after <= 0 {
+			return
+		}
+		if sleep(ctx, after) {
+			send(second)
+		}
+	}()
 }
 
 func (d *Daemon) garpConfig(r *instance) vip.GARPConfig {
@@ -76,5 +148,9 @@ func (d *Daemon) stopGARP(r *instance) {
 	if r.garp != nil {
 		r.garp.cancel()
 		r.garp = nil
+	}
+	if r.lowerPrio != nil {
+		r.lowerPrio()
+		r.lowerPrio = nil
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"time"
@@ -57,7 +58,8 @@ type protocol struct {
 // announcer and addresses.
 type hostObjects struct {
 	sender *vip.Sender    // the interface's, or the instance's own with use_vmac
-	ann    *vip.Announcer // the interface's
+	ann    *vip.Announcer // the interface's, or the VMAC's with use_vmac
+	vmac   *vip.VMAC      // use_vmac: the macvlan in place (vmac.go)
 	// sendErr is the last send error per destination: a failing peer is
 	// logged when its error changes and when it recovers, not per advert.
 	sendErr []error
@@ -65,6 +67,10 @@ type hostObjects struct {
 	vips     []hostVIP
 	vipsHeld bool
 	garp     *garpRun
+	// lowerPrio cancels the pending re-announcement after a lower-priority
+	// advert (garp.go); reannounced counts them for metrics.
+	lowerPrio   context.CancelFunc
+	reannounced uint64
 }
 
 // record is what status and metrics report of the instance.
@@ -200,8 +206,21 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 		r.tmpl.AuthType = advert.AuthPass
 		r.tmpl.AuthData = advert.Password(in.Auth.Pass)
 	}
+	vipDev := in.Interface
+	if in.UseVMAC {
+		// keepalived (vrrp.c vrrp_complete_instance): the VIPs on the
+		// instance's interface go on the VMAC, whose MAC the GARPs/NAs
+		// announce; those given another dev stay there.
+		vipDev = vmacConfig(in).IfName()
+	}
+	onVMAC := func(v config.VIP) config.VIP {
+		if in.UseVMAC && (v.Dev == "" || v.Dev == in.Interface) {
+			v.Dev = vipDev
+		}
+		return v
+	}
 	for _, v := range in.VIPs {
-		hv, err := hostVIPFromConfig(v, in.Interface)
+		hv, err := hostVIPFromConfig(onVMAC(v), vipDev)
 		if err != nil {
 			return nil, err
 		}
@@ -214,22 +233,21 @@ func (d *Daemon) newInstance(in *config.Instance, ifc *iface) (*instance, error)
 	}
 	r.policy = receivePolicy(in, r.tmpl, r.policy.Decode)
 	for _, v := range in.ExcludedVIPs {
-		hv, err := hostVIPFromConfig(v, in.Interface)
+		hv, err := hostVIPFromConfig(onVMAC(v), vipDev)
 		if err != nil {
 			return nil, err
 		}
 		r.vips = append(r.vips, hv)
 	}
 	r.sender, r.ann = ifc.sender, ifc.ann
-	if in.UseVMAC {
-		// use_vmac: adverts carry the virtual router MAC 00:00:5e:00:01:VRID
-		// (RFC 5798 §7.3), so this instance gets its own sender. GARPs and
-		// NAs keep announcing the interface's own MAC: keepalived puts the
-		// VIPs on a macvlan that owns the virtual MAC, which xvrrpd does not
-		// create, and the interface itself would not deliver frames sent to
-		// a MAC that is not its own (the kernel drops them as another
-		// host's), so announcing it would make the VIPs unreachable.
-		mac := vip.VirtualRouterMAC(in.Family == 6, uint8(in.VRID))
+	if in.UseVMAC && !in.VMACXmitBase {
+		// use_vmac: adverts leave with the virtual router MAC as source
+		// (RFC 5798 §7.3), as keepalived sends them from the VMAC. They go
+		// out on the parent's AF_PACKET socket, which puts the same frame
+		// on the wire as the macvlan would (mode private: a macvlan's
+		// frames leave through its parent), below netfilter like every
+		// advert. vmac_xmit_base: from the parent, with its own MAC.
+		mac := vip.VirtualMAC(uint8(in.VRID), in.Family == 6)
 		var err error
 		if r.sender, err = vip.NewSender(vip.SenderConfig{Ifindex: ifc.index, SourceMAC: mac}); err != nil {
 			return nil, err
@@ -312,6 +330,8 @@ func (d *Daemon) do(r *instance, a fsm.Action, now time.Time) {
 		d.startGARP(r)
 	case fsm.ActionTransition:
 		d.transition(r, a, now)
+	case fsm.ActionMasterRxLowerPri:
+		d.masterRxLowerPri(r)
 	}
 }
 
@@ -343,6 +363,7 @@ func (d *Daemon) shutdownInstance(r *instance, now time.Time) {
 	d.sched.Remove(r.id)
 	d.stopGARP(r)
 	d.releaseSender(r)
+	d.removeVMAC(r)
 }
 
 // releaseSender closes the instance's own advert sender (use_vmac
@@ -351,5 +372,9 @@ func (d *Daemon) releaseSender(r *instance) {
 	if r.sender != nil && r.sender != r.ifc.sender {
 		_ = r.sender.Close()
 		r.sender = nil
+	}
+	if r.ann != nil && r.ann != r.ifc.ann {
+		_ = r.ann.Close()
+		r.ann = r.ifc.ann
 	}
 }

@@ -29,3 +29,34 @@ func (t *trackerSet) notifyGroup(g *syncGroup, to fsm.State) {
 	t.run.notifier.Notify(track.NotifyEvent{Group: true, Name: g.cfg.Name, State: to.String(),
 		Scripts: track.NotifyScriptsFrom(g.cfg.Notify), Env: track.InstanceEnv{Group: g.cfg.Name, State: to.String()}})
 }
+
+// notifyRxLowerPri is keepalived's send_event_notify(MASTER_RX_LOWER_PRI):
+// the notify_master_rx_lower_pri script (not the generic notify script) and
+// the FIFO line `INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100`.
+func (t *trackerSet) notifyRxLowerPri(r *instance) {
+	if t.run == nil {
+		return
+	}
+	env := track.InstanceEnv{Instance: r.cfg.Name, VRID: r.cfg.VRID, Interface: r.cfg.Interface, State: "MASTER", Priority: int(r.m.EffectivePriority())}
+	var scripts track.NotifyScripts
+	if s := r.cfg.Notify.MasterRxLowerPri; s != nil {
+		scripts.Event = s.Args
+	}
+	t.run.notifier.Notify(track.NotifyEvent{Name: r.cfg.Name, State: track.EventMasterRxLowerPri, Priority: env.Priority, Scripts: scripts, Env: env})
+}
+
+// notifyPriority is keepalived's send_instance_priority_notifies, sent
+// with notify_priority_changes when the effective priority changes
+// (vrrp_track.c vrrp_set_effective_priority): only the FIFO line,
+// `INSTANCE "VI_1" MASTER_PRIORITY 90` in MASTER and BACKUP_PRIORITY in
+// every other state; keepalived runs no notify script for it.
+func (t *trackerSet) notifyPriority(r *instance) {
+	if t.run == nil {
+		return
+	}
+	ev := track.EventBackupPriority
+	if r.m.State() == fsm.StateMaster {
+		ev = track.EventMasterPriority
+	}
+	t.run.notifier.Notify(track.NotifyEvent{Name: r.cfg.Name, State: ev, Priority: int(r.m.EffectivePriority())})
+}

@@ -127,6 +127,7 @@ func (d *Daemon) instanceStatus(r *instance, present map[string]struct{}) status
 	}
 	stats := m.Stats()
 	st.AdvertsSent, st.AdvertsReceived = stats.AdvertsSent, stats.AdvertsReceived
+	st.SplitBrains, st.LowerPrioReannouncements = stats.LowerPriorityReceived, r.reannounced
 	// The master's repeats the XDP program recorded (repeats) count as
 	// received, and the latest is the last advert heard.
 	extra, last := d.pendingRepeats(r, time.Now())

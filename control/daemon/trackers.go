@@ -339,7 +339,11 @@ func (t *trackerSet) recompute(r *instance) {
 	}
 	if delta != r.delta {
 		r.delta = delta
+		before := r.m.EffectivePriority()
 		t.d.handle(r, fsm.Event{Kind: fsm.EventSetPriorityDelta, Delta: delta}, now)
+		if r.cfg.Notify.PriorityChanges && r.m.EffectivePriority() != before {
+			t.notifyPriority(r)
+		}
 	}
 	if r.waitingInit && !pending {
 		r.waitingInit = false

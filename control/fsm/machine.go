@@ -461,11 +461,14 @@ func (m *Machine) masterAdvert(adv *Advert, now time.Time, out []Action) []Actio
 	if !m.higher(adv) {
 		// RFC 9568 §6.4.3: answer a lower-priority master at once so it
 		// yields, unless keepalived's lower_prio_no_advert.
+		m.stats.LowerPriorityReceived++
 		if !m.cfg.LowerPrioNoAdvert {
 			m.stats.LowerPriorityAnswered++
 			out = m.sendAdvert(m.eff, out)
 		}
-		return out
+		// keepalived vrrp_state_master_rx: after the advert, GARPs/NAs so
+		// that clients which followed the other master come back.
+		return append(out, Action{Kind: ActionMasterRxLowerPri})
 	}
 	if m.cfg.HigherPrioSendAdvert {
 		out = m.sendAdvert(m.eff, out)

@@ -641,3 +641,49 @@ func TestBecomeMasterActsBeforeTheTransition_RFC5798_6_4_2(t *testing.T) {
 		t.Fatalf("takeover actions %v, want %v", got, want)
 	}
 }
+
+// keepalived vrrp_state_master_rx: a master that hears a lower-priority
+// advert (another master: a split brain) answers it with its own advert,
+// then re-announces its addresses and notifies MASTER_RX_LOWER_PRI; the
+// answer may be suppressed (lower_prio_no_advert), the re-announcement not.
+// Priority 0 and higher priorities are not a split brain.
+func TestMasterRxLowerPri_AdvertThenReannounce_Keepalived(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		mod          func(*Config)
+		src          netip.Addr
+		prio         uint8
+		wantKinds    []ActionKind
+		wantReceived uint64
+	}{
+		{"LowerPriority", nil, highIP, 50, []ActionKind{ActionSendAdvert, ActionMasterRxLowerPri}, 1},
+		{"EqualPriorityLowerAddress", nil, lowIP, 100, []ActionKind{ActionSendAdvert, ActionMasterRxLowerPri}, 1},
+		{"LowerPrioNoAdvert_StillReannounces", func(c *Config) { c.LowerPrioNoAdvert = true }, highIP, 50, []ActionKind{ActionMasterRxLowerPri}, 1},
+		{"PriorityZero_NotASplitBrain", nil, highIP, 0, []ActionKind{ActionSendAdvert}, 0},
+		{"HigherPriority_Yields", nil, highIP, 150, []ActionKind{ActionTransition, ActionRemoveVIPs}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, cfg(func(c *Config) {
+				c.Priority = 100
+				if tc.mod != nil {
+					tc.mod(c)
+				}
+			}))
+			h.start()
+			h.fire()
+			h.wantState(StateMaster)
+			h.advance(100 * time.Millisecond)
+			acts := h.advert(tc.src, tc.prio, time.Second)
+			var kinds []ActionKind
+			for _, a := range acts {
+				kinds = append(kinds, a.Kind)
+			}
+			if !slices.Equal(kinds, tc.wantKinds) {
+				t.Fatalf("actions %v, want %v", kinds, tc.wantKinds)
+			}
+			if got := h.m.Stats().LowerPriorityReceived; got != tc.wantReceived {
+				t.Errorf("LowerPriorityReceived %d, want %d", got, tc.wantReceived)
+			}
+		})
+	}
+}

@@ -214,6 +214,13 @@ const (
 	// ("VI_1: BACKUP → MASTER: <reason>"), notify scripts and metrics.
 	// Exactly one per state change.
 	ActionTransition
+	// ActionMasterRxLowerPri: a master heard a lower-priority master (a
+	// split brain ending), after answering it. The runtime re-announces the
+	// VIPs now and again after garp_lower_prio_delay, garp_lower_prio_repeat
+	// times each (0: not at all), and runs notify_master_rx_lower_pri and
+	// the FIFO's MASTER_RX_LOWER_PRI line (keepalived vrrp_state_master_rx,
+	// vrrp_lower_prio_gratuitous_arp_thread, send_event_notify).
+	ActionMasterRxLowerPri
 )
 
 func (k ActionKind) String() string {
@@ -228,6 +235,8 @@ func (k ActionKind) String() string {
 		return "SendGratuitous"
 	case ActionTransition:
 		return "Transition"
+	case ActionMasterRxLowerPri:
+		return "MasterRxLowerPri"
 	}
 	return fmt.Sprintf("ActionKind(%d)", uint8(k))
 }
@@ -271,4 +280,9 @@ type Stats struct {
 	DroppedInactive       uint64 // received in INIT, FAULT or STOP
 	OwnerConflicts        uint64 // two address owners on the LAN
 	LowerPriorityAnswered uint64 // master answered a lower-priority advert
+	// LowerPriorityReceived: a master heard a non-zero lower-priority advert
+	// (or an equal one from a lower address), i.e. another router was
+	// master at the same time: a split brain (keepalived
+	// MASTER_RX_LOWER_PRI).
+	LowerPriorityReceived uint64
 }

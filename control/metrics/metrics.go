@@ -50,6 +50,8 @@ var (
 	dDownInterval   = desc("xvrrp_instance_master_down_interval_seconds", "Master_Down_Interval now in force (RFC 5798 §6.1).")
 	dSinceAdvert    = desc("xvrrp_instance_seconds_since_last_advert", "Seconds since the last advert accepted from the master (absent before the first).")
 	dErrors         = desc("xvrrp_instance_errors_total", "Adverts rejected by the engine, by kind.", "kind")
+	dSplitBrain     = desc("xvrrp_instance_split_brain_total", "Lower-priority adverts heard while MASTER: another router was master at the same time (keepalived MASTER_RX_LOWER_PRI).")
+	dReannounce     = desc("xvrrp_instance_garp_lower_prio_total", "GARP/NA re-announcements started by a lower-priority advert (garp_lower_prio_repeat).")
 	dVIP            = desc("xvrrp_instance_vip_present", "1 when this host holds the VIP now.", "vip")
 	dFault          = desc("xvrrp_instance_fault_reasons", "Number of reasons holding the instance in FAULT.")
 	dXDPPackets     = prometheus.NewDesc("xvrrp_xdp_packets_total", "Frames seen by the XDP program, by outcome (summed over CPUs).", []string{"interface", "reason"}, nil)
@@ -82,7 +84,7 @@ func NewCollector(snapshot func() *status.Document) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dState, dStateCode, dBasePrio, dEffPrio, dTransitions, dSent, dReceived,
-		dMaster, dDownInterval, dSinceAdvert, dErrors, dVIP, dFault, dXDPPackets, dXDPAttached, dRingLost,
+		dMaster, dDownInterval, dSinceAdvert, dErrors, dSplitBrain, dReannounce, dVIP, dFault, dXDPPackets, dXDPAttached, dRingLost,
 		dTrackerUp, dTrackerInsec, dTrackerFail, dTrackerDelta, dTrackerFault, dReloads, dLastReload,
 		dLastReloadOK, dSyncGroupState, dLateTimers, dMaxLateness} {
 		ch <- d
@@ -121,6 +123,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(dSent, float64(in.AdvertsSent), l...)
 		counter(dReceived, float64(in.AdvertsReceived), l...)
+		counter(dSplitBrain, float64(in.SplitBrains), l...)
+		counter(dReannounce, float64(in.LowerPrioReannouncements), l...)
 		if in.Master != "" {
 			gauge(dMaster, 1, with(in.Master)...)
 		}

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -106,3 +107,57 @@ func newRuntimeAlarm() *runtimeAlarm {
 func (a *runtimeAlarm) set(d time.Duration)    { a.t.Reset(d) }
 func (a *runtimeAlarm) fired() <-chan struct{} { return a.c }
 func (a *runtimeAlarm) close()                 { a.t.Stop() }
+
+// threadAlarm is Options.Thread's wait: poll(2) on a timerfd (the deadline)
+// and an eventfd (Reset, ctx), blocking the locked thread in the kernel.
+type threadAlarm struct {
+	tfd, efd int
+	stop     func() bool
+}
+
+func newThreadAlarm(ctx context.Context) (*threadAlarm, error) {
+	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("timerfd_create: %w", err)
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(tfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	a := &threadAlarm{tfd: tfd, efd: efd}
+	a.stop = context.AfterFunc(ctx, func() { kickEventfd(efd) })
+	return a, nil
+}
+
+func kickEventfd(fd int) {
+	var one = [8]byte{1}
+	_, _ = unix.Write(fd, one[:])
+}
+
+// block waits until d has passed (d < 0: no deadline), Reset kicked or ctx
+// ended, and drains what woke it.
+func (a *threadAlarm) block(d time.Duration) {
+	if d >= 0 {
+		v := unix.NsecToTimespec(int64(max(d, time.Nanosecond)))
+		_ = unix.TimerfdSettime(a.tfd, 0, &unix.ItimerSpec{Value: v}, nil)
+	}
+	fds := []unix.PollFd{{Fd: int32(a.tfd), Events: unix.POLLIN}, {Fd: int32(a.efd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	var b [8]byte
+	_, _ = unix.Read(a.tfd, b[:])
+	_, _ = unix.Read(a.efd, b[:])
+}
+
+func (a *threadAlarm) set(time.Duration)      {}
+func (a *threadAlarm) fired() <-chan struct{} { return nil }
+func (a *threadAlarm) close() {
+	a.stop()
+	unix.Close(a.tfd)
+	unix.Close(a.efd)
+}

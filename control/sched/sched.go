@@ -12,7 +12,9 @@ package sched
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +44,15 @@ type Options struct {
 	RuntimeTimer bool
 	// Now replaces time.Now (tests).
 	Now func() time.Time
+	// Thread, when set, makes Run hold its goroutine on one OS thread
+	// (runtime.LockOSThread), call Thread there first (xvrrpd:
+	// procsched.EnterRealtime for vrrp_rt_priority) and wait in a blocking
+	// poll(2) on a timerfd and an eventfd rather than in the runtime's
+	// poller: a real-time thread is then woken by the kernel itself, not
+	// by whichever SCHED_OTHER thread polls for the runtime, which a CPU
+	// hog can hold off. Fire runs on that thread too, so the adverts it
+	// sends leave from it.
+	Thread func()
 }
 
 // Scheduler is a deadline heap. Reset, Remove and Lateness are safe from any
@@ -58,6 +69,7 @@ type Scheduler struct {
 	base  time.Time
 	hist  Histogram
 	late  time.Duration // of the batch being fired: how late its earliest id
+	efd   atomic.Int32  // Thread mode: the eventfd Reset writes; 0 otherwise
 }
 
 // New makes a scheduler for ids 0..capacity-1.
@@ -115,10 +127,18 @@ func (s *Scheduler) Reset(id int, t time.Time) {
 	top := s.heap[0] == int32(id)
 	s.mu.Unlock()
 	if top {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.kick()
+	}
+}
+
+// kick wakes Run to look at the heap again.
+func (s *Scheduler) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	if fd := s.efd.Load(); fd > 0 {
+		kickEventfd(int(fd))
 	}
 }
 
@@ -164,8 +184,24 @@ func (s *Scheduler) ResetLateness() {
 
 // Run fires due ids until ctx is done.
 func (s *Scheduler) Run(ctx context.Context) {
-	wake := newAlarm(s.opts.RuntimeTimer)
-	defer wake.close()
+	var wake alarm
+	var blocking *threadAlarm
+	if s.opts.Thread != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		s.opts.Thread()
+		if a, err := newThreadAlarm(ctx); err == nil {
+			blocking = a
+			s.efd.Store(int32(a.efd))
+			defer func() { s.efd.Store(0); a.close() }()
+		}
+	}
+	if blocking != nil {
+		wake = blocking
+	} else {
+		wake = newAlarm(s.opts.RuntimeTimer)
+		defer wake.close()
+	}
 	for {
 		s.mu.Lock()
 		now := s.opts.Now()
@@ -191,6 +227,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 		s.mu.Unlock()
 		if len(s.batch) > 0 {
 			s.fire(now, s.batch)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		if next == 0 && blocking != nil {
+			blocking.block(-1)
 			if ctx.Err() != nil {
 				return
 			}
@@ -222,6 +265,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 		// Armed afresh on every pass, so an earlier setting or a wake-up
 		// left pending by a Reset costs at most one extra pass.
+		if blocking != nil {
+			blocking.block(wait)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
 		wake.set(wait)
 		select {
 		case <-ctx.Done():

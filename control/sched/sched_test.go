@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/xvrrp/xvrrp/control/advert"
 	"github.com/xvrrp/xvrrp/control/fsm"
 )
@@ -570,5 +572,43 @@ func TestTimerfdAlarmCloses(t *testing.T) {
 			t.Fatalf("reader goroutine still running after close (%d goroutines)", runtime.NumGoroutine())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestThread_FiresOnTheLockedThread: with Options.Thread, Run calls it on
+// one OS thread and fires every batch on that same thread (the one
+// vrrp_rt_priority makes real-time), waking for a deadline set while it
+// waits with an empty heap and for one set later that is earlier.
+func TestThread_FiresOnTheLockedThread(t *testing.T) {
+	var setupTID atomic.Int64
+	fired := make(chan int, 16)
+	var s *Scheduler
+	s, err := New(4, func(now time.Time, ids []int) {
+		for _, id := range ids {
+			fired <- id
+		}
+		if tid := int64(unix.Gettid()); tid != setupTID.Load() {
+			t.Errorf("fired on thread %d, Thread ran on %d", tid, setupTID.Load())
+		}
+	}, Options{Thread: func() { setupTID.Store(int64(unix.Gettid())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	s.Reset(1, time.Now().Add(time.Hour))
+	s.Reset(2, time.Now().Add(20*time.Millisecond))
+	select {
+	case id := <-fired:
+		if id != 2 {
+			t.Fatalf("fired %d, want 2", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the earlier deadline set while waiting never fired")
+	}
+	if setupTID.Load() == 0 {
+		t.Fatal("Thread was not called")
 	}
 }

@@ -89,9 +89,14 @@ type Instance struct {
 	// cause), cause being a short stable word (master_down, preempt, ...).
 	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
 
-	AdvertsSent     uint64            `json:"adverts_sent"`
-	AdvertsReceived uint64            `json:"adverts_received"`
-	Errors          map[string]uint64 `json:"errors,omitempty"`
+	AdvertsSent     uint64 `json:"adverts_sent"`
+	AdvertsReceived uint64 `json:"adverts_received"`
+	// SplitBrains counts lower-priority adverts heard as master (another
+	// router was master too); LowerPrioReannouncements the GARP/NA
+	// re-announcements they started (garp_lower_prio_repeat).
+	SplitBrains              uint64            `json:"split_brains,omitempty"`
+	LowerPrioReannouncements uint64            `json:"lower_prio_reannouncements,omitempty"`
+	Errors                   map[string]uint64 `json:"errors,omitempty"`
 }
 
 // VIP is one virtual address and whether this host holds it now.

@@ -21,9 +21,22 @@ import (
 type NotifyScripts struct {
 	Master, Backup, Fault, Stop []string
 	// Notify is `notify`: called with four more arguments,
-	// "INSTANCE"|"GROUP", name, state, priority (keepalived.conf(5)).
+	// "INSTANCE"|"GROUP", name, state, priority (keepalived.conf(5)), for
+	// state changes only (keepalived notify_script_exec).
 	Notify []string
+	// Event is run as is for an event that is not a state change
+	// (notify_master_rx_lower_pri for EventMasterRxLowerPri).
+	Event []string
 }
+
+// The FIFO's event lines that are not states (keepalived vrrp_notify.c
+// notify_fifo): a master heard a lower priority; the effective priority
+// changed in MASTER, or in another state, with notify_priority_changes.
+const (
+	EventMasterRxLowerPri = "MASTER_RX_LOWER_PRI"
+	EventMasterPriority   = "MASTER_PRIORITY"
+	EventBackupPriority   = "BACKUP_PRIORITY"
+)
 
 // NotifyEvent is one state change to announce.
 type NotifyEvent struct {
@@ -231,6 +244,7 @@ func (n *Notifier) worker(q chan NotifyEvent) {
 			continue
 		}
 		var specific []string
+		state := true
 		switch ev.State {
 		case "MASTER":
 			specific = ev.Scripts.Master
@@ -240,11 +254,13 @@ func (n *Notifier) worker(q chan NotifyEvent) {
 			specific = ev.Scripts.Fault
 		case "STOP":
 			specific = ev.Scripts.Stop
+		default:
+			specific, state = ev.Scripts.Event, false
 		}
 		if len(specific) > 0 {
 			n.run(ev, specific)
 		}
-		if len(ev.Scripts.Notify) > 0 {
+		if state && len(ev.Scripts.Notify) > 0 {
 			kind := "INSTANCE"
 			if ev.Group {
 				kind = "GROUP"

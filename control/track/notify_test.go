@@ -365,3 +365,51 @@ func TestNotifyBareCommandLookedUpInPath_Keepalived(t *testing.T) {
 		t.Errorf("ran %q, want %q", g, want+" x")
 	}
 }
+
+// TestNotifierEventLines_Keepalived: keepalived's FIFO carries events that
+// are not states (vrrp_notify.c notify_fifo): MASTER_RX_LOWER_PRI runs
+// notify_master_rx_lower_pri only (send_event_notify), MASTER_PRIORITY and
+// BACKUP_PRIORITY run no script (send_instance_priority_notifies); the
+// generic `notify` script is for state changes only (notify_script_exec).
+func TestNotifierEventLines_Keepalived(t *testing.T) {
+	path := secureScript(t)
+	fifo := filepath.Join(t.TempDir(), "notify.fifo")
+	rx := &recordExec{done: make(chan struct{}, 100)}
+	n, err := NewNotifier(NotifyOptions{Exec: rx, Logger: quiet, FIFO: fifo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	rd, err := os.Open(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	generic := NotifyScripts{Notify: []string{path, "any"}}
+	n.Notify(NotifyEvent{Name: "VI_1", State: EventMasterPriority, Priority: 90, Scripts: generic})
+	n.Notify(NotifyEvent{Name: "VI_1", State: EventBackupPriority, Priority: 80, Scripts: generic})
+	n.Notify(NotifyEvent{Name: "VI_1", State: EventMasterRxLowerPri, Priority: 100,
+		Scripts: NotifyScripts{Notify: []string{path, "any"}, Event: []string{path, "rx"}}})
+	br := bufio.NewReader(rd)
+	for _, want := range []string{"INSTANCE \"VI_1\" MASTER_PRIORITY 90\n", "INSTANCE \"VI_1\" BACKUP_PRIORITY 80\n", "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 100\n"} {
+		got, err := br.ReadString('\n')
+		if err != nil || got != want {
+			t.Fatalf("fifo line %q (%v), want %q", got, err, want)
+		}
+	}
+	select {
+	case <-rx.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("notify_master_rx_lower_pri did not run")
+	}
+	// The worker serves the instance's events in order: once the third
+	// ran, the first two are done; a close flushes anything left.
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	if len(rx.runs) != 1 || strings.Join(rx.runs[0], " ") != path+" rx" {
+		t.Fatalf("runs %q, want only %q", rx.runs, path+" rx")
+	}
+}
