@@ -50,6 +50,19 @@ func TestRoutesAndRules_Keepalived(t *testing.T) {
 				}
 				return ""
 			}},
+		{"StaticBlocksRead_Keepalived",
+			"static_ipaddress {\n 198.18.5.1/24 dev eth0 scope link\n}\nstatic_routes {\n 198.18.6.0/24 via 198.18.5.2 dev eth0\n}\nstatic_rules {\n from 198.18.5.0/24 table 200 priority 100\n}\n" +
+				inst("VI_1", "1", " virtual_routes {\n  2001:db8:1::/48 via 2001:db8::1 onlink\n  198.18.2.0/24 nexthop via 198.18.0.1 dev eth0 weight 2 nexthop via 198.18.0.2 dev eth0\n }\n"),
+			"", func(c *Config) string {
+				if len(c.StaticAddresses) != 1 || len(c.StaticRoutes) != 1 || len(c.StaticRules) != 1 || c.StaticRules[0].Priority != 100 {
+					return fmt.Sprintf("static blocks %+v %v %v", c.StaticAddresses, routeStrings(c.StaticRoutes), c.StaticRules)
+				}
+				r := c.Instances[0].VirtualRoutes
+				if len(r) != 2 || !r[0].Is6() || !r[0].OnLink || len(r[1].Nexthops) != 2 || r[1].Nexthops[0].Weight != 2 {
+					return "virtual routes " + strings.Join(routeStrings(r), "; ")
+				}
+				return ""
+			}},
 		{"NonKeepalivedProtocolOnTrackedRouteReset_Keepalived",
 			"static_routes {\n 198.18.6.0/24 via 198.18.5.2 dev eth0 protocol static\n}\n" + inst("VI_1", "1", ""),
 			"k.conf:2: static_routes: protocol 4 reset to keepalived(18)",
@@ -68,6 +81,9 @@ func TestRoutesAndRules_Keepalived(t *testing.T) {
 			}
 			if msg := tt.check(c); msg != "" {
 				t.Error(msg)
+			}
+			if tt.warn == "" {
+				return
 			}
 			var got []string
 			for _, x := range w {

@@ -97,7 +97,8 @@ type Daemon struct {
 	warns            []string
 
 	vips     *vip.Manager
-	vipq     *vipQueue // every VIP change goes through it, off d.mu
+	vipq     *vipQueue   // every VIP change goes through it, off d.mu
+	routes   *routeState // routes, rules and static objects (routes.go)
 	trackers *trackerSet
 	metrics  *metrics.Registry
 	httpSrv  *metrics.Server
@@ -168,6 +169,9 @@ func (d *Daemon) Start() (err error) {
 		return err
 	}
 	d.vipq = newVIPQueue(d.vips, d.log)
+	if err := d.startRoutes(); err != nil {
+		return err
+	}
 	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir})
 	if err != nil {
 		return err
@@ -272,6 +276,7 @@ func (d *Daemon) teardown() {
 		}
 	}
 	d.wg.Wait()
+	d.stopRoutes()
 	// The VIPs the shutdown removed leave the host before xvrrpd exits.
 	if d.vipq != nil {
 		d.vipq.close()
@@ -337,6 +342,7 @@ func (d *Daemon) Reload() error {
 		d.log.Error("reload failed; the previous configuration keeps running", "err", err)
 		return err
 	}
+	d.reloadStatic(cfg)
 	d.cfg = cfg
 	d.warns = d.warns[:0]
 	for _, w := range warns {

@@ -43,6 +43,9 @@ type vipOp struct {
 	add  bool
 	v    vip.VIP
 	inst string // for the log
+	// run, when set, is another host change (routes.go: routes, rules,
+	// static objects) kept in order with the VIPs' and never superseded.
+	run func()
 }
 
 func newVIPQueue(host vipHost, log *slog.Logger) *vipQueue {
@@ -55,6 +58,7 @@ func newVIPQueue(host vipHost, log *slog.Logger) *vipQueue {
 // add and remove queue one change; they never block on the host.
 func (q *vipQueue) add(inst string, v vip.VIP)    { q.push(vipOp{add: true, v: v, inst: inst}) }
 func (q *vipQueue) remove(inst string, v vip.VIP) { q.push(vipOp{add: false, v: v, inst: inst}) }
+func (q *vipQueue) do(fn func())                  { q.push(vipOp{run: fn}) }
 
 func (q *vipQueue) push(op vipOp) {
 	q.mu.Lock()
@@ -156,6 +160,10 @@ func (q *vipQueue) run() {
 // later one of the same VIP supersedes.
 func (q *vipQueue) apply(batch []vipOp) {
 	for i, op := range batch {
+		if op.run != nil {
+			op.run()
+			continue
+		}
 		if supersededLater(batch[i+1:], op.v) {
 			continue
 		}
@@ -171,7 +179,7 @@ func (q *vipQueue) apply(batch []vipOp) {
 
 func supersededLater(later []vipOp, v vip.VIP) bool {
 	for _, o := range later {
-		if o.v.Prefix == v.Prefix && o.v.Dev == v.Dev {
+		if o.run == nil && o.v.Prefix == v.Prefix && o.v.Dev == v.Dev {
 			return true
 		}
 	}
