@@ -22,7 +22,18 @@ type Rule = vip.Rule
 
 // routes reads a virtual_routes / static_routes block.
 func (p *parser) routes(owner string, s *stmt) []Route {
-	return readLines(p, owner, s, "route", vip.ParseRoute, nil)
+	return readLines(p, owner, s, "route", vip.ParseRoute, func(r *Route, pos Pos) {
+		p.trackGroupNotServed(owner, r.TrackGroup, pos)
+	})
+}
+
+// trackGroupNotServed warns about a static route's or rule's track_group:
+// keepalived removes the object while the group's interfaces are down
+// (vrrp_static_track.c); xvrrpd keeps it whatever their state.
+func (p *parser) trackGroupNotServed(owner, group string, pos Pos) {
+	if group != "" {
+		p.d.warnfKW(pos, WarnIgnored, "track_group", "%s: track_group %s is not served yet: the object stays on the host whatever the group's interfaces do", owner, group)
+	}
 }
 
 // rules reads a virtual_rules / static_rules block and numbers the rules
@@ -30,6 +41,7 @@ func (p *parser) routes(owner string, s *stmt) []Route {
 // parsing, over static_rules and every instance's virtual_rules together).
 func (p *parser) rules(owner string, s *stmt) []Rule {
 	return readLines(p, owner, s, "rule", vip.ParseRule, func(r *Rule, pos Pos) {
+		p.trackGroupNotServed(owner, r.TrackGroup, pos)
 		if w := p.rulePrios.Assign(r); w != "" {
 			p.d.warnfKW(pos, WarnAdjusted, "rule preference", "%s: %s", owner, w)
 		}

@@ -63,6 +63,15 @@ func TestRoutesAndRules_Keepalived(t *testing.T) {
 				}
 				return ""
 			}},
+		{"StaticTrackGroupWarnedNotServed",
+			"static_routes {\n 198.18.6.0/24 via 198.18.5.2 dev eth0 track_group G\n}\n" + inst("VI_1", "1", ""),
+			"k.conf:2: static_routes: track_group G is not served yet",
+			func(c *Config) string {
+				if len(c.StaticRoutes) != 1 {
+					return "the route was not kept"
+				}
+				return ""
+			}},
 		{"NonKeepalivedProtocolOnTrackedRouteReset_Keepalived",
 			"static_routes {\n 198.18.6.0/24 via 198.18.5.2 dev eth0 protocol static\n}\n" + inst("VI_1", "1", ""),
 			"k.conf:2: static_routes: protocol 4 reset to keepalived(18)",
