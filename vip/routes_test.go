@@ -229,12 +229,18 @@ func TestParseRule(t *testing.T) {
 	}
 }
 
-func TestAssignRulePriorities_KeepalivedCountsDownPerFamily(t *testing.T) {
+func TestRulePriorities_KeepalivedCountsDownPerFamily(t *testing.T) {
 	r4a, _, _ := ParseRule([]string{"from", "198.18.0.0/24", "table", "1"})
 	r6, _, _ := ParseRule([]string{"from", "2001:db8::/64", "table", "1"})
 	r4b, _, _ := ParseRule([]string{"from", "198.18.1.0/24", "table", "1"})
 	fixed, _, _ := ParseRule([]string{"from", "198.18.2.0/24", "table", "1", "priority", "7"})
-	warns := AssignRulePriorities([]*Rule{&r4a, &r6, &fixed, &r4b})
+	var n RulePriorities
+	var warns []string
+	for _, r := range []*Rule{&r4a, &r6, &fixed, &r4b} {
+		if w := n.Assign(r); w != "" {
+			warns = append(warns, w)
+		}
+	}
 	got := []uint32{r4a.Priority, r6.Priority, fixed.Priority, r4b.Priority}
 	want := []uint32{16384, 16384, 7, 16383}
 	if !reflect.DeepEqual(got, want) || len(warns) != 3 {

@@ -39,7 +39,7 @@ type Rule struct {
 	Table  uint32 // RuleToTable
 	Goto   uint32 // RuleGoto: target preference, which must exceed Priority
 	// Priority is the preference; PrioritySet false means none was given,
-	// and AssignRulePriorities gives it keepalived's.
+	// and RulePriorities gives it keepalived's.
 	Priority    uint32
 	PrioritySet bool
 	Invert      bool // "not"
@@ -93,9 +93,9 @@ func parsePortRange(s string) (*PortRange, error) {
 //	[no_track] [track_group G]
 //
 // Exactly one action is required. Tracked rules get protocol keepalived as
-// keepalived does. A rule without a preference keeps PrioritySet false; call
-// AssignRulePriorities over the whole configuration in order to number it as
-// keepalived does. l3mdev and tunnel-id are errors (xvrrp's netlink library
+// keepalived does. A rule without a preference keeps PrioritySet false; a
+// RulePriorities shared by the whole configuration numbers it as keepalived
+// does. l3mdev and tunnel-id are errors (xvrrp's netlink library
 // cannot express them).
 func ParseRule(fields []string) (Rule, []string, error) {
 	r := Rule{SuppressPrefixLen: -1}
@@ -338,24 +338,28 @@ func ParseRule(fields []string) (Rule, []string, error) {
 	return r, warns, nil
 }
 
-// AssignRulePriorities gives each rule without a preference keepalived's:
+// RulePriorities gives each rule without a preference keepalived's:
 // RuleStartPriority counting down, separately for IPv4 and IPv6, in the
-// order given (which must be configuration order, static_rules and every
-// instance's virtual_rules together, as keepalived numbers them while
-// parsing). It returns one warning per rule numbered, as keepalived logs
-// ("probably not what you want").
-func AssignRulePriorities(rules []*Rule) []string {
-	next := map[int]uint32{4: RuleStartPriority, 6: RuleStartPriority}
-	var warns []string
-	for _, r := range rules {
-		if r.PrioritySet {
-			continue
-		}
-		r.Priority, r.PrioritySet = next[r.Family], true
-		next[r.Family]--
-		warns = append(warns, fmt.Sprintf("rule has no preference; set to %d, which is probably not what you want (keepalived)", r.Priority))
+// order the rules are read (vrrp_iprule.c numbers them while parsing,
+// static_rules and every instance's virtual_rules together, and starts again
+// on each reload). The zero value starts at RuleStartPriority.
+type RulePriorities struct {
+	given4, given6 uint32 // numbers handed out so far
+}
+
+// Assign numbers r if it has no preference and returns keepalived's warning
+// for it ("probably not what you want"), or "" when r had one.
+func (n *RulePriorities) Assign(r *Rule) string {
+	if r.PrioritySet {
+		return ""
 	}
-	return warns
+	c := &n.given4
+	if r.Is6() {
+		c = &n.given6
+	}
+	r.Priority, r.PrioritySet = RuleStartPriority-*c, true
+	*c++
+	return fmt.Sprintf("rule has no preference; set to %d, which is probably not what you want (keepalived)", r.Priority)
 }
 
 // String renders r in keepalived's syntax; ParseRule of its fields gives r

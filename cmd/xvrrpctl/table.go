@@ -55,6 +55,9 @@ func writeInstance(w io.Writer, doc *status.Document, in *status.Instance) error
 	for _, v := range in.VIPs {
 		kv("VIP", "%s dev %s%s (%s)", v.Address, v.Dev, map[bool]string{true: " no_track"}[v.NoTrack], map[bool]string{true: "present", false: "absent"}[v.Present])
 	}
+	if in.VirtualRoutes+in.VirtualRules > 0 {
+		kv("Routes", "%d virtual routes, %d virtual rules (%s)", in.VirtualRoutes, in.VirtualRules, map[bool]string{true: "on the host", false: "not on the host"}[in.RoutesHeld])
+	}
 	for _, t := range in.Trackers {
 		kv("Tracker", "%s %s: %s, weight %d, delta %+d%s%s", t.Kind, t.Name, t.Status, t.Weight, t.Delta,
 			map[bool]string{true: ", FAULT"}[t.Fault], prefixed(" — ", t.Detail))

@@ -76,7 +76,7 @@ const (
 	whyFirewall = "xvrrpd installs no iptables/nftables rules"
 	whyNames    = "process naming applies to keepalived's child processes, which xvrrpd does not fork"
 	whyTuning   = "socket and netlink buffer tuning is not needed by the XDP receive path"
-	whyRoutes   = "routes and rules are parsed and checked but not yet installed on the host"
+	whyRoutes   = "a line with an option the netlink library cannot send, or a name from /etc/iproute2 (rt_tables, rt_realms, rt_dsfield), is skipped with a warning: see docs/configuration-routes.md"
 	whyNS       = "run xvrrpd inside the namespace instead (ip netns exec)"
 )
 
@@ -115,9 +115,9 @@ var keywordTable = func() []Keyword {
 		kwb("global_defs", InTop), kwb("vrrp_instance", InTop), kwb("vrrp_sync_group", InTop),
 		kwb("vrrp_script", InTop), kwb("vrrp_track_file", InTop), kwb("track_file", InTop),
 		kwb("vrrp_track_process", InTop),
-		{Name: "static_ipaddress", Where: InTop, Block: true, Serve: NotServedYet, Why: "static addresses are parsed and checked but not yet added on the host"},
-		{Name: "static_routes", Where: InTop, Block: true, Serve: NotServedYet, Why: whyRoutes},
-		{Name: "static_rules", Where: InTop, Block: true, Serve: NotServedYet, Why: whyRoutes},
+		{Name: "static_ipaddress", Where: InTop, Block: true, Serve: Served, Why: "an address without dev goes on eth0 (default_interface is not read)"},
+		{Name: "static_routes", Where: InTop, Block: true, Serve: Served, Why: whyRoutes},
+		{Name: "static_rules", Where: InTop, Block: true, Serve: Served, Why: whyRoutes},
 		ign("virtual_server", InTop, whyLVS), ign("virtual_server_group", InTop, whyLVS),
 		ign("real_server", InTop, whyLVS), ign("ssl", InTop, whyLVS), ign("bfd_instance", InTop, whyBFD),
 		ign("static_track_group", InTop, "track groups apply to static addresses, which are not served yet"),
@@ -156,8 +156,8 @@ var keywordTable = func() []Keyword {
 		kwb("unicast_peer", InInstance), kw("mcast_dst_ip", InInstance, "IPADDR"),
 		{Name: "unicast_ttl", Where: InInstance, Value: "TTL", Min: 0, Max: 255, Serve: NotServedYet, Why: "unicast adverts are sent with TTL 255 (RFC 5798 §5.1.1.3) whatever is configured"},
 		kwb("virtual_ipaddress", InInstance), kwb("virtual_ipaddress_excluded", InInstance),
-		{Name: "virtual_routes", Where: InInstance, Block: true, Serve: NotServedYet, Why: whyRoutes},
-		{Name: "virtual_rules", Where: InInstance, Block: true, Serve: NotServedYet, Why: whyRoutes},
+		{Name: "virtual_routes", Where: InInstance, Block: true, Serve: Served, Why: whyRoutes},
+		{Name: "virtual_rules", Where: InInstance, Block: true, Serve: Served, Why: whyRoutes},
 		differs(kw("use_vmac", InInstance, "[IFNAME]"), "adverts leave on the parent's packet socket with the virtual MAC as source (the same frame keepalived sends from the macvlan)"),
 		kw("vmac_xmit_base", InInstance, ""), kw("dont_track_primary", InInstance, ""),
 		kwb("track_interface", InInstance), kwb("track_script", InInstance), kwb("track_file", InInstance),
@@ -247,7 +247,7 @@ var ignoredGlobalReasons = map[string]string{
 	"vrrp_iptables":    whyFirewall, "vrrp_ipsets": whyFirewall, "nftables": whyFirewall,
 	"nftables_priority": whyFirewall, "nftables_ifindex": whyFirewall, "nftables_counters": whyFirewall,
 	"nftables_ipvs_priority": whyFirewall,
-	"default_interface":      "it only names the interface of static addresses, which are not served yet",
+	"default_interface":      "static addresses without dev go on eth0, keepalived's default",
 	"vrrp_garp_extra_if":     "GARP refresh on extra interfaces is not served",
 	"vrrp_no_swap":           whySched, "max_auto_priority": whySched,
 	"min_auto_priority_delay": whySched, "vrrp_process_name": whyNames, "process_names": whyNames,

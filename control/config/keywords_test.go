@@ -76,27 +76,6 @@ func TestLeniency_Keepalived(t *testing.T) {
 		{"AuthenticationIgnoredOnV3_Keepalived", inst(" version 3\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n"),
 			"k.conf:5: vrrp_instance VI_1: VRRP version 3 does not support authentication. Ignoring.",
 			func(c *Config) bool { return c.Instances[0].Auth == nil && c.Instances[0].Version == 3 }},
-		{"VirtualRoutesParsedNotFatal_Keepalived", inst(" virtual_routes {\n  198.18.1.0/24 via 198.18.0.1 dev eth0 metric 10\n  blackhole 198.18.9.0/24\n  2001:db8:1::/48 via 2001:db8::1 onlink\n  198.18.2.0/24 nexthop via 198.18.0.1 dev eth0 weight 2 nexthop via 198.18.0.2 dev eth0\n }\n"),
-			"k.conf:4: virtual_routes is read and checked but not served yet",
-			func(c *Config) bool {
-				r := c.Instances[0].VirtualRoutes
-				return len(r) == 4 && r[0].Via.String() == "198.18.0.1" && r[0].Metric == 10 && r[1].Type == "blackhole" &&
-					r[2].Family == 6 && r[2].OnLink && len(r[3].Nexthops) == 2 && r[3].Nexthops[0].Weight == 2
-			}},
-		{"VirtualRulesParsedNotFatal_Keepalived", inst(" virtual_rules {\n  from 198.18.0.0/24 table 100 priority 50\n  to 198.18.5.0/24 fwmark 24/0xff iif eth0 table main preference 60\n }\n"),
-			"k.conf:4: virtual_rules is read and checked but not served yet",
-			func(c *Config) bool {
-				r := c.Instances[0].VirtualRules
-				return len(r) == 2 && r[0].Table == "100" && r[0].Priority == 50 && r[1].FWMark == 24 && r[1].FWMask == 0xff && r[1].IIF == "eth0"
-			}},
-		{"RuleWithoutPreferenceGets16384_Keepalived", inst(" virtual_rules {\n  from 198.18.0.0/24 table 100\n }\n"),
-			"k.conf:5: vrrp_instance VI_1 virtual_rules: rule has no preference; keepalived sets 16384",
-			func(c *Config) bool { return c.Instances[0].VirtualRules[0].Priority == 16384 }},
-		{"StaticBlocksParsed_Keepalived", "static_ipaddress {\n 198.18.5.1/24 dev eth0 scope link\n}\nstatic_routes {\n 198.18.6.0/24 via 198.18.5.2 dev eth0\n}\nstatic_rules {\n from 198.18.5.0/24 table 200 priority 100\n}\n" + inst(""),
-			"k.conf:1: static_ipaddress is read and checked but not served yet",
-			func(c *Config) bool {
-				return len(c.StaticAddresses) == 1 && len(c.StaticRoutes) == 1 && len(c.StaticRules) == 1
-			}},
 		{"TrackBFDBlockIgnored_Keepalived", inst(" track_bfd {\n  foo\n }\n"), "k.conf:4: track_bfd is not supported by xvrrp (BFD); ignored",
 			func(c *Config) bool { return len(c.Instances) == 1 }},
 		{"LVSSyncDaemonInterfaceIgnored_Keepalived", "global_defs {\n lvs_sync_daemon_interface eth0\n}\n" + inst(""),

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/xvrrp/xvrrp/vip"
 )
 
 // Options change how strictly Load judges a configuration.
@@ -71,6 +73,9 @@ type parser struct {
 	groups []*groupDraft
 	global globalDraft
 	uses   map[*Keyword]int
+
+	// rulePrios numbers rules without a preference (routes.go).
+	rulePrios vip.RulePriorities
 }
 
 type globalDraft struct {

@@ -246,6 +246,7 @@ func (d *Daemon) reconfigure(r, nr *instance, now time.Time) error {
 				d.vipq.remove(r.cfg.Name, v)
 			}
 		}
+		d.dropRoutes(r.cfg.Name, oldCfg, r.cfg)
 		d.addVIPs(r) // idempotent for the addresses already held
 	}
 	if oldCfg.AdvertInterval != r.cfg.AdvertInterval {

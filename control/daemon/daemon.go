@@ -101,7 +101,8 @@ type Daemon struct {
 	warns            []string
 
 	vips     *vip.Manager
-	vipq     *vipQueue // every VIP change goes through it, off d.mu
+	vipq     *vipQueue   // every VIP change goes through it, off d.mu
+	routes   *routeState // routes, rules and static objects (routes.go)
 	trackers *trackerSet
 	metrics  *metrics.Registry
 	httpSrv  *metrics.Server
@@ -223,6 +224,9 @@ func (d *Daemon) Start() (err error) {
 		return err
 	}
 	d.vipq = newVIPQueue(d.vips, d.log)
+	if err := d.startRoutes(); err != nil {
+		return err
+	}
 	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir})
 	if err != nil {
 		return err
@@ -346,6 +350,7 @@ func (d *Daemon) teardown() {
 		}
 	}
 	d.wg.Wait()
+	d.stopRoutes()
 	// The VIPs the shutdown removed leave the host before xvrrpd exits.
 	if d.vipq != nil {
 		d.vipq.close()
@@ -462,6 +467,7 @@ func (d *Daemon) Reload() error {
 		d.log.Error("reload failed; the previous configuration keeps running", "err", err)
 		return err
 	}
+	d.reloadStatic(cfg)
 	d.cfg = cfg
 	d.warns = d.warns[:0]
 	for _, w := range warns {

@@ -85,6 +85,7 @@ func (d *Daemon) Status() *status.Document {
 		doc.Interfaces = append(doc.Interfaces, si)
 	}
 	doc.Dataplane.PinDir = d.opts.PinDir
+	d.staticStatus(doc)
 	doc.Timers = status.Timers{LateBatches: d.late.batches, MaxLateness: status.Duration(d.late.max)}
 	if c, err := d.dp.TotalCounters(); err == nil {
 		doc.Dataplane.RingLost = c[loader.ReasonRingFull]
@@ -155,6 +156,7 @@ func (d *Daemon) instanceStatus(r *instance, present map[string]struct{}) status
 	slices.SortFunc(st.TransitionCounts, func(a, b status.TransitionCount) int {
 		return strings.Compare(a.From+a.To+a.Cause, b.From+b.To+b.Cause)
 	})
+	d.routeStatus(r, &st)
 	st.Trackers = d.trackers.instanceTrackers(r)
 	return st
 }

@@ -45,6 +45,9 @@ type vipOp struct {
 	add  bool
 	v    vip.VIP
 	inst string // for the log
+	// run, when set, is another host change (routes.go: routes, rules,
+	// static objects) kept in order with the VIPs' and never superseded.
+	run func()
 }
 
 func newVIPQueue(host vipHost, log *slog.Logger) *vipQueue {
@@ -57,6 +60,7 @@ func newVIPQueue(host vipHost, log *slog.Logger) *vipQueue {
 // add and remove queue one change; they never block on the host.
 func (q *vipQueue) add(inst string, v vip.VIP)    { q.push(vipOp{add: true, v: v, inst: inst}) }
 func (q *vipQueue) remove(inst string, v vip.VIP) { q.push(vipOp{add: false, v: v, inst: inst}) }
+func (q *vipQueue) do(fn func())                  { q.push(vipOp{run: fn}) }
 
 func (q *vipQueue) push(op vipOp) {
 	q.mu.Lock()
@@ -167,10 +171,29 @@ type vipKey struct {
 	dev    string
 }
 
-// apply makes the host follow batch in one vip.Manager.Apply (many
-// netlink requests per syscall), in order, skipping each change that a
-// later one of the same VIP supersedes.
+// apply makes the host follow batch in order. A queued function (routes,
+// rules: vipQueue.do) is a barrier: the VIP changes queued before it are on
+// the host when it runs, the ones after it wait for it.
 func (a *applier) apply(q *vipQueue, batch []vipOp) {
+	start := 0
+	for i, op := range batch {
+		if op.run == nil {
+			continue
+		}
+		a.applyVIPs(q, batch[start:i])
+		op.run()
+		start = i + 1
+	}
+	a.applyVIPs(q, batch[start:])
+}
+
+// applyVIPs makes the host follow batch (VIP changes only) in one
+// vip.Manager.Apply (many netlink requests per syscall), in order, skipping
+// each change that a later one of the same VIP supersedes.
+func (a *applier) applyVIPs(q *vipQueue, batch []vipOp) {
+	if len(batch) == 0 {
+		return
+	}
 	if a.last == nil {
 		a.last = map[vipKey]int{}
 	}

@@ -45,10 +45,12 @@ func (d *Daemon) addVIPs(r *instance) {
 	for i := range r.vips {
 		d.vipq.add(r.cfg.Name, r.vips[i].VIP)
 	}
+	d.addRoutes(r)
 	r.vipsHeld = true
 }
 
 func (d *Daemon) removeVIPs(r *instance) {
+	d.removeRoutes(r.cfg.Name, r.cfg.VirtualRoutes, r.cfg.VirtualRules)
 	for i := range r.vips {
 		d.vipq.remove(r.cfg.Name, r.vips[i].VIP)
 	}
@@ -60,6 +62,11 @@ func (d *Daemon) removeVIPs(r *instance) {
 // a reload that changes a master's VIPs must not leave the dropped ones on
 // the host.
 func (d *Daemon) removeVIPsExcept(old, next *instance, keep bool) {
+	if keep {
+		d.dropRoutes(old.cfg.Name, old.cfg, next.cfg)
+	} else {
+		d.dropRoutes(old.cfg.Name, old.cfg, nil)
+	}
 	for i := range old.vips {
 		v := old.vips[i].VIP
 		if keep && slices.ContainsFunc(next.vips, func(n hostVIP) bool { return n.VIP == v }) {

@@ -16,6 +16,7 @@ const (
 	causePrioZero                   // the master sent priority 0
 	causePreempt                    // we ignored a lower-priority master
 	causeStartMast                  // initial state MASTER, waiting Skew_Time
+	causeRouteLost                  // gave MASTER up for a deleted route or rule, waiting Skew_Time
 )
 
 // Machine is the state machine of one vrrp_instance. It is not safe for
@@ -213,6 +214,8 @@ func (m *Machine) Handle(ev Event, now time.Time, out []Action) []Action {
 		return m.setFault(r, now, out)
 	case EventShutdown:
 		return m.shutdown(out)
+	case EventLeaveMaster:
+		return m.leaveMaster(ev.Reason, now, out)
 	}
 	return out
 }
@@ -331,6 +334,8 @@ func (m *Machine) downCause() Cause {
 		return CausePreempt
 	case causeStartMast:
 		return CauseStartAsMaster
+	case causeRouteLost:
+		return CauseRouteLost
 	}
 	return CauseMasterDown
 }
@@ -343,6 +348,8 @@ func (m *Machine) downReason() string {
 		return fmt.Sprintf("preempt: our priority %d > master's %d", m.eff, m.causePrio)
 	case causeStartMast:
 		return fmt.Sprintf("startup as MASTER: no master heard in skew time %v", m.SkewTime())
+	case causeRouteLost:
+		return fmt.Sprintf("no master heard in skew time %v after giving MASTER up for a deleted route or rule: taking it back to reinstate them", m.SkewTime())
 	}
 	return fmt.Sprintf("master down interval %v expired", m.MasterDownInterval())
 }
@@ -533,6 +540,26 @@ func (m *Machine) clearFault(r FaultReason, now time.Time, out []Action) []Actio
 		return m.becomeMaster(now, CauseFaultCleared, reason+"; address owner", out)
 	}
 	return m.becomeBackup(now, CauseFaultCleared, reason, out)
+}
+
+// leaveMaster is keepalived's set_vrrp_backup (keepalived_netlink.c), run
+// when a tracked virtual route or rule of a MASTER is deleted behind its
+// back: BACKUP without a priority-0 advert, the addresses, routes and rules
+// given up, and the Master_Down_Timer set to Skew_Time ("we want a quick
+// transition back to master"), so that unless another master is heard
+// meanwhile the instance takes MASTER back and reinstates everything.
+func (m *Machine) leaveMaster(reason string, now time.Time, out []Action) []Action {
+	if m.state != StateMaster {
+		return out
+	}
+	out = append(out, Action{Kind: ActionRemoveVIPs})
+	out = m.transition(StateBackup, CauseRouteLost, reason, out)
+	m.adverAt = time.Time{}
+	m.wantMaster = false
+	m.masterAdverInt = m.cfg.AdvertInterval
+	m.cause = causeRouteLost
+	m.downAt = now.Add(m.SkewTime())
+	return out
 }
 
 func (m *Machine) shutdown(out []Action) []Action {

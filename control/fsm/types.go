@@ -131,6 +131,9 @@ const (
 	EventClearFault       // Event.Fault
 	EventSetPrimaryAddr   // Event.Addr; invalid sets FaultNoSourceAddr
 	EventShutdown
+	// EventLeaveMaster: a tracked virtual route or rule of a MASTER was
+	// deleted behind the daemon's back (Event.Reason says which).
+	EventLeaveMaster
 )
 
 // Advert is a decoded, checksum-verified advertisement addressed to this
@@ -196,6 +199,7 @@ type Event struct {
 	Delta  int         // EventSetPriorityDelta
 	Fault  FaultReason // EventSetFault, EventClearFault
 	Addr   netip.Addr  // EventSetPrimaryAddr
+	Reason string      // EventLeaveMaster
 }
 
 // ActionKind says what the runtime must do.
@@ -257,6 +261,7 @@ const (
 	CauseFaultCleared   Cause = "fault_cleared"
 	CauseSyncGroup      Cause = "sync_group"
 	CauseShutdown       Cause = "shutdown"
+	CauseRouteLost      Cause = "route_lost" // a virtual route or rule was deleted
 )
 
 // Action is an output of Machine.Handle.

@@ -26,6 +26,16 @@ type Document struct {
 	Dataplane  Dataplane   `json:"dataplane"`
 	Timers     Timers      `json:"timers"`
 	Warnings   []string    `json:"warnings,omitempty"`
+	Static     Static      `json:"static"`
+}
+
+// Static counts static_ipaddress, static_routes and static_rules, and the
+// times one was deleted behind xvrrpd's back (and restored).
+type Static struct {
+	Addresses int    `json:"addresses"`
+	Routes    int    `json:"routes"`
+	Rules     int    `json:"rules"`
+	Lost      uint64 `json:"lost"`
 }
 
 // Dataplane holds the receive path's counters that are not per interface.
@@ -80,11 +90,16 @@ type Instance struct {
 	MasterAdvertInterval Duration `json:"master_advert_interval"`
 	MasterDownInterval   Duration `json:"master_down_interval"`
 
-	VIPs         []VIP        `json:"vips"`
-	Trackers     []Tracker    `json:"trackers,omitempty"`
-	FaultReasons []string     `json:"fault_reasons,omitempty"`
-	SyncGroup    string       `json:"sync_group,omitempty"`
-	Transitions  []Transition `json:"transitions,omitempty"` // most recent last
+	VIPs []VIP `json:"vips"`
+	// VirtualRoutes and VirtualRules count the instance's virtual_routes and
+	// virtual_rules; RoutesHeld says they are on the host (it is MASTER).
+	VirtualRoutes int          `json:"virtual_routes,omitempty"`
+	VirtualRules  int          `json:"virtual_rules,omitempty"`
+	RoutesHeld    bool         `json:"routes_held,omitempty"`
+	Trackers      []Tracker    `json:"trackers,omitempty"`
+	FaultReasons  []string     `json:"fault_reasons,omitempty"`
+	SyncGroup     string       `json:"sync_group,omitempty"`
+	Transitions   []Transition `json:"transitions,omitempty"` // most recent last
 	// TransitionCounts counts every transition since start by (from, to,
 	// cause), cause being a short stable word (master_down, preempt, ...).
 	TransitionCounts []TransitionCount `json:"transition_counts,omitempty"`
