@@ -50,6 +50,22 @@ type IfaceOptions struct {
 	ConsumeAccepted bool
 }
 
+// hook is where a program copy runs: the XDP hook or TCX ingress. Both are
+// entry points of the same C source over the same stages.
+type hook int
+
+const (
+	hookXDP hook = iota
+	hookTCX
+)
+
+func (h hook) String() string {
+	if h == hookTCX {
+		return "TCX"
+	}
+	return "XDP"
+}
+
 // ifaceProg is one program copy with its own counters: attached to an
 // interface (link set) or only used by RunFrame (a probe).
 type ifaceProg struct {
@@ -93,7 +109,7 @@ func (p *ifaceProg) detach() error {
 
 // loadProg loads a program copy for one interface with the shared maps and
 // the given counters map.
-func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map) (*ebpf.Program, error) {
+func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map, h hook) (*ebpf.Program, error) {
 	spec := d.spec.Copy()
 	for name, v := range map[string]bool{
 		bpf.XvrrpVarXvrrpDropUnknownVrid: o.DropUnknownVRID,
@@ -109,15 +125,29 @@ func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map) (*ebpf.Program, er
 	}
 	repl := d.shared.replacements()
 	repl[bpf.XvrrpMapStats] = stats
-	var objs bpf.XvrrpPrograms
-	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
+	// Only the hook's entry point is loaded: the other one would cost a
+	// verification and a program nobody runs.
+	objs := struct {
+		XDP *ebpf.Program `ebpf:"xvrrp_xdp"`
+	}{}
+	objsTC := struct {
+		TCX *ebpf.Program `ebpf:"xvrrp_tcx"`
+	}{}
+	var dst any = &objs
+	if h == hookTCX {
+		dst = &objsTC
+	}
+	if err := spec.LoadAndAssign(dst, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("kernel verifier rejected the XDP program (report this with the kernel version): %+v", ve)
+			return nil, fmt.Errorf("kernel verifier rejected the %s program (report this with the kernel version): %+v", h, ve)
 		}
-		return nil, fmt.Errorf("load XDP program: %w", explainErrno(err))
+		return nil, fmt.Errorf("load %s program: %w", h, explainErrno(err))
 	}
-	return objs.XvrrpXdp, nil
+	if h == hookTCX {
+		return objsTC.TCX, nil
+	}
+	return objs.XDP, nil
 }
 
 // Attach runs the XDP program on the interface named ifname (in the
@@ -170,7 +200,7 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 	if err != nil {
 		return ModeNone, fmt.Errorf("attach xdp to %s: %w", ifname, err)
 	}
-	prog, err := d.loadProg(o, stats)
+	prog, err := d.loadProg(o, stats, hookXDP)
 	if err != nil {
 		stats.Close()
 		return ModeNone, fmt.Errorf("attach xdp to %s: %w", ifname, err)

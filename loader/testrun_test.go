@@ -1,4 +1,3 @@
-
 package loader
 
 import (
@@ -69,7 +68,7 @@ func (d *Dataplane) probeLocked(o IfaceOptions) (*ifaceProg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create probe counters: %w", explainErrno(err))
 	}
-	prog, err := d.loadProg(o, stats)
+	prog, err := d.loadProg(o, stats, hookXDP)
 	if err != nil {
 		stats.Close()
 		return nil, err
