@@ -390,4 +390,3 @@ func TestTCXOrderXvrrpFirstOthersKeepWorking(t *testing.T) {
 		t.Errorf("a program after xvrrp saw %d frames of the dropped advert", got)
 	}
 }
-
