@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/daemon"
+	"github.com/xvrrp/xvrrp/loader"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	test := fs.Bool("t", false, "check the configuration and exit (keepalived's exit codes: 0 ok, 4 unreadable, 5 errors, 6 insecure scripts)")
 	fs.BoolVar(&o.Strict, "strict", false, "unknown keywords are errors, not warnings")
 	fs.StringVar(&o.PinDir, "pin-dir", "/sys/fs/bpf/xvrrp", "bpffs directory for the XDP maps and links")
+	attach := fs.String("attach", "auto", "where the receive program runs: auto (XDP when the interface's XDP slot is free, else TCX ingress), xdp, or tcx (Linux 6.6)")
 	fs.StringVar(&o.ControlSocket, "control-socket", "/run/xvrrp/xvrrpd.sock", "unix socket for xvrrpctl (\"\" disables)")
 	fs.StringVar(&o.PIDFile, "pid-file", "/run/xvrrpd.pid", "pid file (\"\" disables)")
 	fs.StringVar(&o.MetricsAddr, "metrics-address", "127.0.0.1:9650", "Prometheus /metrics and /healthz listener (\"\" disables)")
@@ -49,6 +51,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *test {
 		return daemon.Check(o.ConfigFile, o.Strict, stdout)
+	}
+	var err error
+	if o.Attach, err = loader.ParseHook(*attach); err != nil {
+		fmt.Fprintf(stderr, "xvrrpd: --attach: %v\n", err)
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -55,6 +55,7 @@ type Options struct {
 	ConfigFile    string
 	Strict        bool
 	PinDir        string
+	Attach        loader.Hook // --attach: auto (zero), xdp or tcx
 	ControlSocket string
 	PIDFile       string
 	MetricsAddr   string // "" disables the HTTP listener
@@ -166,7 +167,7 @@ func (d *Daemon) Start() (err error) {
 		return err
 	}
 	d.vipq = newVIPQueue(d.vips, d.log)
-	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir})
+	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir, Attach: d.opts.Attach})
 	if err != nil {
 		return err
 	}

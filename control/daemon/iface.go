@@ -106,7 +106,8 @@ func (d *Daemon) ensureIface(name string, cfg *config.Config) (*iface, error) {
 		return nil, err
 	}
 	d.ifaces[name] = ifc
-	d.log.Info("XDP attached", "interface", name, "mode", mode.String())
+	// Which hook auto chose, for the operator (also in status and metrics).
+	d.log.Info("receive program attached", "interface", name, "mode", mode.String(), "attach", d.opts.Attach.String())
 	return ifc, nil
 }
 

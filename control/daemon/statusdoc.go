@@ -64,7 +64,8 @@ func (d *Daemon) Status() *status.Document {
 		ifc := d.ifaces[n]
 		si := status.Interface{Name: n, Index: ifc.index}
 		if ifc.attached() {
-			si.XDPMode = ifc.mode.String()
+			si.Attach = ifc.mode.String()
+			si.XDPMode = si.Attach
 		}
 		if c, err := d.dp.Counters(n); err == nil {
 			si.Counters = map[string]uint64{}
