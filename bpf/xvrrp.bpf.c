@@ -301,15 +301,6 @@ struct xvrrp_ipv6_hdr {
 	__u8 daddr[16];
 };
 
-static __always_inline int count(enum xvrrp_reason reason, int verdict)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&stats, &zero);
-	if (n)
-		n[reason] += 1; // per-CPU: no atomic needed
-	return verdict;
-}
-
 static __always_inline __u32 fold32(__u64 s)
 {
 	s = (s & 0xffffffff) + (s >> 32);
@@ -368,142 +359,201 @@ static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
 	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
 }
 
-SEC("xdp")
-int xvrrp_xdp(struct xdp_md *ctx)
+
+// The receive path runs in stages over one packet context, one stage per
+// group of reasons; each returns the reason that ends the frame's journey,
+// or XVRRP_NEXT to hand it to the next stage. The stages know nothing of
+// the hook: an entry point per hook (XDP, TC) fills the context from its
+// own ctx, runs xvrrp_receive and turns the reason into its own verdict,
+// so both hooks run the same parser and the same checks.
+#define XVRRP_NEXT -1
+
+// enum tcx_action_base (linux/bpf.h since 6.6; the build's headers may be
+// older): what a TCX program returns.
+#define XVRRP_TCX_NEXT -1 // on to the next program, the stack after the last
+#define XVRRP_TCX_DROP 2
+
+enum xvrrp_hook {
+	XVRRP_HOOK_XDP,
+	XVRRP_HOOK_TC,
+};
+
+struct xvrrp_pkt {
+	void *ctx; // struct xdp_md or struct __sk_buff, as hook says
+	void *data;
+	void *data_end;
+	// parse_frame: where the VRRP header is and what the IP header says.
+	void *vrrp;
+	__u32 vlen;
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 vlan_inner;
+	__u8 ntags; // VLAN tags seen, the hook's offloaded one included
+	__u8 truncated; // a header ran past data_end (TC: may be a non-linear skb)
+	__u8 family;
+	__u8 ttl;
+	__u8 src[16];
+	__u8 dst[16];
+	// lookup_instance onwards.
+	struct xvrrp_instance_key ikey;
+	struct xvrrp_policy *pol;
+	// From the checksum stage onwards.
+	__u64 now;
+	int master; // from the master the daemon follows
+};
+
+// Ethernet, up to two VLAN tags (outer 802.1ad or 802.1Q, inner 802.1Q:
+// QinQ), IPv4 or IPv6 up to the VRRP bytes. Anything but IP protocol 112
+// leaves here as not VRRP; from protocol 112 on, junk is dropped.
+static __always_inline int parse_frame(struct xvrrp_pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct xvrrp_eth_hdr *eth = data;
-	void *l3;
-	__u16 proto;
-	__u16 vlan = 0, vlan_inner = 0;
+	struct xvrrp_eth_hdr *eth = p->data;
+	void *data_end = p->data_end;
 
-	// Fast path first: anything but IPv4/IPv6/VLAN leaves here.
-	if ((void *)(eth + 1) > data_end)
-		return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
-	proto = eth->h_proto;
-	l3 = eth + 1;
+	if ((void *)(eth + 1) > data_end) {
+		p->truncated = 1;
+		return XVRRP_REASON_NOT_VRRP;
+	}
+	__u16 proto = eth->h_proto;
+	void *l3 = eth + 1;
 
-	// Up to two tags, outer 802.1ad or 802.1Q, inner 802.1Q (QinQ).
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
+		// A third tag (two in the frame after one the NIC took off)
+		// is not followed: proto stays a tag and the frame is not VRRP.
+		if (p->ntags >= 2)
+			break;
 		struct xvrrp_vlan_hdr *vh = l3;
-		if ((void *)(vh + 1) > data_end)
-			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
-		if (i == 0)
-			vlan = bpf_ntohs(vh->tci) & 0x0fff;
+		if ((void *)(vh + 1) > data_end) {
+			p->truncated = 1;
+			return XVRRP_REASON_NOT_VRRP;
+		}
+		if (p->ntags == 0)
+			p->vlan = bpf_ntohs(vh->tci) & 0x0fff;
 		else
-			vlan_inner = bpf_ntohs(vh->tci) & 0x0fff;
+			p->vlan_inner = bpf_ntohs(vh->tci) & 0x0fff;
+		p->ntags++;
 		proto = vh->proto;
 		l3 = vh + 1;
 	}
 
-	__u8 family, ttl;
-	__u8 src[16] = {}, dst[16] = {};
-	void *vrrp;
-	__u32 vlen;
-
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct xvrrp_ipv4_hdr *ip = l3;
-		if ((void *)(ip + 1) > data_end)
-			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		if ((void *)(ip + 1) > data_end) {
+			p->truncated = 1;
+			return XVRRP_REASON_NOT_VRRP;
+		}
 		if (ip->protocol != XVRRP_IPPROTO_VRRP)
-			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+			return XVRRP_REASON_NOT_VRRP;
 		// Any fragment (MF set or non-zero offset) is not an advert:
 		// adverts fit one frame, and a fragment's bytes cannot be
 		// checked alone.
 		if (ip->frag_off & bpf_htons(0x3fff))
-			return count(XVRRP_REASON_FRAGMENT, XDP_DROP);
+			return XVRRP_REASON_FRAGMENT;
 		__u32 ihl = (ip->ver_ihl & 0x0f) * 4;
 		__u32 tot = bpf_ntohs(ip->tot_len);
 		if ((ip->ver_ihl >> 4) != 4 || ihl < sizeof(*ip) || tot < ihl)
-			return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+			return XVRRP_REASON_BAD_LENGTH;
 		// tot_len, not the frame end, bounds the advert: Ethernet pads
 		// short frames.
-		if (l3 + tot > data_end)
-			return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
-		vlen = tot - ihl;
-		vrrp = l3 + ihl; // IHL > 5: options are skipped, not interpreted
-		family = XVRRP_FAMILY_IPV4;
-		ttl = ip->ttl;
-		*(__be32 *)src = ip->saddr;
-		*(__be32 *)dst = ip->daddr;
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (l3 + tot > data_end) {
+			p->truncated = 1;
+			return XVRRP_REASON_BAD_LENGTH;
+		}
+		p->vlen = tot - ihl;
+		p->vrrp = l3 + ihl; // IHL > 5: options are skipped, not interpreted
+		p->family = XVRRP_FAMILY_IPV4;
+		p->ttl = ip->ttl;
+		*(__be32 *)p->src = ip->saddr;
+		*(__be32 *)p->dst = ip->daddr;
+		return XVRRP_NEXT;
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct xvrrp_ipv6_hdr *ip6 = l3;
-		if ((void *)(ip6 + 1) > data_end)
-			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+		if ((void *)(ip6 + 1) > data_end) {
+			p->truncated = 1;
+			return XVRRP_REASON_NOT_VRRP;
+		}
 		// Only next header 112 directly after the fixed header is an
 		// advert here. Extension headers are not walked: a VRRP packet
 		// behind one (hop-by-hop, destination options, fragment...) is
 		// passed to the stack untouched and counted as not VRRP. RFC
 		// 5798 senders never add them.
 		if (ip6->nexthdr != XVRRP_IPPROTO_VRRP)
-			return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
-		vlen = bpf_ntohs(ip6->payload_len);
-		vrrp = ip6 + 1;
-		if (vrrp + vlen > data_end)
-			return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
-		family = XVRRP_FAMILY_IPV6;
-		ttl = ip6->hop_limit;
-		__builtin_memcpy(src, ip6->saddr, 16);
-		__builtin_memcpy(dst, ip6->daddr, 16);
-	} else {
-		return count(XVRRP_REASON_NOT_VRRP, XDP_PASS);
+			return XVRRP_REASON_NOT_VRRP;
+		p->vlen = bpf_ntohs(ip6->payload_len);
+		p->vrrp = ip6 + 1;
+		if (p->vrrp + p->vlen > data_end) {
+			p->truncated = 1;
+			return XVRRP_REASON_BAD_LENGTH;
+		}
+		p->family = XVRRP_FAMILY_IPV6;
+		p->ttl = ip6->hop_limit;
+		__builtin_memcpy(p->src, ip6->saddr, 16);
+		__builtin_memcpy(p->dst, ip6->daddr, 16);
+		return XVRRP_NEXT;
 	}
+	return XVRRP_REASON_NOT_VRRP;
+}
 
-	// From here on the frame is IP protocol 112: junk is dropped.
+// The VRRP header on its own: length, version, type, authentication type,
+// and the length against the count of addresses.
+static __always_inline int check_header(struct xvrrp_pkt *p)
+{
+	__u32 vlen = p->vlen;
 	if (vlen < 8 || vlen > XVRRP_MAX_VRRP_LEN)
-		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
-	if (vrrp + 8 > data_end)
-		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
-	__u8 *v = vrrp;
+		return XVRRP_REASON_BAD_LENGTH;
+	if (p->vrrp + 8 > p->data_end)
+		return XVRRP_REASON_BAD_LENGTH;
+	__u8 *v = p->vrrp;
 	__u8 version = v[0] >> 4;
-	__u8 vrid = v[1];
-	__u32 naddr = v[3];
 
 	// RFC 5798 §7.1 / RFC 3768 §7.1: version must be 3 (or 2), type 1.
 	// VRRPv2 (RFC 3768) exists only for IPv4.
-	if (version != 3 && !(version == 2 && family == XVRRP_FAMILY_IPV4))
-		return count(XVRRP_REASON_BAD_VERSION, XDP_DROP);
+	if (version != 3 && !(version == 2 && p->family == XVRRP_FAMILY_IPV4))
+		return XVRRP_REASON_BAD_VERSION;
 	if ((v[0] & 0x0f) != XVRRP_ADVERT_TYPE)
-		return count(XVRRP_REASON_BAD_TYPE, XDP_DROP);
+		return XVRRP_REASON_BAD_TYPE;
 	// RFC 3768 §5.3.6: an unknown authentication type is discarded; 1
 	// (simple password) and 2 (AH) are RFC 2338's, still sent by
 	// keepalived. Whether the password matches is the daemon's check.
 	if (version == 2 && v[4] > 2)
-		return count(XVRRP_REASON_BAD_AUTH_TYPE, XDP_DROP);
+		return XVRRP_REASON_BAD_AUTH_TYPE;
 
 	// RFC 5798 §7.1 / RFC 3768 §7.1: the length must match the count of
 	// addresses; v2 carries 8 bytes of authentication data after them
 	// (RFC 3768 §5.3.10). Like keepalived, the match is exact.
-	__u32 want = 8 + naddr * (family == XVRRP_FAMILY_IPV4 ? 4 : 16) + (version == 2 ? 8 : 0);
+	__u32 want = 8 + (__u32)v[3] * (p->family == XVRRP_FAMILY_IPV4 ? 4 : 16) + (version == 2 ? 8 : 0);
 	if (vlen != want)
-		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+		return XVRRP_REASON_BAD_LENGTH;
+	return XVRRP_NEXT;
+}
 
-	struct xvrrp_instance_key ikey = {
-		.ifindex = ctx->ingress_ifindex,
-		.vrid = vrid,
-		.family = family,
-		._pad = 0,
-	};
-	struct xvrrp_policy *pol = bpf_map_lookup_elem(&instances, &ikey);
-	if (!pol) {
-		// RFC 5798 §7.1: a VRID not configured here is discarded by
-		// us, but another VRRP cluster may share the LAN, so the
-		// stack still gets it unless the interface says otherwise.
-		if (xvrrp_drop_unknown_vrid)
-			return count(XVRRP_REASON_UNKNOWN_VRID, XDP_DROP);
-		return count(XVRRP_REASON_UNKNOWN_VRID, XDP_PASS);
-	}
-	if (version != pol->version)
-		return count(XVRRP_REASON_BAD_VERSION, XDP_DROP);
+// The instance the advert is for, and what its policy says of version,
+// TTL, destination and source.
+static __always_inline int check_instance(struct xvrrp_pkt *p)
+{
+	__u8 *v = p->vrrp;
+	p->ikey.ifindex = p->ifindex;
+	p->ikey.vrid = v[1];
+	p->ikey.family = p->family;
+	p->ikey._pad = 0;
+	struct xvrrp_policy *pol = bpf_map_lookup_elem(&instances, &p->ikey);
+	// RFC 5798 §7.1: a VRID not configured here is discarded by us, but
+	// another VRRP cluster may share the LAN: the verdict (xvrrp_drops)
+	// is the interface's choice.
+	if (!pol)
+		return XVRRP_REASON_UNKNOWN_VRID;
+	p->pol = pol;
+	if ((v[0] >> 4) != pol->version)
+		return XVRRP_REASON_BAD_VERSION;
 
 	// RFC 5798 §7.1 / RFC 3768 §7.1: TTL/hop limit must be 255; the
 	// policy relaxes it for unicast peers (keepalived min_ttl/max_ttl).
-	if (ttl < pol->min_ttl || ttl > pol->max_ttl)
-		return count(XVRRP_REASON_BAD_TTL, XDP_DROP);
+	if (p->ttl < pol->min_ttl || p->ttl > pol->max_ttl)
+		return XVRRP_REASON_BAD_TTL;
 
 	// RFC 5798 §5.1.1.2 / §5.1.2.2: multicast instances receive on their
 	// group (224.0.0.18 / ff02::12 unless keepalived's vrrp_mcast_group4/6
@@ -511,59 +561,66 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	// a unicast address, and only from a configured peer.
 	__u32 npeers = pol->peer_count;
 	if (npeers == 0) {
-		if (!addr_eq(dst, pol->group))
-			return count(XVRRP_REASON_BAD_DESTINATION, XDP_DROP);
-	} else {
-		if (is_multicast(dst, family))
-			return count(XVRRP_REASON_BAD_DESTINATION, XDP_DROP);
-		int ok = 0;
-#pragma unroll
-		for (int i = 0; i < XVRRP_MAX_PEERS; i++) {
-			if (i < npeers && addr_eq(src, pol->peers[i]))
-				ok = 1;
-		}
-		if (!ok)
-			return count(XVRRP_REASON_PEER_NOT_ALLOWED, XDP_DROP);
+		if (!addr_eq(p->dst, pol->group))
+			return XVRRP_REASON_BAD_DESTINATION;
+		return XVRRP_NEXT;
 	}
+	if (is_multicast(p->dst, p->family))
+		return XVRRP_REASON_BAD_DESTINATION;
+	int ok = 0;
+#pragma unroll
+	for (int i = 0; i < XVRRP_MAX_PEERS; i++) {
+		if (i < npeers && addr_eq(p->src, pol->peers[i]))
+			ok = 1;
+	}
+	if (!ok)
+		return XVRRP_REASON_PEER_NOT_ALLOWED;
+	return XVRRP_NEXT;
+}
 
-	// Checksum (RFC 5798 §5.2.8 with the pseudo-header of RFC 8200 §8.1 /
-	// RFC 768; RFC 3768 §5.3.8 over the VRRP packet alone). Sum the VRRP
-	// bytes once, then try the variants the policy allows. The length is
-	// a multiple of 4 (checked above), so 32-bit words cover it.
+// Checksum (RFC 5798 §5.2.8 with the pseudo-header of RFC 8200 §8.1 /
+// RFC 768; RFC 3768 §5.3.8 over the VRRP packet alone). Sum the VRRP bytes
+// once, then try the variants the policy allows. The length is a multiple
+// of 4 (check_header), so 32-bit words cover it.
+static __always_inline int check_checksum(struct xvrrp_pkt *p)
+{
+	const struct xvrrp_policy *pol = p->pol;
+	void *vrrp = p->vrrp;
+	__u32 vlen = p->vlen;
 	__u64 sum = 0;
 	__u32 nwords = vlen / 4;
 	for (__u32 i = 0; i < XVRRP_MAX_VRRP_LEN / 4; i++) {
 		if (i >= nwords)
 			break;
 		__u32 *w = vrrp + i * 4;
-		if ((void *)(w + 1) > data_end)
+		if ((void *)(w + 1) > p->data_end)
 			break; // cannot happen (bounded above); tells the verifier
 		sum += *w;
 	}
 	int csum_ok;
 	// keepalived applies v3_checksum_as_v2 and the legacy unicast form to
 	// IPv4 only; IPv6 always uses the pseudo-header.
-	if (version == 2 || (pol->checksum_as_v2 && family == XVRRP_FAMILY_IPV4)) {
+	if ((*(__u8 *)vrrp >> 4) == 2 || (pol->checksum_as_v2 && p->family == XVRRP_FAMILY_IPV4)) {
 		csum_ok = fold16(sum) == 0xffff;
 	} else {
 		__u64 ps = sum;
-		if (family == XVRRP_FAMILY_IPV4) {
-			ps += *(__u32 *)src;
+		if (p->family == XVRRP_FAMILY_IPV4) {
+			ps += *(__u32 *)p->src;
 			ps += bpf_htonl((XVRRP_IPPROTO_VRRP << 16) | vlen);
 		} else {
-			const __u32 *s = (const __u32 *)src;
+			const __u32 *s = (const __u32 *)p->src;
 			ps += (__u64)s[0] + s[1] + s[2] + s[3];
 			ps += bpf_htonl(vlen) + bpf_htonl(XVRRP_IPPROTO_VRRP);
 		}
 		__u64 with_dst = ps;
-		if (family == XVRRP_FAMILY_IPV4) {
-			with_dst += *(__u32 *)dst;
+		if (p->family == XVRRP_FAMILY_IPV4) {
+			with_dst += *(__u32 *)p->dst;
 		} else {
-			const __u32 *d = (const __u32 *)dst;
+			const __u32 *d = (const __u32 *)p->dst;
 			with_dst += (__u64)d[0] + d[1] + d[2] + d[3];
 		}
 		csum_ok = fold16(with_dst) == 0xffff;
-		if (!csum_ok && pol->legacy_unicast_checksum && family == XVRRP_FAMILY_IPV4) {
+		if (!csum_ok && pol->legacy_unicast_checksum && p->family == XVRRP_FAMILY_IPV4) {
 			// keepalived <= 1.3.6 built unicast v3 checksums with
 			// 224.0.0.18 as the pseudo-header destination; keepalived
 			// still accepts them (vrrp.c, vrrp_check_packet).
@@ -572,102 +629,127 @@ int xvrrp_xdp(struct xdp_md *ctx)
 		}
 	}
 	if (!csum_ok)
-		return count(XVRRP_REASON_BAD_CHECKSUM, XDP_DROP);
+		return XVRRP_REASON_BAD_CHECKSUM;
+	return XVRRP_NEXT;
+}
 
-	int verdict = xvrrp_consume_accepted ? XDP_DROP : XDP_PASS;
-	__u64 now = bpf_ktime_get_ns();
-	int master = from_master(pol, src);
-
-	// RFC 5798 §6.4.2: a repeat of the followed master's advert only
-	// restarts the backup's Master_Down_Timer; record when it came (see
-	// struct xvrrp_heard). Before the rate limits: a repeat costs the
-	// daemon nothing, so spoofed copies of it need no bucket, and they
-	// leave the master's bucket to the master's other adverts.
-	__u32 slot = pol->slot;
+// RFC 5798 §6.4.2: a repeat of the followed master's advert only restarts
+// the backup's Master_Down_Timer; record when it came (see struct
+// xvrrp_heard). Before the rate limits: a repeat costs the daemon nothing,
+// so spoofed copies of it need no bucket, and they leave the master's
+// bucket to the master's other adverts. While the master repeats on time,
+// other sources are dropped.
+static __always_inline int follow_master(struct xvrrp_pkt *p)
+{
+	__u32 slot = p->pol->slot;
 	struct xvrrp_heard *h = bpf_map_lookup_elem(&heard, &slot);
-	if (h && h->master_hdr) {
-		if (master) {
-			__u64 got;
-			__builtin_memcpy(&got, v, sizeof(got));
-			if (got == h->master_hdr) {
-				// One flow lands on one RX queue: one writer, as for the
-				// buckets; a lost race loses one count, never a time.
-				h->last_ns = now;
-				h->count += 1;
-				return count(XVRRP_REASON_MASTER_REPEAT, verdict);
-			}
-		} else if (h->last_ns && now - h->last_ns < h->on_time_ns) {
-			// last_ns 0: no repeat yet. Not "0 ns after boot", which on a
-			// machine up for less than the window would look on time.
-			return count(XVRRP_REASON_MASTER_ON_TIME, XDP_DROP);
-		}
+	if (!h || !h->master_hdr)
+		return XVRRP_NEXT;
+	if (p->master) {
+		__u64 got;
+		__builtin_memcpy(&got, p->vrrp, sizeof(got));
+		if (got != h->master_hdr)
+			return XVRRP_NEXT;
+		// One flow lands on one RX queue: one writer, as for the
+		// buckets; a lost race loses one count, never a time.
+		h->last_ns = p->now;
+		h->count += 1;
+		return XVRRP_REASON_MASTER_REPEAT;
 	}
+	// last_ns 0: no repeat yet. Not "0 ns after boot", which on a machine
+	// up for less than the window would look on time.
+	if (h->last_ns && p->now - h->last_ns < h->on_time_ns)
+		return XVRRP_REASON_MASTER_ON_TIME;
+	return XVRRP_NEXT;
+}
 
-	// Rate limits come before the ring reservation so a flood costs the
-	// ring nothing. The master the daemon follows has its own bucket in
-	// the policy and skips the aggregate. For any other source, a known
-	// one with an empty bucket is dropped without touching the aggregate;
-	// a new source is only inserted when the aggregate has a token, so a
-	// spoofed-source flood churns the LRU no faster than the aggregate
-	// rate.
-	if (master) {
+// Rate limits come before the ring reservation so a flood costs the ring
+// nothing. The master the daemon follows has its own bucket in the policy
+// and skips the aggregate. For any other source, a known one with an empty
+// bucket is dropped without touching the aggregate; a new source is only
+// inserted when the aggregate has a token, so a spoofed-source flood churns
+// the LRU no faster than the aggregate rate.
+static __always_inline int admit(struct xvrrp_pkt *p)
+{
+	struct xvrrp_policy *pol = p->pol;
+	__u64 now = p->now;
+	if (p->master) {
 		if (!bucket_refill(&pol->master_bucket, now, pol->src_rate, pol->src_burst))
-			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
+			return XVRRP_REASON_RATE_LIMITED_SOURCE;
 		pol->master_bucket.nanotokens -= XVRRP_NS_PER_SEC;
-	} else {
-		struct xvrrp_rate_key rkey = {};
-		rkey.instance = ikey;
-		__builtin_memcpy(rkey.src, src, 16);
-		struct xvrrp_bucket *sb = bpf_map_lookup_elem(&rate_src, &rkey);
-		if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
-			return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
-		if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
-			return count(XVRRP_REASON_RATE_LIMITED_INSTANCE, XDP_DROP);
-		pol->aggregate.nanotokens -= XVRRP_NS_PER_SEC;
-		if (sb) {
-			sb->nanotokens -= XVRRP_NS_PER_SEC;
-		} else {
-			if (pol->src_burst == 0)
-				return count(XVRRP_REASON_RATE_LIMITED_SOURCE, XDP_DROP);
-			struct xvrrp_bucket nb = {
-				.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC,
-				.last_ns = now,
-			};
-			bpf_map_update_elem(&rate_src, &rkey, &nb, BPF_ANY);
-		}
+		return XVRRP_NEXT;
 	}
+	struct xvrrp_rate_key rkey = {};
+	rkey.instance = p->ikey;
+	__builtin_memcpy(rkey.src, p->src, 16);
+	struct xvrrp_bucket *sb = bpf_map_lookup_elem(&rate_src, &rkey);
+	if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
+		return XVRRP_REASON_RATE_LIMITED_SOURCE;
+	if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
+		return XVRRP_REASON_RATE_LIMITED_INSTANCE;
+	pol->aggregate.nanotokens -= XVRRP_NS_PER_SEC;
+	if (sb) {
+		sb->nanotokens -= XVRRP_NS_PER_SEC;
+		return XVRRP_NEXT;
+	}
+	if (pol->src_burst == 0)
+		return XVRRP_REASON_RATE_LIMITED_SOURCE;
+	struct xvrrp_bucket nb = {
+		.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC,
+		.last_ns = now,
+	};
+	bpf_map_update_elem(&rate_src, &rkey, &nb, BPF_ANY);
+	return XVRRP_NEXT;
+}
 
-	__u32 off = vrrp - data;
+// Copies len packet bytes from off into dst with the hook's helper; hook is
+// a constant after inlining, so each program holds only its own helper.
+static __always_inline long load_bytes(const struct xvrrp_pkt *p, enum xvrrp_hook hook, __u32 off, void *dst, __u32 len)
+{
+	if (hook == XVRRP_HOOK_XDP)
+		return bpf_xdp_load_bytes(p->ctx, off, dst, len);
+	return bpf_skb_load_bytes(p->ctx, off, dst, len);
+}
+
+// The accepted advert goes to the daemon through the ring.
+static __always_inline int emit(struct xvrrp_pkt *p, enum xvrrp_hook hook)
+{
+	__u32 off = p->vrrp - p->data;
+	__u32 vlen = p->vlen;
+	// Cannot happen (check_header bounds it); tells the verifier, which
+	// no longer knows the bounds of a value reloaded from the context.
+	if (vlen < 8 || vlen > XVRRP_MAX_VRRP_LEN)
+		return XVRRP_REASON_BAD_LENGTH;
 	struct xvrrp_event *e;
-	int err;
+	long err;
 	if (vlen <= XVRRP_SMALL_PAYLOAD) {
 		struct xvrrp_event_small *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 		if (!s)
-			return count(XVRRP_REASON_RING_FULL, verdict);
-		err = bpf_xdp_load_bytes(ctx, off, s->payload, vlen);
+			return XVRRP_REASON_RING_FULL;
+		err = load_bytes(p, hook, off, s->payload, vlen);
 		e = &s->hdr;
 	} else {
 		struct xvrrp_event_large *l = bpf_ringbuf_reserve(&events, sizeof(*l), 0);
 		if (!l)
-			return count(XVRRP_REASON_RING_FULL, verdict);
-		err = bpf_xdp_load_bytes(ctx, off, l->payload, vlen);
+			return XVRRP_REASON_RING_FULL;
+		err = load_bytes(p, hook, off, l->payload, vlen);
 		e = &l->hdr;
 	}
 	if (err) {
 		// Cannot happen: the bytes were read above. Never hand the
 		// daemon a half-filled record.
 		bpf_ringbuf_discard(e, 0);
-		return count(XVRRP_REASON_BAD_LENGTH, XDP_DROP);
+		return XVRRP_REASON_BAD_LENGTH;
 	}
-	e->timestamp_ns = now;
-	e->ifindex = ikey.ifindex;
-	e->vlan = vlan;
-	e->vlan_inner = vlan_inner;
-	__builtin_memcpy(e->src, src, 16);
-	__builtin_memcpy(e->dst, dst, 16);
+	e->timestamp_ns = p->now;
+	e->ifindex = p->ifindex;
+	e->vlan = p->vlan;
+	e->vlan_inner = p->vlan_inner;
+	__builtin_memcpy(e->src, p->src, 16);
+	__builtin_memcpy(e->dst, p->dst, 16);
 	e->length = vlen;
-	e->family = family;
-	e->ttl = ttl;
+	e->family = p->family;
+	e->ttl = p->ttl;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	// Flags 0: the kernel wakes the reader only when it has caught up
 	// with the producer, so a busy reader gets no wakeup per record; a
@@ -675,5 +757,114 @@ int xvrrp_xdp(struct xdp_md *ctx)
 	__u32 zero = 0;
 	struct xvrrp_ring_ctl *rc = bpf_map_lookup_elem(&ring_ctl, &zero);
 	bpf_ringbuf_submit(e, rc && rc->reader_polls ? BPF_RB_NO_WAKEUP : 0);
-	return count(XVRRP_REASON_ACCEPTED, verdict);
+	return XVRRP_REASON_ACCEPTED;
+}
+
+// The stages after parse_frame, in order, for a frame that is IP protocol
+// 112. Returns the frame's reason.
+static __always_inline int receive(struct xvrrp_pkt *p, enum xvrrp_hook hook)
+{
+	int r = check_header(p);
+	if (r != XVRRP_NEXT)
+		return r;
+	r = check_instance(p);
+	if (r != XVRRP_NEXT)
+		return r;
+	r = check_checksum(p);
+	if (r != XVRRP_NEXT)
+		return r;
+	p->now = bpf_ktime_get_ns();
+	p->master = from_master(p->pol, p->src);
+	r = follow_master(p);
+	if (r != XVRRP_NEXT)
+		return r;
+	r = admit(p);
+	if (r != XVRRP_NEXT)
+		return r;
+	return emit(p, hook);
+}
+
+// Counts the frame under its reason; every frame moves exactly one counter.
+static __always_inline void count(int reason)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&stats, &zero);
+	if (n && reason >= 0 && reason < XVRRP_REASON_MAX)
+		n[reason] += 1; // per-CPU: no atomic needed
+}
+
+// Whether the frame is dropped, by reason; the one home of the verdicts of
+// both hooks. Everything that is not an advert, and adverts for VRIDs not
+// configured here (another VRRP cluster may share the LAN), reach the stack
+// unless the interface says otherwise; accepted adverts and the master's
+// repeats too, so tcpdump and keepalived's habits keep working, unless the
+// interface consumes them; everything else is IP protocol 112 junk.
+static __always_inline int drops(int reason)
+{
+	switch (reason) {
+	case XVRRP_REASON_NOT_VRRP:
+		return 0;
+	case XVRRP_REASON_UNKNOWN_VRID:
+		return xvrrp_drop_unknown_vrid;
+	case XVRRP_REASON_ACCEPTED:
+	case XVRRP_REASON_RING_FULL:
+	case XVRRP_REASON_MASTER_REPEAT:
+		return xvrrp_consume_accepted;
+	}
+	return 1;
+}
+
+SEC("xdp")
+int xvrrp_xdp(struct xdp_md *ctx)
+{
+	struct xvrrp_pkt p = {
+		.ctx = ctx,
+		.data = (void *)(long)ctx->data,
+		.data_end = (void *)(long)ctx->data_end,
+		.ifindex = ctx->ingress_ifindex,
+	};
+	int r = parse_frame(&p);
+	if (r == XVRRP_NEXT)
+		r = receive(&p, XVRRP_HOOK_XDP);
+	count(r);
+	return drops(r) ? XDP_DROP : XDP_PASS;
+}
+
+// TCX ingress (Linux 6.6): the same stages on the skb, before netfilter as
+// XDP is. A frame passed goes on to the next program on the interface
+// (TCX_NEXT), not straight to the stack (TC_ACT_OK would be TCX_PASS, which
+// ends the chain): xvrrp only ever decides about IP protocol 112 and must
+// not hide the rest from the programs after it.
+SEC("tcx/ingress")
+int xvrrp_tcx(struct __sk_buff *skb)
+{
+	struct xvrrp_pkt p = {
+		.ctx = skb,
+		.data = (void *)(long)skb->data,
+		.data_end = (void *)(long)skb->data_end,
+		.ifindex = skb->ifindex,
+	};
+	// The stack takes the outer tag off before TC runs (skb_vlan_untag):
+	// it is the outer VLAN of the event, as XDP reads it from the frame.
+	if (skb->vlan_present) {
+		p.vlan = skb->vlan_tci & 0x0fff;
+		p.ntags = 1;
+	}
+	int r = parse_frame(&p);
+	if (p.truncated && skb->data_end - skb->data < skb->len) {
+		// Headers beyond the linear part of a non-linear skb: make it
+		// linear (adverts are one small frame) and parse again. Only
+		// frames cut short pay for this.
+		if (bpf_skb_pull_data(skb, 0) == 0) {
+			p.data = (void *)(long)skb->data;
+			p.data_end = (void *)(long)skb->data_end;
+			p.ntags = skb->vlan_present ? 1 : 0;
+			p.truncated = 0;
+			r = parse_frame(&p);
+		}
+	}
+	if (r == XVRRP_NEXT)
+		r = receive(&p, XVRRP_HOOK_TC);
+	count(r);
+	return drops(r) ? XVRRP_TCX_DROP : XVRRP_TCX_NEXT;
 }

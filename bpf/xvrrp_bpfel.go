@@ -154,6 +154,7 @@ const (
 	XvrrpMapRateSrc              = "rate_src"
 	XvrrpMapRingCtl              = "ring_ctl"
 	XvrrpMapStats                = "stats"
+	XvrrpProgXvrrpTcx            = "xvrrp_tcx"
 	XvrrpProgXvrrpXdp            = "xvrrp_xdp"
 	XvrrpVarXvrrpBtfEvent        = "xvrrp_btf_event"
 	XvrrpVarXvrrpBtfFamily       = "xvrrp_btf_family"
@@ -207,6 +208,7 @@ type XvrrpSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvrrpProgramSpecs struct {
+	XvrrpTcx *ebpf.ProgramSpec `ebpf:"xvrrp_tcx"`
 	XvrrpXdp *ebpf.ProgramSpec `ebpf:"xvrrp_xdp"`
 }
 
@@ -293,11 +295,13 @@ type XvrrpVariables struct {
 //
 // It can be passed to LoadXvrrpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvrrpPrograms struct {
+	XvrrpTcx *ebpf.Program `ebpf:"xvrrp_tcx"`
 	XvrrpXdp *ebpf.Program `ebpf:"xvrrp_xdp"`
 }
 
 func (p *XvrrpPrograms) Close() error {
 	return _XvrrpClose(
+		p.XvrrpTcx,
 		p.XvrrpXdp,
 	)
 }

@@ -19,13 +19,14 @@ import (
 	"github.com/xvrrp/xvrrp/bpf"
 )
 
-// AttachMode says how XDP runs on an interface.
+// AttachMode says how the receive program runs on an interface.
 type AttachMode int
 
 const (
 	ModeNone    AttachMode = iota // not attached
-	ModeNative                    // in the driver (XDP_FLAGS_DRV_MODE)
-	ModeGeneric                   // after the skb is built (XDP_FLAGS_SKB_MODE)
+	ModeNative                    // XDP in the driver (XDP_FLAGS_DRV_MODE)
+	ModeGeneric                   // XDP after the skb is built (XDP_FLAGS_SKB_MODE)
+	ModeTCX                       // TCX ingress (Linux 6.6), first of the interface's TCX programs
 )
 
 func (m AttachMode) String() string {
@@ -34,9 +35,59 @@ func (m AttachMode) String() string {
 		return "native"
 	case ModeGeneric:
 		return "generic"
+	case ModeTCX:
+		return "tcx"
 	}
 	return "none"
 }
+
+// Hook chooses where Attach runs the receive program (Options.Attach).
+// Both hooks run before netfilter, so a firewall dropping VRRP cannot hide
+// adverts from xvrrpd on either.
+type Hook int
+
+const (
+	// HookAuto: XDP (native, else generic) when the interface's XDP slot is
+	// free, TCX ingress when another program holds it. It never detaches
+	// or replaces a program xvrrp does not own.
+	HookAuto Hook = iota
+	// HookXDP: XDP only; an interface whose XDP slot is taken fails.
+	HookXDP
+	// HookTCX: TCX ingress only.
+	HookTCX
+)
+
+func (h Hook) String() string {
+	switch h {
+	case HookXDP:
+		return "xdp"
+	case HookTCX:
+		return "tcx"
+	}
+	return "auto"
+}
+
+// ParseHook reads auto, xdp or tcx (xvrrpd --attach).
+func ParseHook(s string) (Hook, error) {
+	for _, h := range []Hook{HookAuto, HookXDP, HookTCX} {
+		if s == h.String() {
+			return h, nil
+		}
+	}
+	return HookAuto, fmt.Errorf("attach mode %q: use auto, xdp or tcx", s)
+}
+
+// ErrXDPSlotTaken is wrapped by Attach's error when another program holds
+// the interface's XDP slot and the Dataplane may only use XDP (HookXDP).
+var ErrXDPSlotTaken = errors.New("the interface already has another XDP program: run xvrrpd with --attach auto or --attach tcx to receive on TCX ingress beside it, or remove it (ip link set dev <ifname> xdp off) if nothing needs it")
+
+// Pin names of the two kinds of link under <PinDir>/<ifname>: "link" (the
+// XDP link, the name of earlier versions, so an upgrade takes it over) and
+// "tcx".
+const (
+	pinXDP = "link"
+	pinTCX = "tcx"
+)
 
 // IfaceOptions are per-interface choices, fixed into the program copy that
 // runs on the interface. Attach again with other options to change them: the
@@ -50,6 +101,22 @@ type IfaceOptions struct {
 	ConsumeAccepted bool
 }
 
+// hook is where a program copy runs: the XDP hook or TCX ingress. Both are
+// entry points of the same C source over the same stages.
+type hook int
+
+const (
+	hookXDP hook = iota
+	hookTCX
+)
+
+func (h hook) String() string {
+	if h == hookTCX {
+		return "TCX"
+	}
+	return "XDP"
+}
+
 // ifaceProg is one program copy with its own counters: attached to an
 // interface (link set) or only used by RunFrame (a probe).
 type ifaceProg struct {
@@ -59,6 +126,7 @@ type ifaceProg struct {
 	prog  *ebpf.Program
 	stats *ebpf.Map
 	link  link.Link
+	hook  hook
 	mode  AttachMode
 	dir   string // <PinDir>/<ifname>, "" for probes
 }
@@ -76,13 +144,13 @@ func (p *ifaceProg) detach() error {
 	var errs []error
 	if p.link != nil {
 		if err := p.link.Unpin(); err != nil {
-			errs = append(errs, fmt.Errorf("unpin XDP link of %s: %w", p.name, err))
+			errs = append(errs, fmt.Errorf("unpin %s link of %s: %w", p.hook, p.name, err))
 		}
 	}
 	if err := p.stats.Unpin(); err != nil {
 		errs = append(errs, fmt.Errorf("unpin counters of %s: %w", p.name, err))
 	}
-	p.close() // closing the last reference to the link detaches XDP
+	p.close() // closing the last reference to the link detaches the program
 	if p.dir != "" {
 		if err := os.RemoveAll(p.dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", p.dir, err))
@@ -93,7 +161,7 @@ func (p *ifaceProg) detach() error {
 
 // loadProg loads a program copy for one interface with the shared maps and
 // the given counters map.
-func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map) (*ebpf.Program, error) {
+func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map, h hook) (*ebpf.Program, error) {
 	spec := d.spec.Copy()
 	for name, v := range map[string]bool{
 		bpf.XvrrpVarXvrrpDropUnknownVrid: o.DropUnknownVRID,
@@ -109,26 +177,41 @@ func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map) (*ebpf.Program, er
 	}
 	repl := d.shared.replacements()
 	repl[bpf.XvrrpMapStats] = stats
-	var objs bpf.XvrrpPrograms
-	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
+	// Only the hook's entry point is loaded: the other one would cost a
+	// verification and a program nobody runs.
+	objs := struct {
+		XDP *ebpf.Program `ebpf:"xvrrp_xdp"`
+	}{}
+	objsTC := struct {
+		TCX *ebpf.Program `ebpf:"xvrrp_tcx"`
+	}{}
+	var dst any = &objs
+	if h == hookTCX {
+		dst = &objsTC
+	}
+	if err := spec.LoadAndAssign(dst, &ebpf.CollectionOptions{MapReplacements: repl}); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("kernel verifier rejected the XDP program (report this with the kernel version): %+v", ve)
+			return nil, fmt.Errorf("kernel verifier rejected the %s program (report this with the kernel version): %+v", h, ve)
 		}
-		return nil, fmt.Errorf("load XDP program: %w", explainErrno(err))
+		return nil, fmt.Errorf("load %s program: %w", h, explainErrno(err))
 	}
-	return objs.XvrrpXdp, nil
+	if h == hookTCX {
+		return objsTC.TCX, nil
+	}
+	return objs.XDP, nil
 }
 
-// Attach runs the XDP program on the interface named ifname (in the
-// caller's network namespace), natively when the driver supports it and
-// generically otherwise, and reports which. Attaching an interface that is
-// already attached (by this Dataplane or, pinned, by a previous run)
-// replaces the program atomically: no frame goes unfiltered.
+// Attach runs the receive program on the interface named ifname (in the
+// caller's network namespace) on the hook Options.Attach allows: XDP,
+// natively when the driver supports it and generically otherwise, or TCX
+// ingress; it reports which. Attaching an interface that is already
+// attached (by this Dataplane or, pinned, by a previous run) replaces the
+// program atomically: no frame goes unfiltered.
 func (d *Dataplane) Attach(ifname string, o IfaceOptions) (AttachMode, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return ModeNone, fmt.Errorf("attach xdp to %s: no interface named %s in this network namespace: %w", ifname, ifname, err)
+		return ModeNone, fmt.Errorf("attach to %s: no interface named %s in this network namespace: %w", ifname, ifname, err)
 	}
 	return d.attach(ifi, o)
 }
@@ -138,14 +221,43 @@ func (d *Dataplane) Attach(ifname string, o IfaceOptions) (AttachMode, error) {
 // what Detach, Mode and Counters take, and under which its pins live.
 func (d *Dataplane) AttachIndex(index int, o IfaceOptions) (string, AttachMode, error) {
 	if index <= 0 {
-		return "", ModeNone, fmt.Errorf("attach xdp to interface index %d: an interface index is positive", index)
+		return "", ModeNone, fmt.Errorf("attach to interface index %d: an interface index is positive", index)
 	}
 	ifi, err := net.InterfaceByIndex(index)
 	if err != nil {
-		return "", ModeNone, fmt.Errorf("attach xdp to interface index %d: no interface with that index in this network namespace: %w", index, err)
+		return "", ModeNone, fmt.Errorf("attach to interface index %d: no interface with that index in this network namespace: %w", index, err)
 	}
 	mode, err := d.attach(ifi, o)
 	return ifi.Name, mode, err
+}
+
+// ownPinnedLink opens the link a previous run pinned under dir for hook h
+// on the interface with the given index, if there is one. One left by an
+// interface of the same name that is gone is unpinned: it filters nothing.
+func ownPinnedLink(dir string, h hook, index int) link.Link {
+	name := pinXDP
+	if h == hookTCX {
+		name = pinTCX
+	}
+	l, err := link.LoadPinnedLink(filepath.Join(dir, name), nil)
+	if err != nil {
+		return nil
+	}
+	info, err := l.Info()
+	var on uint32
+	if err == nil {
+		if x := info.XDP(); x != nil {
+			on = x.Ifindex
+		} else if t := info.TCX(); t != nil {
+			on = t.Ifindex
+		}
+	}
+	if on != uint32(index) {
+		_ = l.Unpin()
+		l.Close()
+		return nil
+	}
+	return l
 }
 
 func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, error) {
@@ -157,90 +269,156 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 	}
 	dir := filepath.Join(d.pinDir, PinName(ifname))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return ModeNone, fmt.Errorf("attach xdp to %s: create %s: %w", ifname, dir, err)
+		return ModeNone, fmt.Errorf("attach to %s: create %s: %w", ifname, dir, err)
 	}
 	old := d.ifaces[ifname]
 	if old != nil && old.index != ifi.Index {
-		// The name now belongs to another interface (the one attached was
-		// deleted and re-created, or renamed away and another renamed to
-		// it): the old link is defunct or on an interface no longer
-		// served. Forget it, pins included, and attach afresh.
-		delete(d.ifaces, ifname)
-		_ = old.detach()
-		old = nil
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return ModeNone, fmt.Errorf("attach xdp to %s: create %s: %w", ifname, dir, err)
+		// The interface was re-created: the old link's device is gone.
+		// Its counters stay pinned and carry on below.
+		if old.link != nil {
+			_ = old.link.Unpin()
 		}
+		old.close()
+		delete(d.ifaces, ifname)
+		old = nil
 	}
 	var stats *ebpf.Map
 	var err error
-	if old != nil && old.index == ifi.Index {
+	if old != nil {
 		stats, err = old.stats.Clone()
 	} else {
 		stats, err = openPinnedMap(d.spec.Maps[bpf.XvrrpMapStats], filepath.Join(dir, bpf.XvrrpMapStats))
 	}
 	if err != nil {
-		return ModeNone, fmt.Errorf("attach xdp to %s: %w", ifname, err)
+		return ModeNone, fmt.Errorf("attach to %s: %w", ifname, err)
 	}
-	prog, err := d.loadProg(o, stats)
-	if err != nil {
-		stats.Close()
-		return ModeNone, fmt.Errorf("attach xdp to %s: %w", ifname, err)
-	}
-	p := &ifaceProg{name: ifname, index: ifi.Index, opts: o, prog: prog, stats: stats, dir: dir}
+	p := &ifaceProg{name: ifname, index: ifi.Index, opts: o, stats: stats, dir: dir}
 
-	linkPin := filepath.Join(dir, "link")
-	if old != nil && old.index == ifi.Index {
-		if err := old.link.Update(prog); err != nil {
-			p.close()
-			return ModeNone, fmt.Errorf("replace xdp program on %s: %w", ifname, err)
+	// Which hook: the one already in use by this Dataplane or a previous
+	// run (its link is swapped, atomically), else the first Options.Attach
+	// allows that works.
+	var taken link.Link
+	switch {
+	case old != nil:
+		p.hook = old.hook
+	default:
+		for _, h := range d.hooks() {
+			if l := ownPinnedLink(dir, h, ifi.Index); l != nil {
+				p.hook, taken = h, l
+				break
+			}
 		}
-		p.link, old.link = old.link, nil
-		old.close()
-	} else if l, err := loadPinnedLinkOn(linkPin, ifi.Index); err == nil {
-		// A previous run's link: swap the program under it.
-		if err := l.Update(prog); err != nil {
-			l.Close()
-			p.close()
-			return ModeNone, fmt.Errorf("replace pinned xdp program on %s: %w", ifname, err)
-		}
-		p.link = l
-	} else {
-		l, err := attachXDP(prog, ifi.Index)
-		if err != nil {
-			p.close()
-			return ModeNone, fmt.Errorf("attach xdp to %s: %w", ifname, err)
-		}
-		if err := l.Pin(linkPin); err != nil {
-			l.Close()
-			p.close()
-			return ModeNone, fmt.Errorf("attach xdp to %s: pin link at %s: %w", ifname, linkPin, err)
-		}
-		p.link = l
 	}
-	p.mode = queryMode(ifi.Index)
+	if old != nil || taken != nil {
+		if p.prog, err = d.loadProg(o, stats, p.hook); err != nil {
+			if taken != nil {
+				taken.Close()
+			}
+			stats.Close()
+			return ModeNone, fmt.Errorf("attach to %s: %w", ifname, err)
+		}
+		l := taken
+		if old != nil {
+			l = old.link
+		}
+		if err := l.Update(p.prog); err != nil {
+			if taken != nil {
+				taken.Close()
+			}
+			p.close()
+			return ModeNone, fmt.Errorf("replace the %s program on %s: %w", p.hook, ifname, err)
+		}
+		p.link = l
+		if old != nil {
+			old.link = nil
+			old.close()
+		}
+	} else if err := d.attachNew(p, ifi.Index); err != nil {
+		stats.Close()
+		return ModeNone, fmt.Errorf("attach to %s: %w", ifname, err)
+	}
+	// A pinned link of the hook this Dataplane may not use (an earlier
+	// run with another --attach) is xvrrp's own: it goes once the new one
+	// runs, so no frame goes unfiltered meanwhile.
+	for _, h := range []hook{hookXDP, hookTCX} {
+		if h == p.hook {
+			continue
+		}
+		if l := ownPinnedLink(dir, h, ifi.Index); l != nil {
+			_ = l.Unpin()
+			l.Close()
+		}
+	}
+	if p.hook == hookTCX {
+		p.mode = ModeTCX
+	} else {
+		p.mode = queryMode(ifi.Index)
+	}
 	d.ifaces[ifname] = p
 	return p.mode, nil
 }
 
-// loadPinnedLinkOn opens the XDP link pinned at pin if it still runs on the
-// interface with index ifindex. A link pinned for an interface that was
-// deleted (or for another interface that had the name) is unpinned and
-// reported as absent: updating it would attach nothing.
-func loadPinnedLinkOn(pin string, ifindex int) (link.Link, error) {
-	l, err := link.LoadPinnedLink(pin, nil)
-	if err != nil {
-		return nil, err
+// hooks lists the hooks Options.Attach allows, preferred first.
+func (d *Dataplane) hooks() []hook {
+	switch d.attachHook {
+	case HookXDP:
+		return []hook{hookXDP}
+	case HookTCX:
+		return []hook{hookTCX}
 	}
-	info, err := l.Info()
-	if err == nil {
-		if x := info.XDP(); x != nil && int(x.Ifindex) == ifindex {
-			return l, nil
+	return []hook{hookXDP, hookTCX}
+}
+
+// attachNew loads p's program for the first hook that attaches and pins
+// its link; it fills p.prog, p.link and p.hook, or closes what it loaded.
+func (d *Dataplane) attachNew(p *ifaceProg, index int) error {
+	var errs []error
+	for _, h := range d.hooks() {
+		prog, err := d.loadProg(p.opts, p.stats, h)
+		if err != nil {
+			return err
 		}
+		var l link.Link
+		pin := pinXDP
+		if h == hookTCX {
+			l, err = attachTCX(prog, index)
+			pin = pinTCX
+		} else {
+			l, err = attachXDP(prog, index)
+		}
+		if err != nil {
+			prog.Close()
+			if h == hookXDP && errors.Is(err, ErrXDPSlotTaken) && d.attachHook == HookAuto {
+				// Another program's slot: never ours to take. TCX next.
+				errs = append(errs, err)
+				continue
+			}
+			return errors.Join(append(errs, err)...)
+		}
+		if err := l.Pin(filepath.Join(p.dir, pin)); err != nil {
+			l.Close()
+			prog.Close()
+			return fmt.Errorf("pin link at %s: %w", filepath.Join(p.dir, pin), err)
+		}
+		p.prog, p.link, p.hook = prog, l, h
+		return nil
 	}
-	_ = l.Unpin()
-	l.Close()
-	return nil, fmt.Errorf("pinned link %s is not on interface index %d", pin, ifindex)
+	return errors.Join(errs...)
+}
+
+// attachTCX puts prog first among the interface's TCX ingress programs
+// (link.Head): xvrrp decides only about IP protocol 112 and hands every
+// other frame on unchanged (TCX_NEXT), so going first costs the programs
+// after it nothing, while a program before it could redirect or drop the
+// adverts (RFC 5798 §6.4.2: a backup that misses them takes over). A
+// program attached later with Head goes before it: that is its owner's
+// choice.
+func attachTCX(prog *ebpf.Program, index int) (link.Link, error) {
+	l, err := link.AttachTCX(link.TCXOptions{Program: prog, Interface: index, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()})
+	if err != nil {
+		return nil, fmt.Errorf("TCX ingress (needs Linux 6.6 or later): %w", explainErrno(err))
+	}
+	return l, nil
 }
 
 func attachXDP(prog *ebpf.Program, index int) (link.Link, error) {
@@ -248,12 +426,15 @@ func attachXDP(prog *ebpf.Program, index int) (link.Link, error) {
 	if errNative == nil {
 		return l, nil
 	}
+	if errors.Is(errNative, unix.EBUSY) || errors.Is(errNative, unix.EEXIST) {
+		return nil, fmt.Errorf("%w (%w)", ErrXDPSlotTaken, errNative)
+	}
 	l, errGeneric := link.AttachXDP(link.XDPOptions{Program: prog, Interface: index, Flags: link.XDPGenericMode})
 	if errGeneric == nil {
 		return l, nil
 	}
 	if errors.Is(errGeneric, unix.EBUSY) || errors.Is(errGeneric, unix.EEXIST) {
-		return nil, fmt.Errorf("the interface already has another XDP program (remove it: ip link set dev <ifname> xdp off): %w", errGeneric)
+		return nil, fmt.Errorf("%w (%w)", ErrXDPSlotTaken, errGeneric)
 	}
 	return nil, fmt.Errorf("native mode: %w; generic mode: %w", explainErrno(errNative), explainErrno(errGeneric))
 }
@@ -279,11 +460,11 @@ func (d *Dataplane) Detach(ifname string) error {
 	defer d.mu.Unlock()
 	p := d.ifaces[ifname]
 	if p == nil {
-		return fmt.Errorf("detach xdp from %s: not attached by this daemon", ifname)
+		return fmt.Errorf("detach from %s: not attached by this daemon", ifname)
 	}
 	delete(d.ifaces, ifname)
 	if err := p.detach(); err != nil {
-		return fmt.Errorf("detach xdp from %s: %w", ifname, err)
+		return fmt.Errorf("detach from %s: %w", ifname, err)
 	}
 	return nil
 }
@@ -320,15 +501,17 @@ func detachStalePins(dir string) error {
 		if !e.IsDir() {
 			continue
 		}
-		pin := filepath.Join(dir, e.Name(), "link")
-		l, err := link.LoadPinnedLink(pin, nil)
-		if err != nil {
-			continue
+		for _, name := range []string{pinXDP, pinTCX} {
+			pin := filepath.Join(dir, e.Name(), name)
+			l, err := link.LoadPinnedLink(pin, nil)
+			if err != nil {
+				continue
+			}
+			if err := l.Unpin(); err != nil {
+				errs = append(errs, fmt.Errorf("unpin stale link %s: %w", pin, err))
+			}
+			l.Close()
 		}
-		if err := l.Unpin(); err != nil {
-			errs = append(errs, fmt.Errorf("unpin stale link %s: %w", pin, err))
-		}
-		l.Close()
 	}
 	return errors.Join(errs...)
 }

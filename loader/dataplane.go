@@ -1,7 +1,8 @@
 //go:build linux
 
 // Package loader is everything of xvrrp that touches the kernel's BPF side:
-// it loads the XDP receive program (package bpf), attaches it to interfaces,
+// it loads the receive program (package bpf), attaches it to interfaces (XDP
+// or TCX ingress),
 // pins its maps under a bpffs directory, programs the instance table, reads
 // accepted adverts from the ring buffer and reads the per-reason counters.
 // It knows nothing of VRRP states: the daemon decides, the loader executes.
@@ -10,7 +11,8 @@
 //
 //	instances  rate_src  events  ring_ctl  heard    shared by every interface
 //	<ifname>/stats                           per-CPU counters of one interface
-//	<ifname>/link                            the XDP link of one interface
+//	<ifname>/link                            the XDP link of one interface, or
+//	<ifname>/tcx                             its TCX ingress link (Options.Attach)
 //
 // Each attached interface runs its own copy of the program with its own
 // counters (MapReplacements share the other maps), so counters are per
@@ -50,21 +52,31 @@ type Options struct {
 	// page size; default DefaultRingBytes. An existing pinned ring of
 	// another size is replaced.
 	RingBytes int
+	// Attach is the hook Attach may use; HookAuto (the zero value) takes
+	// XDP when the interface's XDP slot is free and TCX ingress otherwise.
+	Attach Hook
 }
 
 // Dataplane owns xvrrp's BPF objects. Its methods are safe for concurrent
 // use.
 type Dataplane struct {
-	mu     sync.Mutex
-	pinDir string
-	spec   *ebpf.CollectionSpec
-	shared sharedMaps
-	ifaces map[string]*ifaceProg
-	probes map[IfaceOptions]*ifaceProg
-	ring   *RingReader
-	reader *EventReader // the open EventReader, if any
-	heard  *HeardTable  // mapped by Heard, if it was called
-	closed bool
+	mu         sync.Mutex
+	pinDir     string
+	attachHook Hook
+	spec       *ebpf.CollectionSpec
+	shared     sharedMaps
+	ifaces     map[string]*ifaceProg
+	probes     map[probeKey]*ifaceProg // program copies BPF_PROG_TEST_RUN uses (tests, benchmarks)
+	ring       *RingReader
+	reader     *EventReader // the open EventReader, if any
+	heard      *HeardTable  // mapped by Heard, if it was called
+	closed     bool
+}
+
+// probeKey names a program copy that is attached nowhere.
+type probeKey struct {
+	opts IfaceOptions
+	hook hook
 }
 
 type sharedMaps struct {
@@ -121,10 +133,11 @@ func Open(opts Options) (*Dataplane, error) {
 	spec.Maps[bpf.XvrrpMapEvents].MaxEntries = uint32(opts.RingBytes)
 
 	d := &Dataplane{
-		pinDir: opts.PinDir,
-		spec:   spec,
-		ifaces: map[string]*ifaceProg{},
-		probes: map[IfaceOptions]*ifaceProg{},
+		pinDir:     opts.PinDir,
+		attachHook: opts.Attach,
+		spec:       spec,
+		ifaces:     map[string]*ifaceProg{},
+		probes:     map[probeKey]*ifaceProg{},
 	}
 	for _, s := range []struct {
 		name string

@@ -161,16 +161,16 @@ func TestOpenErrors(t *testing.T) {
 func TestAttachUnknownInterface(t *testing.T) {
 	d := openTest(t)
 	_, err := d.Attach("xvrrp-nonexistent0", IfaceOptions{})
-	if err == nil || !strings.Contains(err.Error(), "attach xdp to xvrrp-nonexistent0: no interface named xvrrp-nonexistent0 in this network namespace") {
+	if err == nil || !strings.Contains(err.Error(), "attach to xvrrp-nonexistent0: no interface named xvrrp-nonexistent0 in this network namespace") {
 		t.Errorf("Attach of a missing interface: %v", err)
 	}
 	for _, c := range []struct {
 		index int
 		want  string
 	}{
-		{1 << 30, "attach xdp to interface index 1073741824: no interface with that index in this network namespace"},
-		{0, "attach xdp to interface index 0: an interface index is positive"},
-		{-1, "attach xdp to interface index -1: an interface index is positive"},
+		{1 << 30, "attach to interface index 1073741824: no interface with that index in this network namespace"},
+		{0, "attach to interface index 0: an interface index is positive"},
+		{-1, "attach to interface index -1: an interface index is positive"},
 	} {
 		name, mode, err := d.AttachIndex(c.index, IfaceOptions{})
 		if err == nil || !strings.Contains(err.Error(), c.want) || name != "" || mode != ModeNone {

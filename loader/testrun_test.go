@@ -12,7 +12,9 @@ import (
 	"github.com/xvrrp/xvrrp/bpf"
 )
 
-// Verdict is an XDP action.
+// Verdict is an XDP action; a TC entry's verdict is translated to the XDP
+// one that means the same (TCX_NEXT: pass, TCX_DROP: drop), so both hooks
+// are checked against one table.
 type Verdict uint32
 
 const (
@@ -51,34 +53,44 @@ type Result struct {
 // copy with default IfaceOptions. It uses the real instance table and rate
 // buckets. It reads the ring, so it fails while an EventReader is open.
 func (d *Dataplane) RunFrame(frame []byte, ifindex uint32) (Result, error) {
-	return d.runFrame(frame, ifindex, nil)
+	return d.runFrame(frame, ifindex, nil, hookXDP)
 }
 
 // RunFrameWith is RunFrame with a program copy built with the given
 // options (cached per options value, not attached anywhere).
 func (d *Dataplane) RunFrameWith(frame []byte, ifindex uint32, o IfaceOptions) (Result, error) {
-	return d.runFrame(frame, ifindex, &o)
+	return d.runFrame(frame, ifindex, &o, hookXDP)
+}
+
+// RunFrameHook is RunFrameWith for the entry point of hook h.
+func (d *Dataplane) RunFrameHook(frame []byte, ifindex uint32, o IfaceOptions, h hook) (Result, error) {
+	return d.runFrame(frame, ifindex, &o, h)
 }
 
 func (d *Dataplane) probeLocked(o IfaceOptions) (*ifaceProg, error) {
-	if p := d.probes[o]; p != nil {
+	return d.probeHookLocked(o, hookXDP)
+}
+
+func (d *Dataplane) probeHookLocked(o IfaceOptions, h hook) (*ifaceProg, error) {
+	k := probeKey{o, h}
+	if p := d.probes[k]; p != nil {
 		return p, nil
 	}
 	stats, err := ebpf.NewMap(d.spec.Maps[bpf.XvrrpMapStats])
 	if err != nil {
 		return nil, fmt.Errorf("create probe counters: %w", explainErrno(err))
 	}
-	prog, err := d.loadProg(o, stats)
+	prog, err := d.loadProg(o, stats, h)
 	if err != nil {
 		stats.Close()
 		return nil, err
 	}
-	p := &ifaceProg{name: "probe", opts: o, prog: prog, stats: stats}
-	d.probes[o] = p
+	p := &ifaceProg{name: "probe", opts: o, prog: prog, stats: stats, hook: h}
+	d.probes[k] = p
 	return p, nil
 }
 
-func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions) (Result, error) {
+func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions, h hook) (Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var res Result
@@ -89,6 +101,9 @@ func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions) (Res
 		return res, fmt.Errorf("run frame: %w", ErrEventsBusy)
 	}
 	p, err := d.testProgLocked(ifindex, o)
+	if h != hookXDP {
+		p, err = d.probeHookLocked(*o, h)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -143,12 +158,23 @@ func runProg(p *ifaceProg, frame []byte, ifindex uint32) (Verdict, Reason, error
 	if err != nil {
 		return 0, 0, err
 	}
-	ret, err := p.prog.Run(&ebpf.RunOptions{
-		Data:    frame,
-		Context: bpf.XvrrpXdpMd{DataEnd: uint32(len(frame)), IngressIfindex: ifindex},
-	})
+	opts := &ebpf.RunOptions{Data: frame, Context: bpf.XvrrpXdpMd{DataEnd: uint32(len(frame)), IngressIfindex: ifindex}}
+	if p.hook == hookTCX {
+		opts.Context = skbContext{Ifindex: ifindex}
+	}
+	ret, err := p.prog.Run(opts)
 	if err != nil {
-		return 0, 0, fmt.Errorf("run frame through XDP program (ifindex %d must exist in this network namespace): %w", ifindex, err)
+		return 0, 0, fmt.Errorf("run frame through the %s program (ifindex %d must exist in this network namespace): %w", p.hook, ifindex, err)
+	}
+	if p.hook == hookTCX {
+		switch int32(ret) {
+		case -1: // TCX_NEXT
+			ret = uint32(VerdictPass)
+		case 2: // TCX_DROP
+			ret = uint32(VerdictDrop)
+		default:
+			return 0, 0, fmt.Errorf("TCX program returned %d, neither TCX_NEXT nor TCX_DROP", int32(ret))
+		}
 	}
 	after, err := readCounters(p.stats)
 	if err != nil {
@@ -166,4 +192,11 @@ func runProg(p *ifaceProg, frame []byte, ifindex uint32) (Verdict, Reason, error
 		return 0, 0, fmt.Errorf("run frame: %d counters moved, want exactly 1 (before %v, after %v)", moved, before, after)
 	}
 	return Verdict(ret), reason, nil
+}
+
+// skbContext is the head of struct __sk_buff up to ifindex, the last field
+// before cb that BPF_PROG_TEST_RUN lets a caller set for the device the
+// frame arrives on (the loopback when 0 or 1).
+type skbContext struct {
+	Len, PktType, Mark, QueueMapping, Protocol, VlanPresent, VlanTCI, VlanProto, Priority, IngressIfindex, Ifindex uint32
 }

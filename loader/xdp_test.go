@@ -450,7 +450,7 @@ func TestFamilyValuesMatchCEnum(t *testing.T) {
 func (d *Dataplane) probeCounters(o IfaceOptions) (Counters, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	p := d.probes[o]
+	p := d.probes[probeKey{o, hookXDP}]
 	if p == nil {
 		return Counters{}, fmt.Errorf("no probe program for %+v", o)
 	}

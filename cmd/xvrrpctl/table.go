@@ -16,10 +16,10 @@ import (
 // why" at a glance.
 func writeTable(w io.Writer, doc *status.Document) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tIFACE\tVRID\tSTATE\tPRIO\tMASTER\tVIPS\tTRACKERS\tFAULT\tXDP")
+	fmt.Fprintln(tw, "INSTANCE\tIFACE\tVRID\tSTATE\tPRIO\tMASTER\tVIPS\tTRACKERS\tFAULT\tATTACH")
 	modes := map[string]string{}
 	for _, ifc := range doc.Interfaces {
-		modes[ifc.Name] = ifc.XDPMode
+		modes[ifc.Name] = ifc.Attach
 		if ifc.Missing {
 			modes[ifc.Name] = "none (interface missing)"
 		}

@@ -17,7 +17,7 @@ func sampleDocument() *status.Document {
 	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	return &status.Document{
 		Version: "test", ConfigFile: "/etc/keepalived/keepalived.conf", PID: 42, Started: t0,
-		Interfaces: []status.Interface{{Name: "eth0", Index: 2, XDPMode: "native"}},
+		Interfaces: []status.Interface{{Name: "eth0", Index: 2, Attach: "tcx", XDPMode: "tcx"}},
 		Instances: []status.Instance{
 			{
 				Name: "VI_1", Interface: "eth0", VRID: 51, Family: "inet", Version: 2,

@@ -16,6 +16,7 @@ type settings struct {
 	test        bool
 	logFormat   string
 	logLevel    string
+	attach      string
 	showVersion bool
 	// vrrpPIDFile is keepalived's -r/--vrrp_pid: xvrrpd is one process, so
 	// its pid goes there as well as into the main pid file.
@@ -52,6 +53,7 @@ func newCLI(s *settings, stderr io.Writer) *cli {
 	c.boolean(&o.Strict, "unknown keywords are errors, not warnings", "strict")
 	c.str(&o.ConfigID, "", "ID", "config id selecting @ID conditional lines; default the host name's first label", "i", "config-id")
 	c.str(&o.PinDir, "/sys/fs/bpf/xvrrp", "DIR", "bpffs directory for the XDP maps and links", "pin-dir")
+	c.str(&s.attach, "auto", "MODE", "where the receive program runs: auto (XDP when the interface's XDP slot is free, else TCX ingress), xdp, or tcx (Linux 6.6)", "attach")
 	c.str(&o.ControlSocket, "/run/xvrrp/xvrrpd.sock", "PATH", "unix socket for xvrrpctl (\"\" disables)", "control-socket")
 	c.str(&o.PIDFile, "/run/xvrrpd.pid", "FILE", "pid file (\"\" disables); keepalived's -p, the parent's pid file", "pid-file", "p", "pid")
 	c.str(&s.vrrpPIDFile, "", "FILE", "a second pid file with the same pid: keepalived's VRRP child pid file (xvrrpd is one process)", "r", "vrrp_pid")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/daemon"
+	"github.com/xvrrp/xvrrp/loader"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -75,6 +76,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "xvrrpd: "+w)
 		}
 		return daemon.Check(o.ConfigFile, config.Options{Strict: o.Strict, ConfigID: o.ConfigID}, stdout)
+	}
+	var err error
+	if o.Attach, err = loader.ParseHook(s.attach); err != nil {
+		fmt.Fprintf(stderr, "xvrrpd: --attach: %v\n", err)
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {

@@ -60,6 +60,7 @@ type Options struct {
 	Strict        bool
 	ConfigID      string // -i/--config-id: selects @ID lines; "" is the host name's first label
 	PinDir        string
+	Attach        loader.Hook // --attach: auto (zero), xdp or tcx
 	ControlSocket string
 	PIDFile       string
 	MetricsAddr   string // "" disables the HTTP listener
@@ -227,7 +228,7 @@ func (d *Daemon) Start() (err error) {
 	if err := d.startRoutes(); err != nil {
 		return err
 	}
-	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir})
+	dp, err := loader.Open(loader.Options{PinDir: d.opts.PinDir, Attach: d.opts.Attach})
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,8 @@ func (d *Daemon) ensureIface(name string, cfg *config.Config) (*iface, error) {
 	}
 	ifc.setBinding(b)
 	d.ifaces[name] = ifc
-	d.log.Info("XDP attached", "interface", name, "mode", b.mode.String())
+	// Which hook auto chose, for the operator (also in status and metrics).
+	d.log.Info("receive program attached", "interface", name, "mode", b.mode.String(), "attach", d.opts.Attach.String())
 	return ifc, nil
 }
 
@@ -239,7 +240,7 @@ func (d *Daemon) ifaceFound(ifc *iface, index int) {
 		return
 	}
 	ifc.setBinding(b)
-	d.log.Info(fmt.Sprintf("interface %s exists again (index %d): XDP attached (%s), its instances leave FAULT as BACKUP", ifc.name, index, b.mode),
+	d.log.Info(fmt.Sprintf("interface %s exists again (index %d): receive program attached (%s), its instances leave FAULT as BACKUP", ifc.name, index, b.mode),
 		"interface", ifc.name, "ifindex", index, "mode", b.mode.String())
 	now := time.Now()
 	for _, r := range d.byName {

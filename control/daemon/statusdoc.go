@@ -74,7 +74,8 @@ func (d *Daemon) Status() *status.Document {
 		if ifc.attached() && ifc.present && host.attached(ifc.index, n) {
 			// What the kernel says, not what was done: an interface
 			// deleted a moment ago has nothing attached any more.
-			si.XDPMode = ifc.mode.String()
+			si.Attach = ifc.mode.String()
+			si.XDPMode = si.Attach
 		}
 		if c, err := d.dp.Counters(n); err == nil {
 			si.Counters = map[string]uint64{}

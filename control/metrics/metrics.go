@@ -55,7 +55,8 @@ var (
 	dVIP            = desc("xvrrp_instance_vip_present", "1 when this host holds the VIP now.", "vip")
 	dFault          = desc("xvrrp_instance_fault_reasons", "Number of reasons holding the instance in FAULT.")
 	dXDPPackets     = prometheus.NewDesc("xvrrp_xdp_packets_total", "Frames seen by the XDP program, by outcome (summed over CPUs).", []string{"interface", "reason"}, nil)
-	dXDPAttached    = prometheus.NewDesc("xvrrp_xdp_attached", "1 when the XDP program is attached to the interface, in the given mode.", []string{"interface", "mode"}, nil)
+	dXDPAttached    = prometheus.NewDesc("xvrrp_xdp_attached", "1 when the receive program is attached to the interface, in the given mode (native, generic, tcx).", []string{"interface", "mode"}, nil)
+	dAttachInfo     = prometheus.NewDesc("xvrrp_interface_attach_info", "1 for the hook and mode the receive program runs in on the interface: native or generic (XDP), tcx (TCX ingress).", []string{"interface", "mode"}, nil)
 	dRingLost       = prometheus.NewDesc("xvrrp_xdp_ring_lost_total", "Accepted adverts lost because the ring buffer was full.", nil, nil)
 	dTrackerUp      = prometheus.NewDesc("xvrrp_tracker_up", "1 while the tracker reports OK.", []string{"tracker", "kind"}, nil)
 	dTrackerInsec   = prometheus.NewDesc("xvrrp_tracker_insecure", "1 while the script fails the script-security check.", []string{"tracker"}, nil)
@@ -84,7 +85,7 @@ func NewCollector(snapshot func() *status.Document) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dState, dStateCode, dBasePrio, dEffPrio, dTransitions, dSent, dReceived,
-		dMaster, dDownInterval, dSinceAdvert, dErrors, dSplitBrain, dReannounce, dVIP, dFault, dXDPPackets, dXDPAttached, dRingLost,
+		dMaster, dDownInterval, dSinceAdvert, dErrors, dSplitBrain, dReannounce, dVIP, dFault, dXDPPackets, dXDPAttached, dAttachInfo, dRingLost,
 		dTrackerUp, dTrackerInsec, dTrackerFail, dTrackerDelta, dTrackerFault, dReloads, dLastReload,
 		dLastReloadOK, dSyncGroupState, dLateTimers, dMaxLateness} {
 		ch <- d
@@ -162,6 +163,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, ifc := range doc.Interfaces {
+		if ifc.Attach != "" {
+			gauge(dAttachInfo, 1, ifc.Name, ifc.Attach)
+		}
 		if ifc.XDPMode != "" {
 			gauge(dXDPAttached, 1, ifc.Name, ifc.XDPMode)
 		} else {

@@ -26,7 +26,7 @@ func testDocument(now time.Time) *status.Document {
 			Trackers: []status.Tracker{{Kind: "script", Name: "chk", Status: "failed", Weight: -30, Delta: -30,
 				Insecure: true, Failures: map[string]uint64{"insecure": 4}}},
 		}},
-		Interfaces: []status.Interface{{Name: "eth0", XDPMode: "native", Counters: map[string]uint64{"accepted": 40, "bad_checksum": 3}},
+		Interfaces: []status.Interface{{Name: "eth0", Attach: "tcx", XDPMode: "tcx", Counters: map[string]uint64{"accepted": 40, "bad_checksum": 3}},
 			{Name: "eth1"}},
 		Dataplane: status.Dataplane{RingLost: 5},
 		Timers:    status.Timers{LateBatches: 3, MaxLateness: status.Duration(41 * time.Millisecond)},
@@ -60,10 +60,13 @@ xvrrp_instance_master_info{family="inet",interface="eth0",master="198.18.0.12",v
 # TYPE xvrrp_xdp_packets_total counter
 xvrrp_xdp_packets_total{interface="eth0",reason="accepted"} 40
 xvrrp_xdp_packets_total{interface="eth0",reason="bad_checksum"} 3
-# HELP xvrrp_xdp_attached 1 when the XDP program is attached to the interface, in the given mode.
+# HELP xvrrp_xdp_attached 1 when the receive program is attached to the interface, in the given mode (native, generic, tcx).
 # TYPE xvrrp_xdp_attached gauge
-xvrrp_xdp_attached{interface="eth0",mode="native"} 1
+xvrrp_xdp_attached{interface="eth0",mode="tcx"} 1
 xvrrp_xdp_attached{interface="eth1",mode="none"} 0
+# HELP xvrrp_interface_attach_info 1 for the hook and mode the receive program runs in on the interface: native or generic (XDP), tcx (TCX ingress).
+# TYPE xvrrp_interface_attach_info gauge
+xvrrp_interface_attach_info{interface="eth0",mode="tcx"} 1
 # HELP xvrrp_tracker_insecure 1 while the script fails the script-security check.
 # TYPE xvrrp_tracker_insecure gauge
 xvrrp_tracker_insecure{tracker="chk"} 1

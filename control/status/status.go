@@ -168,9 +168,14 @@ type SyncGroup struct {
 
 // Interface is the dataplane on one interface.
 type Interface struct {
-	Name    string `json:"name"`
-	Index   int    `json:"index"`
-	XDPMode string `json:"xdp_mode"` // native, generic, or "" when not attached
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+	// Attach is where the receive program runs: "native" or "generic"
+	// (XDP), "tcx" (TCX ingress), or "" when not attached.
+	Attach string `json:"attach"`
+	// XDPMode is Attach under its name of before TCX, kept for readers of
+	// that field.
+	XDPMode string `json:"xdp_mode"`
 	// Missing: no interface of this name exists (deleted, or renamed
 	// away); its instances are in FAULT until one does.
 	Missing  bool              `json:"missing,omitempty"`

@@ -1,9 +1,7 @@
 package track
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,10 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
-	xbpf "github.com/xvrrp/xvrrp/bpf"
 	"github.com/xvrrp/xvrrp/loader"
 )
 
@@ -83,9 +77,7 @@ type ProcessEvents struct {
 	every  time.Duration // SourcePoll's interval
 
 	// SourceBPF.
-	objs     xbpf.ProcObjects
-	links    []link.Link
-	rd       *loader.RingReader // waits in Go's poller, not a blocking syscall
+	bpf      *loader.ProcEvents // waits in Go's poller, not a blocking syscall
 	lostSeen uint64
 
 	// SourceConnector.
@@ -202,30 +194,11 @@ func (e *ProcessEvents) describe() string {
 // whether BPF tracing is unavailable (no CAP_BPF/CAP_PERFMON, kernel
 // without BTF).
 func (e *ProcessEvents) openBPF() error {
-	if err := xbpf.LoadProcObjects(&e.objs, nil); err != nil {
-		return fmt.Errorf("track_process: load proc.bpf.c: %w (needs CAP_BPF and CAP_PERFMON, and a kernel with BTF)", err)
-	}
-	for _, a := range []struct {
-		name string
-		prog *ebpf.Program
-	}{
-		{"sched_process_exec", e.objs.ProcExec},
-		{"sched_process_fork", e.objs.ProcFork},
-		{"sched_process_exit", e.objs.ProcExit},
-	} {
-		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: a.name, Program: a.prog})
-		if err != nil {
-			e.closeKernel()
-			return fmt.Errorf("track_process: attach raw tracepoint %s: %w", a.name, err)
-		}
-		e.links = append(e.links, l)
-	}
-	rd, err := loader.NewRingReader(e.objs.ProcEvents)
+	p, err := loader.OpenProcEvents()
 	if err != nil {
-		e.closeKernel()
 		return fmt.Errorf("track_process: %w", err)
 	}
-	e.rd = rd
+	e.bpf = p
 	return nil
 }
 
@@ -239,21 +212,12 @@ func (e *ProcessEvents) Stats() ProcessEventStats {
 }
 
 func (e *ProcessEvents) setWatched(pid int, on bool) {
-	k := uint32(pid)
-	if on {
-		if err := e.objs.ProcWatched.Put(k, uint8(1)); err != nil {
-			e.log.Error("track_process: watch pid; its exit will be found by the next rescan", "pid", pid, "err", err)
-		}
-		return
+	if err := e.bpf.Watch(uint32(pid), on); err != nil && on {
+		e.log.Error("track_process: watch pid; its exit will be found by the next rescan", "pid", pid, "err", err)
 	}
-	_ = e.objs.ProcWatched.Delete(k)
 }
 
-func (e *ProcessEvents) readLost() uint64 {
-	var v uint64
-	_ = e.objs.ProcLost.Lookup(uint32(0), &v)
-	return v
-}
+func (e *ProcessEvents) readLost() uint64 { return e.bpf.Lost() }
 
 func (e *ProcessEvents) rescan(why string, level slog.Level) error {
 	procs, err := ScanProc(e.root)
@@ -268,11 +232,11 @@ func (e *ProcessEvents) rescan(why string, level slog.Level) error {
 
 func (e *ProcessEvents) loop() {
 	defer e.wg.Done()
-	var rec ringbuf.Record
+	var ev loader.ProcEvent
 	for {
-		e.rd.SetDeadline(time.Now().Add(lostPoll))
-		err := e.rd.ReadInto(&rec)
-		if errors.Is(err, ringbuf.ErrClosed) {
+		e.bpf.SetDeadline(time.Now().Add(lostPoll))
+		err := e.bpf.Read(&ev)
+		if errors.Is(err, os.ErrClosed) {
 			return
 		}
 		if lost := e.readLost(); lost != e.lostSeen {
@@ -289,18 +253,13 @@ func (e *ProcessEvents) loop() {
 			e.log.Error("track_process: read ring buffer", "err", err)
 			continue
 		}
-		var ev xbpf.ProcEvent
-		if err := binary.Read(bytes.NewReader(rec.RawSample), binary.NativeEndian, &ev); err != nil {
-			e.log.Error("track_process: short ring record", "len", len(rec.RawSample))
-			continue
-		}
 		e.events.Add(1)
 		switch ev.Kind {
-		case uint32(xbpf.ProcKindExec):
+		case loader.ProcExec:
 			e.handle(procExec, int(ev.Pid), 0)
-		case uint32(xbpf.ProcKindFork):
+		case loader.ProcFork:
 			e.handle(procFork, int(ev.Pid), int(ev.Ppid))
-		case uint32(xbpf.ProcKindExit):
+		case loader.ProcExit:
 			e.handle(procExit, int(ev.Pid), 0)
 		}
 	}
@@ -391,24 +350,15 @@ func (e *ProcessEvents) loopPoll() {
 func (e *ProcessEvents) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.done)
-		if e.rd != nil {
-			e.rd.Close()
+		if e.bpf != nil {
+			// Unblocks the loop's Read, then detaches.
+			_ = e.bpf.Close()
 		}
 		if e.conn != nil {
 			e.conn.Close()
 		}
 		e.wg.Wait()
 		e.t.SetWatch(nil)
-		e.closeKernel()
 	})
 	return nil
-}
-
-func (e *ProcessEvents) closeKernel() {
-	for _, l := range e.links {
-		l.Close()
-	}
-	e.links = nil
-	e.objs.Close()
-	e.objs = xbpf.ProcObjects{}
 }
