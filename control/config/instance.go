@@ -188,7 +188,7 @@ func (p *parser) instance(s *stmt) {
 			in.DontTrackPrimary = true
 		case "track_interface":
 			if d.needBlock(c) {
-				in.TrackInterfaces = append(in.TrackInterfaces, p.trackInterfaces(c)...)
+				in.TrackInterfaces = p.trackInterfaces(in.Name, in.TrackInterfaces, c)
 			}
 		case "track_script":
 			if d.needBlock(c) {
@@ -413,11 +413,17 @@ func (p *parser) vip(l *stmt) (VIP, bool) {
 	return v, ok
 }
 
-func (p *parser) trackInterfaces(s *stmt) []TrackInterface {
+// trackInterfaces appends the interfaces of a track_interface block to out.
+func (p *parser) trackInterfaces(owner string, out []TrackInterface, s *stmt) []TrackInterface {
 	d := p.d
-	var out []TrackInterface
 	for _, l := range s.block {
 		d.noBlock(l)
+		if dupTrackInterface(out, l.kw) {
+			// keepalived vrrp_track.c: "(VI_1) duplicate track_interface X -
+			// ignoring"; the first line (and its weight) is the one tracked.
+			d.warnfKW(l.pos, WarnAdjusted, "track_interface", "(%s) duplicate track_interface %s - ignoring, as keepalived does", owner, l.kw)
+			continue
+		}
 		ti := TrackInterface{Pos: l.pos, Name: l.kw}
 		for i := 0; i < len(l.args); i++ {
 			switch l.arg(i) {
@@ -516,4 +522,13 @@ func (p *parser) notify(n *Notify, s *stmt) {
 	case "notify_master_rx_lower_pri":
 		n.MasterRxLowerPri = ns
 	}
+}
+
+func dupTrackInterface(ts []TrackInterface, name string) bool {
+	for _, t := range ts {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -109,6 +109,35 @@ func TestLeniency_Keepalived(t *testing.T) {
 			func(c *Config) bool {
 				return c.Instances[0].VIPs[0].Label == "" && c.Instances[0].VIPs[0].Scope == "global"
 			}},
+		{"TrackScriptNotFoundIgnored_Keepalived", inst(" track_script {\n  nope\n }\n"),
+			"k.conf:5: (VI_1) track script nope not found, ignoring...",
+			func(c *Config) bool { return len(c.Instances[0].TrackScripts) == 0 }},
+		{"TrackFileNotFoundIgnored_Keepalived", inst(" track_file {\n  nope\n }\n"),
+			"k.conf:5: (VI_1) track file nope not found, ignoring...",
+			func(c *Config) bool { return len(c.Instances[0].TrackFiles) == 0 }},
+		{"TrackProcessNotFoundIgnored_Keepalived", inst(" track_process {\n  nope\n }\n"),
+			"k.conf:5: (VI_1) track process nope not found, ignoring...",
+			func(c *Config) bool { return len(c.Instances[0].TrackProcesses) == 0 }},
+		{"VrrpScriptWithoutScriptRemoved_Keepalived", "vrrp_script chk {\n interval 2\n}\n" + inst(" track_script {\n  chk\n }\n"),
+			"k.conf:1: No script set for vrrp_script chk - removing",
+			func(c *Config) bool { return len(c.Scripts) == 0 && len(c.Instances[0].TrackScripts) == 0 }},
+		{"SyncGroupMissingMemberIgnored_Keepalived", "vrrp_sync_group G {\n group {\n  VI_1\n  VI_X\n }\n}\n" + inst(""),
+			"k.conf:1: Virtual router VI_X specified in sync group G doesn't exist - ignoring",
+			func(c *Config) bool {
+				return len(c.SyncGroups) == 1 && len(c.SyncGroups[0].Members) == 1 && c.Instances[0].SyncGroup == "G"
+			}},
+		{"SyncGroupOfOneKept_Keepalived", "vrrp_sync_group G {\n group {\n  VI_1\n }\n}\n" + inst(""),
+			"k.conf:1: Sync group G has only 1 virtual router(s) - this probably isn't what you want",
+			func(c *Config) bool { return len(c.SyncGroups) == 1 && c.Instances[0].SyncGroup == "G" }},
+		{"SyncGroupNoMatchingMemberRemoved_Keepalived", "vrrp_sync_group G {\n group {\n  VI_X\n }\n}\n" + inst(""),
+			"k.conf:1: Sync group G, no matching virtual router found in group declaration - removing",
+			func(c *Config) bool { return len(c.SyncGroups) == 0 && c.Instances[0].SyncGroup == "" }},
+		{"DuplicateTrackInterfaceIgnored_Keepalived", inst(" track_interface {\n  eth1 weight 10\n  eth1 weight 20\n }\n"),
+			"k.conf:6: (VI_1) duplicate track_interface eth1 - ignoring",
+			func(c *Config) bool {
+				ti := c.Instances[0].TrackInterfaces
+				return len(ti) == 1 && ti[0].Name == "eth1" && ti[0].Weight == 10
+			}},
 		{"GarpLowerPrioWarnedNotServed", "global_defs {\n vrrp_garp_lower_prio_repeat 2\n}\n" + inst(" garp_lower_prio_delay 3\n"),
 			"k.conf:2: vrrp_garp_lower_prio_repeat is read and checked but not served yet",
 			func(c *Config) bool {

@@ -105,7 +105,9 @@ func (p *parser) script(s *stmt) {
 		}
 	}
 	if sc.Command == "" {
-		d.errorf(s.pos, "vrrp_script %s has no script line", name)
+		// keepalived vrrp_parser.c: "No script set for vrrp_script X -
+		// removing"; references to it then warn as not found.
+		d.warnfKW(s.pos, WarnAdjusted, "vrrp_script", "No script set for vrrp_script %s - removing, as keepalived does", name)
 		return
 	}
 	// keepalived vrrp_scheduler.c: a zero timeout means the interval.
@@ -273,7 +275,7 @@ func (p *parser) syncGroup(s *stmt) {
 			}
 		case "track_interface":
 			if d.needBlock(c) {
-				g.TrackInterfaces = append(g.TrackInterfaces, p.trackInterfaces(c)...)
+				g.TrackInterfaces = p.trackInterfaces(name, g.TrackInterfaces, c)
 			}
 		case "track_script":
 			if d.needBlock(c) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -274,13 +275,17 @@ func (p *parser) strictRules(dr *instanceDraft) {
 }
 
 // resolveRefs turns tracker references into TrackRefs, taking the tracker's own
-// weight when the line gives none; unknown names are errors.
+// weight when the line gives none; unknown names are dropped with keepalived's
+// warning.
 func (p *parser) resolveRefs(owner, kind string, drafts []trackDraft, lookup func(string) (int, bool, bool)) []TrackRef {
 	var out []TrackRef
 	for _, t := range drafts {
 		w, rev, ok := lookup(t.name)
 		if !ok {
-			p.d.errorf(t.pos, "%s: %s %s is not defined", owner, kind, t.name)
+			// keepalived vrrp_parser.c: "(VI_1) track script X not found,
+			// ignoring..." — the reference is dropped and the instance runs
+			// without it, so its priority does not follow that tracker.
+			p.d.warnfKW(t.pos, WarnAdjusted, kind, "(%s) %s %s not found, ignoring... (%s runs without it, as in keepalived)", ownerName(owner), strings.ReplaceAll(kind, "_", " "), t.name, owner)
 			continue
 		}
 		if t.weightSet {
@@ -368,22 +373,33 @@ func (p *parser) finishGroups(names map[string]*Instance) {
 		g.TrackScripts = p.resolveRefs(owner, "track_script", gd.scripts, p.lookupScript)
 		g.TrackFiles = p.resolveRefs(owner, "track_file", gd.files, p.lookupFile)
 		g.TrackProcesses = p.resolveRefs(owner, "track_process", gd.procs, p.lookupProcess)
+		// keepalived vrrp_data.c: a member that names no vrrp_instance is
+		// dropped with a warning; a group left with no member is removed (its
+		// instances run unsynchronised); a group of one is kept, with a warning.
+		declared := len(g.Members)
+		var members []string
+		for _, m := range g.Members {
+			if _, ok := names[m]; !ok {
+				d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Virtual router %s specified in sync group %s doesn't exist - ignoring", m, g.Name)
+				continue
+			}
+			members = append(members, m)
+		}
+		g.Members = members
 		if len(g.Members) == 0 {
-			// keepalived vrrp_data.c: "Sync group %s has no virtual router(s).
-			// removing" — the group is dropped, the instances run alone.
-			d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has no virtual router(s) in group { }; removing it as keepalived does (its instances run unsynchronised)", g.Name)
+			if declared == 0 {
+				d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has no virtual router(s) in group { }; removing it as keepalived does (its instances run unsynchronised)", g.Name)
+			} else {
+				d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s, no matching virtual router found in group declaration - removing, as keepalived does", g.Name)
+			}
 			p.dropGroup(g)
 			continue
 		}
 		if len(g.Members) == 1 {
-			d.warnf(g.Pos, WarnAdjusted, "vrrp_sync_group %s has only one member; a sync group needs two to mean anything", g.Name)
+			d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has only 1 virtual router(s) - this probably isn't what you want (kept, as keepalived keeps it)", g.Name)
 		}
 		for _, m := range g.Members {
-			in, ok := names[m]
-			if !ok {
-				d.errorf(g.Pos, "vrrp_sync_group %s names vrrp_instance %s, which is not defined", g.Name, m)
-				continue
-			}
+			in := names[m]
 			if in.SyncGroup != "" {
 				d.errorf(g.Pos, "vrrp_instance %s is in vrrp_sync_group %s and %s; an instance can be in one sync group only", m, in.SyncGroup, g.Name)
 				continue
@@ -442,4 +458,13 @@ func conflict(a, b *Instance) bool {
 		}
 	}
 	return false
+}
+
+// ownerName is the name keepalived puts in parentheses: "vrrp_instance VI_1"
+// gives "VI_1".
+func ownerName(owner string) string {
+	if i := strings.LastIndexByte(owner, ' '); i >= 0 {
+		return owner[i+1:]
+	}
+	return owner
 }
