@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // trackDraft is a tracker reference before the tracker's own defaults are known.
@@ -39,11 +38,12 @@ func (p *parser) instance(s *stmt) {
 	dr := &instanceDraft{in: in, set: map[string]Pos{}}
 	p.drafts = append(p.drafts, dr)
 	for _, c := range s.block {
-		if p.use(InInstance, "vrrp_instance "+in.Name, c) == nil {
+		k := p.use(InInstance, "vrrp_instance "+in.Name, c)
+		if k == nil {
 			continue
 		}
 		dr.set[c.kw] = c.pos
-		if p.garp(c.kw, c, in.garpTargets()) {
+		if p.garp(k, c.kw, c, in.garpTargets()) {
 			continue
 		}
 		switch c.kw {
@@ -71,12 +71,12 @@ func (p *parser) instance(s *stmt) {
 			}
 		case "virtual_router_id":
 			// RFC 5798 §5.2.3: VRID is 1..255.
-			if v, ok := d.intArg(c, 0, 1, 255); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.VRID = v
 			}
 		case "priority":
 			// RFC 5798 §5.2.4: 255 is the address owner, 0 is reserved for resigning.
-			if v, ok := d.intArg(c, 0, 1, 255); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.Priority = v
 			} else {
 				delete(dr.set, "priority")
@@ -86,7 +86,7 @@ func (p *parser) instance(s *stmt) {
 				dr.advertRaw = c.arg(0)
 			}
 		case "version":
-			if v, ok := d.intArg(c, 0, 2, 3); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.Version = v
 			}
 		case "nopreempt", "no_preempt":
@@ -96,8 +96,7 @@ func (p *parser) instance(s *stmt) {
 			d.noArgs(c)
 			in.Nopreempt = false
 		case "preempt_delay":
-			// keepalived.conf(5): range 0..1000 seconds.
-			if v, ok := d.secondsArg(c, 0, 1000*time.Second); ok {
+			if v, ok := p.durKW(k, c); ok {
 				in.PreemptDelay = v
 			}
 		case "accept":
@@ -138,7 +137,7 @@ func (p *parser) instance(s *stmt) {
 				}
 			}
 		case "unicast_ttl":
-			if v, ok := d.intArg(c, 0, 0, 255); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.UnicastTTL = v
 			}
 		case "virtual_ipaddress":
