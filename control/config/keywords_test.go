@@ -222,6 +222,9 @@ func TestLeniency_Keepalived(t *testing.T) {
 				ti := c.Instances[0].TrackInterfaces
 				return len(ti) == 1 && ti[0].Name == "eth1" && ti[0].Weight == 10
 			}},
+		{"UntrackedScriptNotRun", "vrrp_script chk {\n script /bin/true\n}\n" + inst(""),
+			"k.conf:1: vrrp_script chk is not tracked by any vrrp_instance or vrrp_sync_group; xvrrpd does not run it",
+			func(c *Config) bool { return len(c.Scripts) == 1 && len(c.Instances[0].TrackScripts) == 0 }},
 		{"GarpLowerPrioWarnedNotServed", "global_defs {\n vrrp_garp_lower_prio_repeat 2\n}\n" + inst(" garp_lower_prio_delay 3\n"),
 			"k.conf:2: vrrp_garp_lower_prio_repeat is read and checked but not served yet",
 			func(c *Config) bool {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 )
@@ -24,6 +25,37 @@ func (p *parser) finish() {
 	}
 	p.finishGroups(names)
 	p.checkDuplicateVRIDs()
+	p.checkUnusedScripts()
+}
+
+// checkUnusedScripts warns about a vrrp_script no instance or sync group
+// tracks: xvrrpd runs only the scripts that move a priority or a state, so
+// such a script never runs (keepalived -t reports its SECURITY VIOLATION for
+// it all the same; neutron writes the preamble before the routes that use it).
+func (p *parser) checkUnusedScripts() {
+	used := map[string]bool{}
+	for _, in := range p.cfg.Instances {
+		for _, r := range in.TrackScripts {
+			used[r.Name] = true
+		}
+	}
+	for _, g := range p.cfg.SyncGroups {
+		for _, r := range g.TrackScripts {
+			used[r.Name] = true
+		}
+	}
+	var unused []*Script
+	for name, s := range p.cfg.Scripts {
+		if !used[name] {
+			unused = append(unused, s)
+		}
+	}
+	sort.Slice(unused, func(i, j int) bool {
+		return unused[i].Pos.Line < unused[j].Pos.Line || unused[i].Pos.Line == unused[j].Pos.Line && unused[i].Pos.File < unused[j].Pos.File
+	})
+	for _, s := range unused {
+		p.d.warnfKW(s.Pos, WarnIgnored, "vrrp_script", "vrrp_script %s is not tracked by any vrrp_instance or vrrp_sync_group; xvrrpd does not run it", s.Name)
+	}
 }
 
 func (p *parser) finishInstance(dr *instanceDraft) {
