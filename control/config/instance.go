@@ -249,7 +249,7 @@ func (p *parser) auth(in *Instance, s *stmt) {
 				// keepalived.conf(5): only the first eight characters are used
 				// (RFC 2338 §5.3.10: the field is 8 octets).
 				if len(a.Pass) > 8 {
-					d.warnf(c.pos, WarnAdjusted, "auth_pass longer than 8 characters; truncated to %q as keepalived does", a.Pass[:8])
+					d.warnfKW(c.pos, WarnAdjusted, "auth_pass", "auth_pass longer than 8 characters; truncated to %q as keepalived does", a.Pass[:8])
 					a.Pass = a.Pass[:8]
 				}
 			}

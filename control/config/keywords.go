@@ -220,7 +220,7 @@ var keywordTable = func() []Keyword {
 		kwd("preempt_delay", InInstance, 0, 1000),
 		kw("accept", InInstance, ""), kw("no_accept", InInstance, ""), kw("strict_mode", InInstance, "[BOOL]"),
 		kw("native_ipv6", InInstance, ""),
-		differs(kwb("authentication", InInstance), "auth_type AH (IPsec AH header) is not served: the instance runs without authentication, with a warning"),
+		kwb("authentication", InInstance),
 		kw("unicast_src_ip", InInstance, "IPADDR"), kw("mcast_src_ip", InInstance, "IPADDR"),
 		kwb("unicast_peer", InInstance), kw("mcast_dst_ip", InInstance, "IPADDR"),
 		notYet(kwr("unicast_ttl", InInstance, "TTL", 0, 255, ""), "unicast adverts are sent with TTL 255 (RFC 5798 §5.1.1.3) whatever is configured"),
@@ -273,7 +273,7 @@ var keywordTable = func() []Keyword {
 		kwd("delay", InTrackProcess, 0.000001, 3600), kwd("fork_delay", InTrackProcess, 0.000001, 3600),
 		kwd("terminate_delay", InTrackProcess, 0.000001, 3600),
 
-		kw("auth_type", InAuth, "PASS|AH"), kw("auth_pass", InAuth, "PASSWORD"),
+		kw("auth_type", InAuth, "PASS|AH (AH: warned, the instance runs without authentication)"), kw("auth_pass", InAuth, "PASSWORD"),
 	}
 	for _, g := range garpKeywords {
 		in, gl := g, g

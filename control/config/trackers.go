@@ -297,7 +297,7 @@ func (p *parser) syncGroup(s *stmt) {
 			g.TrackingWeight = true
 		case "global_tracking":
 			// keepalived.conf(5): deprecated; the replacement keeps weights.
-			d.warnf(c.pos, WarnAdjusted, "global_tracking is deprecated; treated as sync_group_tracking_weight")
+			d.warnfKW(c.pos, WarnAdjusted, "global_tracking", "global_tracking is deprecated; treated as sync_group_tracking_weight")
 			g.TrackingWeight = true
 		}
 	}

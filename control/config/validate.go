@@ -131,19 +131,19 @@ func (p *parser) finishInstance(dr *instanceDraft) {
 
 	// Preemption rules, keepalived vrrp.c vrrp_complete_instance.
 	if in.Nopreempt && in.Priority == 255 {
-		d.warnf(dr.set["nopreempt"], WarnAdjusted, "vrrp_instance %s: nopreempt is incompatible with priority 255; preempting", in.Name)
+		d.warnfKW(dr.set["nopreempt"], WarnAdjusted, "nopreempt", "vrrp_instance %s: nopreempt is incompatible with priority 255; preempting", in.Name)
 		in.Nopreempt = false
 	}
 	if in.Nopreempt && in.State == StateMaster {
-		d.warnf(dr.set["nopreempt"], WarnAdjusted, "vrrp_instance %s: nopreempt only works with state BACKUP; clearing it", in.Name)
+		d.warnfKW(dr.set["nopreempt"], WarnAdjusted, "nopreempt", "vrrp_instance %s: nopreempt only works with state BACKUP; clearing it", in.Name)
 		in.Nopreempt = false
 	}
 	if in.PreemptDelay > 0 && in.State == StateMaster {
-		d.warnf(dr.set["preempt_delay"], WarnAdjusted, "vrrp_instance %s: preempt_delay does not work with state MASTER; clearing it", in.Name)
+		d.warnfKW(dr.set["preempt_delay"], WarnAdjusted, "preempt_delay", "vrrp_instance %s: preempt_delay does not work with state MASTER; clearing it", in.Name)
 		in.PreemptDelay = 0
 	}
 	if in.PreemptDelay > 0 && in.Nopreempt {
-		d.warnf(dr.set["preempt_delay"], WarnAdjusted, "vrrp_instance %s: preempt_delay is incompatible with nopreempt; clearing it", in.Name)
+		d.warnfKW(dr.set["preempt_delay"], WarnAdjusted, "preempt_delay", "vrrp_instance %s: preempt_delay is incompatible with nopreempt; clearing it", in.Name)
 		in.PreemptDelay = 0
 	}
 
@@ -220,7 +220,7 @@ func (p *parser) finishInstance(dr *instanceDraft) {
 		if in.Version == 3 || in.Family == 6 || in.Strict {
 			d.errorf(in.Pos, "vrrp_instance %s has no virtual_ipaddress; at least one is required for VRRPv3, IPv6 and strict mode", in.Name)
 		} else {
-			d.warnf(in.Pos, WarnAdjusted, "vrrp_instance %s has no virtual_ipaddress; at least one is sensible", in.Name)
+			d.warnfKW(in.Pos, WarnAdjusted, "virtual_ipaddress", "vrrp_instance %s has no virtual_ipaddress; at least one is sensible", in.Name)
 		}
 	}
 	if in.Strict {
@@ -373,7 +373,7 @@ func zeroWeights(d *diag, in *Instance, why string) {
 	for i := range in.TrackInterfaces {
 		t := &in.TrackInterfaces[i]
 		if t.Weight != 0 {
-			d.warnf(t.Pos, WarnAdjusted, "vrrp_instance %s: track_interface %s weight %d set to 0 because of %s", in.Name, t.Name, t.Weight, why)
+			d.warnfKW(t.Pos, WarnAdjusted, "track_interface", "vrrp_instance %s: track_interface %s weight %d set to 0 because of %s", in.Name, t.Name, t.Weight, why)
 			t.Weight = 0
 		}
 	}
@@ -384,7 +384,7 @@ func zeroWeights(d *diag, in *Instance, why string) {
 		for i := range l.refs {
 			t := &l.refs[i]
 			if t.Weight != 0 {
-				d.warnf(t.Pos, WarnAdjusted, "vrrp_instance %s: %s %s weight %d set to 0 because of %s", in.Name, l.kind, t.Name, t.Weight, why)
+				d.warnfKW(t.Pos, WarnAdjusted, l.kind, "vrrp_instance %s: %s %s weight %d set to 0 because of %s", in.Name, l.kind, t.Name, t.Weight, why)
 				t.Weight = 0
 			}
 		}
