@@ -420,27 +420,43 @@ func (p *parser) keywordUses() []KeywordUse {
 	return out
 }
 
-// KeywordDoc renders the table as the README's keyword list (markdown).
+// KeywordDoc renders the table as the keyword reference of
+// docs/configuration.md (markdown): per block, each keyword with its value,
+// range, unit and what xvrrpd does with it.
 func KeywordDoc() string {
 	var b strings.Builder
 	var where Where = "-"
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 	for _, k := range keywordTable {
 		if k.Where != where {
 			where = k.Where
-			fmt.Fprintf(&b, "\n**%s**\n\n| keyword | value | xvrrpd |\n|---|---|---|\n", where)
+			fmt.Fprintf(&b, "\n### %s\n\n| keyword | value | range | unit | xvrrpd |\n|---|---|---|---|---|\n", where)
 		}
 		v := k.Value
 		if k.Block {
 			v = strings.TrimSpace(v + " { }")
 		}
+		rng, unit := "", ""
 		if k.Numeric() {
-			v += fmt.Sprintf(" (%s..%s%s)", fmtNum(k.Min), fmtNum(k.Max), unitSuffix(k.Unit))
+			rng, unit = fmtNum(k.Min)+".."+fmtNum(k.Max), k.Unit
+			switch {
+			case k.ClampLow:
+				rng += fmt.Sprintf(" (0 is raised to %s, as keepalived does)", fmtNum(k.Min))
+			case k.LowKeepsDefault:
+				rng += " (0 is ignored with a warning, keeping the default, as keepalived does)"
+			}
+			if k.Kind == KindDecimal {
+				unit += ", decimal"
+			}
 		}
 		what := k.Serve.String()
-		if k.Why != "" {
+		switch {
+		case k.Serve == Served && k.Why != "":
+			what = "served; differs: " + k.Why
+		case k.Why != "":
 			what += ": " + k.Why
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k.Name, strings.ReplaceAll(v, "|", "\\|"), what)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Name, cell(v), rng, unit, cell(what))
 	}
 	return b.String()
 }
