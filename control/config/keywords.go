@@ -367,7 +367,7 @@ var keywordIndex = func() map[Where]map[string]*Keyword {
 	return m
 }()
 
-// Keywords returns the keyword table, in the order of the README's list.
+// Keywords returns the keyword table, in the order of docs/configuration.md's reference.
 func Keywords() []Keyword { return append([]Keyword(nil), keywordTable...) }
 
 // LookupKeyword finds the declaration of name in w.
