@@ -287,16 +287,8 @@ func TestLoad_Bad(t *testing.T) {
 			[]string{"keepalived.conf:5: advert_int 41 out of range for VRRPv3: 0.01..40.95 in steps of 0.01 (RFC 5798 §5.2.7)"}},
 		{"AdvertIntSubCentisecondV3", instanceWith(" version 3\n advert_int 0.015\n" + vip4),
 			[]string{"keepalived.conf:5: advert_int 0.015 out of range for VRRPv3: 0.01..40.95 in steps of 0.01 (RFC 5798 §5.2.7)"}},
-		{"UnknownTrackScript", instanceWith(vip4 + " track_script {\n nope\n }\n"),
-			[]string{"keepalived.conf:8: vrrp_instance VI_1: track_script nope is not defined"}},
-		{"UnknownTrackFile", instanceWith(vip4 + " track_file {\n nope\n }\n"),
-			[]string{"keepalived.conf:8: vrrp_instance VI_1: track_file nope is not defined"}},
-		{"UnknownTrackProcess", instanceWith(vip4 + " track_process {\n nope\n }\n"),
-			[]string{"keepalived.conf:8: vrrp_instance VI_1: track_process nope is not defined"}},
 		{"DuplicateVRIDSameInterfaceFamily", instanceWith(vip4) + strings.Replace(instanceWith(vip4), "VI_1", "VI_2", 1),
 			[]string{"keepalived.conf:9: vrrp_instance VI_2: virtual_router_id 51 on eth0 (IPv4) is already used by vrrp_instance VI_1 at keepalived.conf:1"}},
-		{"SyncGroupUnknownInstance", "vrrp_sync_group G {\n group {\n VI_1\n VI_X\n }\n}\n" + instanceWith(vip4),
-			[]string{"keepalived.conf:1: vrrp_sync_group G names vrrp_instance VI_X, which is not defined"}},
 		{"UnicastPeerFamilyMismatch", instanceWith(vip4 + " unicast_peer {\n 2001:db8::2\n }\n"),
 			[]string{"keepalived.conf:8: vrrp_instance VI_1: unicast_peer 2001:db8::2 is IPv6 but the instance is IPv4"}},
 		{"VIPFamilyMismatch", instanceWith(" virtual_ipaddress {\n 198.18.0.1\n 2001:db8::1\n }\n"),
@@ -314,7 +306,7 @@ func TestLoad_Bad(t *testing.T) {
 		{"StrayClose", "}\n",
 			[]string{"keepalived.conf:1: unexpected }; no block is open"}},
 		{"UnterminatedQuote", "vrrp_script s {\n script \"/bin/true\n}\n",
-			[]string{"keepalived.conf:2: unterminated quoted string (add the closing \")", "keepalived.conf:2: script needs a command", "keepalived.conf:1: vrrp_script s has no script line"}},
+			[]string{"keepalived.conf:2: unterminated quoted string (add the closing \")", "keepalived.conf:2: script needs a command"}},
 		{"BadVIP", instanceWith(" virtual_ipaddress {\n 198.18.0.300/24\n 198.18.0.1/33\n 198.18.0.2 dev\n }\n"),
 			[]string{`keepalived.conf:5: virtual address "198.18.0.300/24" is not an IP address`,
 				`keepalived.conf:6: virtual address 198.18.0.1/33: prefix length "33" out of range 0..32`,
@@ -637,7 +629,7 @@ func TestLoad_IncludeErrors(t *testing.T) {
 		"loop.conf": "include loop.conf\n",
 		"none.conf": "include missing/*.conf\n",
 		"bad.conf":  "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n 198.18.0.1\n }\n}\ninclude sub.conf\n",
-		"sub.conf":  "\n\nvrrp_script s {\n interval 1\n}\n",
+		"sub.conf":  "\n\nvrrp_script s {\n interval 1\n weight 300\n}\n",
 	})
 	_, _, err := Load(filepath.Join(dir, "loop.conf"), Options{})
 	want := filepath.Join(dir, "loop.conf") + ":1: include of " + filepath.Join(dir, "loop.conf") + " loops back to a file already being read; remove the recursive include"
@@ -649,7 +641,7 @@ func TestLoad_IncludeErrors(t *testing.T) {
 		t.Errorf("no match: err %v warnings %v", err, w)
 	}
 	_, _, err = Load(filepath.Join(dir, "bad.conf"), Options{})
-	if err == nil || err.Error() != filepath.Join(dir, "sub.conf")+":3: vrrp_script s has no script line" {
+	if err == nil || err.Error() != filepath.Join(dir, "sub.conf")+":5: weight 300 out of range -253..253" {
 		t.Errorf("error in include: %v", err)
 	}
 	_, _, err = Load(filepath.Join(dir, "absent.conf"), Options{})

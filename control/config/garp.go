@@ -23,28 +23,25 @@ func (in *Instance) garpTargets() garpTargets {
 		&in.LowerPrioNoAdvert, &in.HigherPrioSendAdvert, &in.SkipCheckAdvAddr, &in.CheckUnicastSrc, &in.V3ChecksumAsV2}
 }
 
-// garp parses one of garpKeywords (name without the global vrrp_ prefix)
-// into t, with the range declared in the table. It reports whether name is
-// one of them.
-func (p *parser) garp(name string, s *stmt, t garpTargets) bool {
-	var k *Keyword
+// garp parses one of garpKeywords (name without the global vrrp_ prefix;
+// k its declaration where it appears) into t. It reports whether name is one
+// of them.
+func (p *parser) garp(k *Keyword, name string, s *stmt, t garpTargets) bool {
+	known := false
 	for i := range garpKeywords {
-		if garpKeywords[i].Name == name {
-			k = &garpKeywords[i]
-		}
+		known = known || garpKeywords[i].Name == name
 	}
-	if k == nil {
+	if !known {
 		return false
 	}
 	d := p.d
 	seconds := func(dst *time.Duration) {
-		// keepalived reads these as whole seconds.
-		if v, ok := d.secondsArg(s, 0, time.Duration(k.Max)*time.Second); ok {
-			*dst = v.Truncate(time.Second)
+		if v, ok := p.durKW(k, s); ok {
+			*dst = v
 		}
 	}
 	count := func(dst *int) {
-		if v, ok := d.intArg(s, 0, int(k.Min), int(k.Max)); ok {
+		if v, ok := p.intKW(k, s); ok {
 			*dst = v
 		}
 	}

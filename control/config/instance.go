@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // trackDraft is a tracker reference before the tracker's own defaults are known.
@@ -39,11 +38,12 @@ func (p *parser) instance(s *stmt) {
 	dr := &instanceDraft{in: in, set: map[string]Pos{}}
 	p.drafts = append(p.drafts, dr)
 	for _, c := range s.block {
-		if p.use(InInstance, "vrrp_instance "+in.Name, c) == nil {
+		k := p.use(InInstance, "vrrp_instance "+in.Name, c)
+		if k == nil {
 			continue
 		}
 		dr.set[c.kw] = c.pos
-		if p.garp(c.kw, c, in.garpTargets()) {
+		if p.garp(k, c.kw, c, in.garpTargets()) {
 			continue
 		}
 		switch c.kw {
@@ -71,12 +71,12 @@ func (p *parser) instance(s *stmt) {
 			}
 		case "virtual_router_id":
 			// RFC 5798 §5.2.3: VRID is 1..255.
-			if v, ok := d.intArg(c, 0, 1, 255); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.VRID = v
 			}
 		case "priority":
 			// RFC 5798 §5.2.4: 255 is the address owner, 0 is reserved for resigning.
-			if v, ok := d.intArg(c, 0, 1, 255); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.Priority = v
 			} else {
 				delete(dr.set, "priority")
@@ -86,7 +86,7 @@ func (p *parser) instance(s *stmt) {
 				dr.advertRaw = c.arg(0)
 			}
 		case "version":
-			if v, ok := d.intArg(c, 0, 2, 3); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.Version = v
 			}
 		case "nopreempt", "no_preempt":
@@ -96,8 +96,7 @@ func (p *parser) instance(s *stmt) {
 			d.noArgs(c)
 			in.Nopreempt = false
 		case "preempt_delay":
-			// keepalived.conf(5): range 0..1000 seconds.
-			if v, ok := d.secondsArg(c, 0, 1000*time.Second); ok {
+			if v, ok := p.durKW(k, c); ok {
 				in.PreemptDelay = v
 			}
 		case "accept":
@@ -138,7 +137,7 @@ func (p *parser) instance(s *stmt) {
 				}
 			}
 		case "unicast_ttl":
-			if v, ok := d.intArg(c, 0, 0, 255); ok {
+			if v, ok := p.intKW(k, c); ok {
 				in.UnicastTTL = v
 			}
 		case "virtual_ipaddress":
@@ -188,7 +187,7 @@ func (p *parser) instance(s *stmt) {
 			in.DontTrackPrimary = true
 		case "track_interface":
 			if d.needBlock(c) {
-				in.TrackInterfaces = append(in.TrackInterfaces, p.trackInterfaces(c)...)
+				in.TrackInterfaces = p.trackInterfaces(in.Name, in.TrackInterfaces, c)
 			}
 		case "track_script":
 			if d.needBlock(c) {
@@ -250,7 +249,7 @@ func (p *parser) auth(in *Instance, s *stmt) {
 				// keepalived.conf(5): only the first eight characters are used
 				// (RFC 2338 §5.3.10: the field is 8 octets).
 				if len(a.Pass) > 8 {
-					d.warnf(c.pos, WarnAdjusted, "auth_pass longer than 8 characters; truncated to %q as keepalived does", a.Pass[:8])
+					d.warnfKW(c.pos, WarnAdjusted, "auth_pass", "auth_pass longer than 8 characters; truncated to %q as keepalived does", a.Pass[:8])
 					a.Pass = a.Pass[:8]
 				}
 			}
@@ -413,11 +412,17 @@ func (p *parser) vip(l *stmt) (VIP, bool) {
 	return v, ok
 }
 
-func (p *parser) trackInterfaces(s *stmt) []TrackInterface {
+// trackInterfaces appends the interfaces of a track_interface block to out.
+func (p *parser) trackInterfaces(owner string, out []TrackInterface, s *stmt) []TrackInterface {
 	d := p.d
-	var out []TrackInterface
 	for _, l := range s.block {
 		d.noBlock(l)
+		if dupTrackInterface(out, l.kw) {
+			// keepalived vrrp_track.c: "(VI_1) duplicate track_interface X -
+			// ignoring"; the first line (and its weight) is the one tracked.
+			d.warnfKW(l.pos, WarnAdjusted, "track_interface", "(%s) duplicate track_interface %s - ignoring, as keepalived does", owner, l.kw)
+			continue
+		}
 		ti := TrackInterface{Pos: l.pos, Name: l.kw}
 		for i := 0; i < len(l.args); i++ {
 			switch l.arg(i) {
@@ -516,4 +521,13 @@ func (p *parser) notify(n *Notify, s *stmt) {
 	case "notify_master_rx_lower_pri":
 		n.MasterRxLowerPri = ns
 	}
+}
+
+func dupTrackInterface(ts []TrackInterface, name string) bool {
+	for _, t := range ts {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -46,23 +46,65 @@ func (s Serving) String() string {
 	return fmt.Sprintf("Serving(%d)", int(s))
 }
 
+// ValueKind is how the parser reads a keyword's value.
+type ValueKind int
+
+const (
+	// KindText: words its handler reads and checks (names, addresses, commands).
+	KindText ValueKind = iota
+	// KindNone: the keyword alone.
+	KindNone
+	// KindBool: keepalived's optional <BOOL> (on|off|true|false|yes|no).
+	KindBool
+	// KindInt: an integer in [Min, Max].
+	KindInt
+	// KindSeconds: whole seconds in [Min, Max] (keepalived reads an unsigned
+	// integer: "0.5" is invalid).
+	KindSeconds
+	// KindDecimal: decimal seconds to the microsecond in [Min, Max]
+	// (keepalived.conf(5) <TIMER>).
+	KindDecimal
+)
+
+func (k ValueKind) String() string {
+	return [...]string{"text", "none", "bool", "integer", "whole seconds", "decimal seconds"}[k]
+}
+
 // Keyword declares one keyword of keepalived.conf(5): where it may appear,
 // its value, and what xvrrpd does with it. The parser dispatches on this
-// table, unknown-keyword and not-served warnings come from it, and the
-// README's keyword list is generated from it (TestKeywordDocUpToDate).
+// table and reads numeric values through it (parser.intKW, parser.durKW), so
+// a range is written once; unknown-keyword and not-served warnings come from
+// it, and docs/configuration.md is generated from it
+// (TestKeywordDocUpToDate).
 type Keyword struct {
 	Name  string
 	Where Where
 	// Value is the value's form as keepalived.conf(5) writes it, "" for none.
 	Value string
-	// Min, Max bound a number (when Max > Min); Unit names it ("s", "adverts").
-	Min, Max int64
+	Kind  ValueKind
+	// Min, Max bound a KindInt/KindSeconds/KindDecimal value, in Unit
+	// ("s", "adverts"); they are keepalived 2.2.7's own bounds (measured
+	// with keepalived -t).
+	Min, Max float64
 	Unit     string
-	Block    bool // takes a { } block
-	Serve    Serving
+	// ClampLow: a value below Min is raised to Min with keepalived's warning
+	// ("must be greater than 0, setting to 1") instead of being refused.
+	ClampLow bool
+	// LowKeepsDefault: a value in [0, Min) is one keepalived reports as
+	// invalid and ignores, keeping its default; xvrrpd warns and keeps the
+	// same default (keepalived's own installed keepalived.conf writes
+	// vrrp_garp_interval 0, which is the default).
+	LowKeepsDefault bool
+	Block           bool // takes a { } block
+	Serve           Serving
 	// Why: for NotServed/NotServedYet, what is not done; for Served, how xvrrpd
 	// differs from keepalived ("" when it does not).
 	Why string
+}
+
+// Numeric reports whether the parser range-checks the value.
+func (k *Keyword) Numeric() bool {
+	return k.Kind == KindInt || k.Kind == KindSeconds || k.Kind == KindDecimal
 }
 
 // Reasons shared by many keywords.
@@ -81,27 +123,54 @@ const (
 )
 
 func kw(name string, w Where, value string) Keyword {
-	return Keyword{Name: name, Where: w, Value: value}
+	k := Keyword{Name: name, Where: w, Value: value}
+	switch {
+	case value == "":
+		k.Kind = KindNone
+	case value == "[BOOL]":
+		k.Kind = KindBool
+	}
+	return k
 }
-func kwr(name string, w Where, value string, lo, hi int64, unit string) Keyword {
-	return Keyword{Name: name, Where: w, Value: value, Min: lo, Max: hi, Unit: unit}
+
+// kwr declares an integer keyword.
+func kwr(name string, w Where, value string, lo, hi float64, unit string) Keyword {
+	return Keyword{Name: name, Where: w, Value: value, Kind: KindInt, Min: lo, Max: hi, Unit: unit}
 }
-func kwb(name string, w Where) Keyword { return Keyword{Name: name, Where: w, Block: true} }
+
+// kws declares a whole-seconds keyword.
+func kws(name string, w Where, lo, hi float64) Keyword {
+	return Keyword{Name: name, Where: w, Value: "SECONDS", Kind: KindSeconds, Min: lo, Max: hi, Unit: "s"}
+}
+
+// kwd declares a decimal-seconds keyword.
+func kwd(name string, w Where, lo, hi float64) Keyword {
+	return Keyword{Name: name, Where: w, Value: "SECONDS", Kind: KindDecimal, Min: lo, Max: hi, Unit: "s"}
+}
+func kwb(name string, w Where) Keyword {
+	return Keyword{Name: name, Where: w, Block: true, Kind: KindNone}
+}
 func ign(name string, w Where, why string) Keyword {
 	return Keyword{Name: name, Where: w, Serve: NotServed, Why: why, Block: true}
 }
 func differs(k Keyword, why string) Keyword { k.Why = why; return k }
+func notYet(k Keyword, why string) Keyword  { k.Serve, k.Why = NotServedYet, why; return k }
+func clampLow(k Keyword) Keyword            { k.ClampLow = true; return k }
+func lowKeepsDefault(k Keyword) Keyword     { k.LowKeepsDefault = true; return k }
+
+// maxUint32 is keepalived's "unsigned integer range".
+const maxUint32 = 4294967295
 
 // garpKeywords are the GARP/advert timing keywords that exist in global_defs
 // (with a vrrp_ prefix, the default) and in vrrp_instance (without it): one
 // declaration each, one parser (parser.garp) for both places.
 var garpKeywords = []Keyword{
-	kwr("garp_master_delay", "", "SECONDS", 0, 255, "s"),
-	kwr("garp_master_repeat", "", "COUNT", 0, 255, "messages"),
-	kwr("garp_lower_prio_delay", "", "SECONDS", 0, 255, "s"),
-	kwr("garp_lower_prio_repeat", "", "COUNT", 0, 255, "messages"),
-	kwr("garp_master_refresh", "", "SECONDS", 0, 86400, "s"),
-	kwr("garp_master_refresh_repeat", "", "COUNT", 1, 255, "messages"),
+	kws("garp_master_delay", "", 0, 4294),
+	clampLow(kwr("garp_master_repeat", "", "COUNT", 1, maxUint32, "messages")),
+	kws("garp_lower_prio_delay", "", 0, 4294),
+	kwr("garp_lower_prio_repeat", "", "COUNT", 0, 2147483647, "messages"),
+	kws("garp_master_refresh", "", 0, maxUint32),
+	clampLow(kwr("garp_master_refresh_repeat", "", "COUNT", 1, maxUint32, "messages")),
 	kwr("down_timer_adverts", "", "COUNT", 1, 100, "adverts"),
 	kw("lower_prio_no_advert", "", "[BOOL]"),
 	kw("higher_prio_send_advert", "", "[BOOL]"),
@@ -115,9 +184,9 @@ var keywordTable = func() []Keyword {
 		kwb("global_defs", InTop), kwb("vrrp_instance", InTop), kwb("vrrp_sync_group", InTop),
 		kwb("vrrp_script", InTop), kwb("vrrp_track_file", InTop), kwb("track_file", InTop),
 		kwb("vrrp_track_process", InTop),
-		{Name: "static_ipaddress", Where: InTop, Block: true, Serve: Served, Why: "an address without dev goes on eth0 (default_interface is not read)"},
-		{Name: "static_routes", Where: InTop, Block: true, Serve: Served, Why: whyRoutes},
-		{Name: "static_rules", Where: InTop, Block: true, Serve: Served, Why: whyRoutes},
+		{Name: "static_ipaddress", Where: InTop, Block: true, Kind: KindNone, Serve: Served, Why: "an address without dev goes on eth0 (default_interface is not read)"},
+		{Name: "static_routes", Where: InTop, Block: true, Kind: KindNone, Serve: Served, Why: whyRoutes},
+		{Name: "static_rules", Where: InTop, Block: true, Kind: KindNone, Serve: Served, Why: whyRoutes},
 		ign("virtual_server", InTop, whyLVS), ign("virtual_server_group", InTop, whyLVS),
 		ign("real_server", InTop, whyLVS), ign("ssl", InTop, whyLVS), ign("bfd_instance", InTop, whyBFD),
 		ign("static_track_group", InTop, "track groups apply to static addresses, which are not served yet"),
@@ -133,12 +202,13 @@ var keywordTable = func() []Keyword {
 
 		kw("router_id", InGlobal, "STRING"), kwr("vrrp_version", InGlobal, "2|3", 2, 3, ""),
 		kw("vrrp_mcast_group4", InGlobal, "IPV4 MULTICAST"), kw("vrrp_mcast_group6", InGlobal, "IPV6 LINK-LOCAL MULTICAST"),
-		kwr("vrrp_garp_interval", InGlobal, "SECONDS", 0, 1, "s"), kwr("vrrp_gna_interval", InGlobal, "SECONDS", 0, 1, "s"),
+		lowKeepsDefault(kwd("vrrp_garp_interval", InGlobal, 0.000001, 4294.967295)),
+		lowKeepsDefault(kwd("vrrp_gna_interval", InGlobal, 0.000001, 4294.967295)),
 		kw("vrrp_min_garp", InGlobal, "[BOOL]"), kw("vrrp_strict", InGlobal, ""),
-		kw("vrrp_notify_priority_changes", InGlobal, "[BOOL]"),
+		{Name: "vrrp_notify_priority_changes", Where: InGlobal, Value: "[BOOL]", Kind: KindBool},
 		kwr("vrrp_priority", InGlobal, "NICE", -20, 19, ""), kwr("vrrp_rt_priority", InGlobal, "PRIORITY", 1, 99, ""),
 		kwr("vrrp_rlimit_rttime", InGlobal, "MICROSECONDS", 2, 1<<31-1, "µs"), kw("vrrp_cpu_affinity", InGlobal, "CPU..."),
-		kwr("vrrp_startup_delay", InGlobal, "SECONDS", 0, 3600, "s"),
+		lowKeepsDefault(kwd("vrrp_startup_delay", InGlobal, 0.001, 4294.967295)),
 		kw("script_user", InGlobal, "USER [GROUP]"),
 		differs(kw("enable_script_security", InGlobal, ""), "an insecure script fails its tracker with a message naming the path component, instead of being removed silently"),
 		kw("notify_fifo", InGlobal, "PATH [USER [GROUP]]"),
@@ -148,16 +218,16 @@ var keywordTable = func() []Keyword {
 		kwr("virtual_router_id", InInstance, "VRID", 1, 255, ""), kwr("priority", InInstance, "PRIORITY", 1, 255, ""),
 		kw("advert_int", InInstance, "SECONDS"), kwr("version", InInstance, "2|3", 2, 3, ""),
 		kw("nopreempt", InInstance, ""), kw("no_preempt", InInstance, ""), kw("preempt", InInstance, ""),
-		kwr("preempt_delay", InInstance, "SECONDS", 0, 1000, "s"),
+		kwd("preempt_delay", InInstance, 0, 1000),
 		kw("accept", InInstance, ""), kw("no_accept", InInstance, ""), kw("strict_mode", InInstance, "[BOOL]"),
 		kw("native_ipv6", InInstance, ""),
-		differs(kwb("authentication", InInstance), "auth_type AH (IPsec AH header) is not served: the instance runs without authentication, with a warning"),
+		kwb("authentication", InInstance),
 		kw("unicast_src_ip", InInstance, "IPADDR"), kw("mcast_src_ip", InInstance, "IPADDR"),
 		kwb("unicast_peer", InInstance), kw("mcast_dst_ip", InInstance, "IPADDR"),
-		{Name: "unicast_ttl", Where: InInstance, Value: "TTL", Min: 0, Max: 255, Serve: NotServedYet, Why: "unicast adverts are sent with TTL 255 (RFC 5798 §5.1.1.3) whatever is configured"},
+		notYet(kwr("unicast_ttl", InInstance, "TTL", 0, 255, ""), "unicast adverts are sent with TTL 255 (RFC 5798 §5.1.1.3) whatever is configured"),
 		kwb("virtual_ipaddress", InInstance), kwb("virtual_ipaddress_excluded", InInstance),
-		{Name: "virtual_routes", Where: InInstance, Block: true, Serve: Served, Why: whyRoutes},
-		{Name: "virtual_rules", Where: InInstance, Block: true, Serve: Served, Why: whyRoutes},
+		{Name: "virtual_routes", Where: InInstance, Block: true, Kind: KindNone, Serve: Served, Why: whyRoutes},
+		{Name: "virtual_rules", Where: InInstance, Block: true, Kind: KindNone, Serve: Served, Why: whyRoutes},
 		differs(kw("use_vmac", InInstance, "[IFNAME]"), "adverts leave on the parent's packet socket with the virtual MAC as source (the same frame keepalived sends from the macvlan)"),
 		kw("vmac_xmit_base", InInstance, ""), kw("dont_track_primary", InInstance, ""),
 		kwb("track_interface", InInstance), kwb("track_script", InInstance), kwb("track_file", InInstance),
@@ -185,26 +255,26 @@ var keywordTable = func() []Keyword {
 		kw("notify_master", InSyncGroup, "COMMAND [USER [GROUP]]"), kw("notify_backup", InSyncGroup, "COMMAND [USER [GROUP]]"),
 		kw("notify_fault", InSyncGroup, "COMMAND [USER [GROUP]]"), kw("notify_stop", InSyncGroup, "COMMAND [USER [GROUP]]"),
 		kw("notify", InSyncGroup, "COMMAND [USER [GROUP]]"),
-		{Name: "notify_priority_changes", Where: InSyncGroup, Value: "[BOOL]", Serve: NotServedYet, Why: "priority-change notifications are not sent yet"},
+		{Name: "notify_priority_changes", Where: InSyncGroup, Value: "[BOOL]", Kind: KindBool, Serve: NotServedYet, Why: "priority-change notifications are not sent yet"},
 		kw("sync_group_tracking_weight", InSyncGroup, ""),
 		differs(kw("global_tracking", InSyncGroup, ""), "deprecated by keepalived; read as sync_group_tracking_weight"),
 		ign("smtp_alert", InSyncGroup, whySMTP), ign("track_bfd", InSyncGroup, whyBFD),
 		ign("notify_deleted", InSyncGroup, "DELETED notifications are not sent"),
 
-		kw("script", InScript, "COMMAND"), kwr("interval", InScript, "SECONDS", 1, 2147483, "s"),
-		kwr("timeout", InScript, "SECONDS", 1, 2147483, "s"), kwr("weight", InScript, "WEIGHT [reverse]", -253, 253, ""),
-		kwr("rise", InScript, "COUNT", 1, 2147483647, "runs"), kwr("fall", InScript, "COUNT", 1, 2147483647, "runs"),
+		kw("script", InScript, "COMMAND"), clampLow(kws("interval", InScript, 1, 4294)),
+		clampLow(kws("timeout", InScript, 1, 4294)), kwr("weight", InScript, "WEIGHT [reverse]", -253, 253, ""),
+		clampLow(kwr("rise", InScript, "COUNT", 1, 2147483647, "runs")), clampLow(kwr("fall", InScript, "COUNT", 1, 2147483647, "runs")),
 		kw("user", InScript, "USER [GROUP]"), kw("init_fail", InScript, ""),
 
-		kw("file", InTrackFile, "PATH"), kw("weight", InTrackFile, "WEIGHT [reverse]"), kw("init_file", InTrackFile, "[VALUE] [overwrite]"),
+		kw("file", InTrackFile, "PATH"), kwr("weight", InTrackFile, "WEIGHT [reverse]", -254, 254, ""), kw("init_file", InTrackFile, "[VALUE] [overwrite]"),
 
 		kw("process", InTrackProcess, "NAME [PARAMS...]"), kw("param_match", InTrackProcess, "initial|partial"),
 		kw("full_command", InTrackProcess, ""), kwr("weight", InTrackProcess, "WEIGHT [reverse]", -254, 254, ""),
-		kwr("quorum", InTrackProcess, "COUNT", 1, 2147483647, "processes"), kwr("quorum_max", InTrackProcess, "COUNT", 0, 2147483647, "processes"),
-		kwr("delay", InTrackProcess, "SECONDS", 0, 3600, "s"), kwr("fork_delay", InTrackProcess, "SECONDS", 0, 3600, "s"),
-		kwr("terminate_delay", InTrackProcess, "SECONDS", 0, 3600, "s"),
+		kwr("quorum", InTrackProcess, "COUNT", 1, 65535, "processes"), kwr("quorum_max", InTrackProcess, "COUNT", 0, 65535, "processes"),
+		kwd("delay", InTrackProcess, 0.000001, 3600), kwd("fork_delay", InTrackProcess, 0.000001, 3600),
+		kwd("terminate_delay", InTrackProcess, 0.000001, 3600),
 
-		kw("auth_type", InAuth, "PASS|AH"), kw("auth_pass", InAuth, "PASSWORD"),
+		kw("auth_type", InAuth, "PASS|AH (AH: warned, the instance runs without authentication)"), kw("auth_pass", InAuth, "PASSWORD"),
 	}
 	for _, g := range garpKeywords {
 		in, gl := g, g
@@ -297,7 +367,7 @@ var keywordIndex = func() map[Where]map[string]*Keyword {
 	return m
 }()
 
-// Keywords returns the keyword table, in the order of the README's list.
+// Keywords returns the keyword table, in the order of docs/configuration.md's reference.
 func Keywords() []Keyword { return append([]Keyword(nil), keywordTable...) }
 
 // LookupKeyword finds the declaration of name in w.
@@ -350,27 +420,43 @@ func (p *parser) keywordUses() []KeywordUse {
 	return out
 }
 
-// KeywordDoc renders the table as the README's keyword list (markdown).
+// KeywordDoc renders the table as the keyword reference of
+// docs/configuration.md (markdown): per block, each keyword with its value,
+// range, unit and what xvrrpd does with it.
 func KeywordDoc() string {
 	var b strings.Builder
 	var where Where = "-"
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 	for _, k := range keywordTable {
 		if k.Where != where {
 			where = k.Where
-			fmt.Fprintf(&b, "\n**%s**\n\n| keyword | value | xvrrpd |\n|---|---|---|\n", where)
+			fmt.Fprintf(&b, "\n### %s\n\n| keyword | value | range | unit | xvrrpd |\n|---|---|---|---|---|\n", where)
 		}
 		v := k.Value
 		if k.Block {
 			v = strings.TrimSpace(v + " { }")
 		}
-		if k.Max > k.Min {
-			v += fmt.Sprintf(" (%d..%d%s)", k.Min, k.Max, unitSuffix(k.Unit))
+		rng, unit := "", ""
+		if k.Numeric() {
+			rng, unit = fmtNum(k.Min)+".."+fmtNum(k.Max), k.Unit
+			switch {
+			case k.ClampLow:
+				rng += fmt.Sprintf(" (0 is raised to %s, as keepalived does)", fmtNum(k.Min))
+			case k.LowKeepsDefault:
+				rng += " (0 is ignored with a warning, keeping the default, as keepalived does)"
+			}
+			if k.Kind == KindDecimal {
+				unit += ", decimal"
+			}
 		}
 		what := k.Serve.String()
-		if k.Why != "" {
+		switch {
+		case k.Serve == Served && k.Why != "":
+			what = "served; differs: " + k.Why
+		case k.Why != "":
 			what += ": " + k.Why
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k.Name, strings.ReplaceAll(v, "|", "\\|"), what)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Name, cell(v), rng, unit, cell(what))
 	}
 	return b.String()
 }

@@ -2,45 +2,130 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite generated files and golden files")
 
-// TestKeywordTableServedByParser: every keyword the table declares served is
-// handled by the parser of its block (none falls through unhandled): a
-// statement of each reaches a handler, which either accepts it or reports
-// its value, never "unknown keyword".
+// keywordWrap puts a statement at line 2 of the block its keyword belongs in
+// (line 3 for authentication).
+var keywordWrap = map[Where]func(string) string{
+	InTop:          func(s string) string { return "\n" + s + "\n" },
+	InGlobal:       func(s string) string { return "global_defs {\n" + s + "\n}\n" },
+	InInstance:     func(s string) string { return "vrrp_instance VI_1 {\n" + s + "\n}\n" },
+	InSyncGroup:    func(s string) string { return "vrrp_sync_group G {\n" + s + "\n}\n" },
+	InScript:       func(s string) string { return "vrrp_script S {\n" + s + "\n}\n" },
+	InTrackFile:    func(s string) string { return "vrrp_track_file F {\n" + s + "\n}\n" },
+	InTrackProcess: func(s string) string { return "vrrp_track_process P {\n" + s + "\n}\n" },
+	InAuth:         func(s string) string { return "vrrp_instance VI_1 {\n authentication {\n" + s + "\n}\n}\n" },
+}
+
+// TestKeywordTableServedByParser: every keyword the table declares is handled
+// by the parser of its block (none falls through as "unknown keyword"), and
+// every numeric keyword's value is read through its declaration: the bounds
+// are accepted, one step below Min and one step above Max are refused — or,
+// for keepalived's "must be greater than 0, setting to 1" keywords, raised to
+// Min with a warning — with the range the table gives.
 func TestKeywordTableServedByParser(t *testing.T) {
-	wrap := map[Where]func(string) string{
-		InTop:          func(s string) string { return s + "\n" },
-		InGlobal:       func(s string) string { return "global_defs {\n" + s + "\n}\n" },
-		InInstance:     func(s string) string { return "vrrp_instance VI_1 {\n" + s + "\n}\n" },
-		InSyncGroup:    func(s string) string { return "vrrp_sync_group G {\n" + s + "\n}\n" },
-		InScript:       func(s string) string { return "vrrp_script S {\n" + s + "\n}\n" },
-		InTrackFile:    func(s string) string { return "vrrp_track_file F {\n" + s + "\n}\n" },
-		InTrackProcess: func(s string) string { return "vrrp_track_process P {\n" + s + "\n}\n" },
-		InAuth:         func(s string) string { return "vrrp_instance VI_1 {\n authentication {\n" + s + "\n}\n}\n" },
-	}
 	for _, k := range Keywords() {
-		src := wrap[k.Where](k.Name)
-		_, w, _ := Parse("k.conf", []byte(src), Options{ConfigID: "x"})
+		_, w, _ := Parse("k.conf", []byte(keywordWrap[k.Where](k.Name)), Options{ConfigID: "x"})
 		for _, x := range w {
 			if x.Kind == WarnUnknown && strings.Contains(x.Msg, "\""+k.Name+"\"") {
 				t.Errorf("%s in %s: declared but the parser calls it unknown: %s", k.Name, k.Where, x)
 			}
 		}
 	}
+	line := func(k Keyword) int {
+		if k.Where == InAuth {
+			return 3
+		}
+		return 2
+	}
+	// findings returns the errors and warnings about the statement's line.
+	findings := func(k Keyword, v string) (errs, warns []string) {
+		_, w, err := Parse("k.conf", []byte(keywordWrap[k.Where](k.Name+" "+v)), Options{ConfigID: "x"})
+		at := fmt.Sprintf("k.conf:%d:", line(k))
+		if err != nil {
+			for _, l := range strings.Split(err.Error(), "\n") {
+				if strings.HasPrefix(l, at) {
+					errs = append(errs, l)
+				}
+			}
+		}
+		for _, x := range w {
+			if x.Kind == WarnAdjusted && strings.HasPrefix(x.String(), at) {
+				warns = append(warns, x.String())
+			}
+		}
+		return errs, warns
+	}
+	num := func(k Keyword, v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	n := 0
+	for _, k := range Keywords() {
+		if !k.Numeric() || k.Serve == NotServed {
+			continue
+		}
+		n++
+		step := 1.0
+		if k.Kind == KindDecimal {
+			step = 0.000001
+		}
+		t.Run(string(k.Where)+"/"+k.Name, func(t *testing.T) {
+			for _, v := range []float64{k.Min, k.Max} {
+				if errs, _ := findings(k, num(k, v)); len(errs) > 0 {
+					t.Errorf("%s %s (a bound) refused: %v", k.Name, num(k, v), errs)
+				}
+			}
+			above := num(k, k.Max+step)
+			if k.Kind == KindDecimal {
+				above = strconv.FormatFloat(k.Max+step, 'f', 6, 64)
+			}
+			errs, _ := findings(k, above)
+			if want := "out of range " + k.rangeText(); len(errs) != 1 || !strings.Contains(errs[0], want) {
+				t.Errorf("%s %s: errors %q, want one saying %q", k.Name, above, errs, want)
+			}
+			below := k.Min - step
+			if below < 0 && k.Kind != KindInt {
+				return // a negative time is not a time: refused before any range
+			}
+			bs := num(k, below)
+			if k.Kind == KindDecimal {
+				bs = strconv.FormatFloat(below, 'f', 6, 64)
+			}
+			errs, warns := findings(k, bs)
+			if k.LowKeepsDefault {
+				if len(errs) != 0 || len(warns) != 1 || !strings.Contains(warns[0], "keeping the default, as keepalived does") {
+					t.Errorf("%s %s: errors %q warnings %q, want it ignored with a warning", k.Name, bs, errs, warns)
+				}
+				return
+			}
+			if k.ClampLow {
+				if len(errs) != 0 || len(warns) != 1 || !strings.Contains(warns[0], "setting to "+num(k, k.Min)+" as keepalived does") {
+					t.Errorf("%s %s: errors %q warnings %q, want it raised to %s with a warning", k.Name, bs, errs, warns, num(k, k.Min))
+				}
+				return
+			}
+			if want := "out of range " + k.rangeText(); len(errs) != 1 || !strings.Contains(errs[0], want) {
+				t.Errorf("%s %s: errors %q, want one saying %q", k.Name, bs, errs, want)
+			}
+		})
+	}
+	if n < 30 {
+		t.Errorf("only %d numeric keywords checked; the table declares ranges for more", n)
+	}
 }
 
-// TestKeywordDocUpToDate: the README's keyword list is the table rendered
-// (go test ./control/config -run KeywordDoc -update rewrites it).
+// TestKeywordDocUpToDate: docs/configuration.md's keyword reference is the
+// table rendered (go test ./control/config -run KeywordDoc -update rewrites
+// it), so the documentation and the parser cannot drift.
 func TestKeywordDocUpToDate(t *testing.T) {
 	const begin, end = "<!-- keywords:begin (generated by control/config TestKeywordDocUpToDate -update) -->", "<!-- keywords:end -->"
-	path := filepath.Join(repoRoot(), "README.md")
+	path := filepath.Join(repoRoot(), "docs", "configuration.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +133,7 @@ func TestKeywordDocUpToDate(t *testing.T) {
 	s := string(data)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q ... %q section", begin, end)
+		t.Fatalf("%s has no %q ... %q section", path, begin, end)
 	}
 	want := s[:i+len(begin)] + "\n" + KeywordDoc() + "\n" + s[j:]
 	if want == s {
@@ -60,7 +145,7 @@ func TestKeywordDocUpToDate(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md keyword list is stale; run go test ./control/config -run KeywordDocUpToDate -update")
+	t.Errorf("docs/configuration.md keyword reference is stale; run go test ./control/config -run KeywordDocUpToDate -update")
 }
 
 // Leniency rules, named after what keepalived 2.2 does with each.
@@ -88,6 +173,38 @@ func TestLeniency_Keepalived(t *testing.T) {
 			func(c *Config) bool {
 				return c.Instances[0].VIPs[0].Label == "" && c.Instances[0].VIPs[0].Scope == "global"
 			}},
+		{"TrackScriptNotFoundIgnored_Keepalived", inst(" track_script {\n  nope\n }\n"),
+			"k.conf:5: (VI_1) track script nope not found, ignoring...",
+			func(c *Config) bool { return len(c.Instances[0].TrackScripts) == 0 }},
+		{"TrackFileNotFoundIgnored_Keepalived", inst(" track_file {\n  nope\n }\n"),
+			"k.conf:5: (VI_1) track file nope not found, ignoring...",
+			func(c *Config) bool { return len(c.Instances[0].TrackFiles) == 0 }},
+		{"TrackProcessNotFoundIgnored_Keepalived", inst(" track_process {\n  nope\n }\n"),
+			"k.conf:5: (VI_1) track process nope not found, ignoring...",
+			func(c *Config) bool { return len(c.Instances[0].TrackProcesses) == 0 }},
+		{"VrrpScriptWithoutScriptRemoved_Keepalived", "vrrp_script chk {\n interval 2\n}\n" + inst(" track_script {\n  chk\n }\n"),
+			"k.conf:1: No script set for vrrp_script chk - removing",
+			func(c *Config) bool { return len(c.Scripts) == 0 && len(c.Instances[0].TrackScripts) == 0 }},
+		{"SyncGroupMissingMemberIgnored_Keepalived", "vrrp_sync_group G {\n group {\n  VI_1\n  VI_X\n }\n}\n" + inst(""),
+			"k.conf:1: Virtual router VI_X specified in sync group G doesn't exist - ignoring",
+			func(c *Config) bool {
+				return len(c.SyncGroups) == 1 && len(c.SyncGroups[0].Members) == 1 && c.Instances[0].SyncGroup == "G"
+			}},
+		{"SyncGroupOfOneKept_Keepalived", "vrrp_sync_group G {\n group {\n  VI_1\n }\n}\n" + inst(""),
+			"k.conf:1: Sync group G has only 1 virtual router(s) - this probably isn't what you want",
+			func(c *Config) bool { return len(c.SyncGroups) == 1 && c.Instances[0].SyncGroup == "G" }},
+		{"SyncGroupNoMatchingMemberRemoved_Keepalived", "vrrp_sync_group G {\n group {\n  VI_X\n }\n}\n" + inst(""),
+			"k.conf:1: Sync group G, no matching virtual router found in group declaration - removing",
+			func(c *Config) bool { return len(c.SyncGroups) == 0 && c.Instances[0].SyncGroup == "" }},
+		{"DuplicateTrackInterfaceIgnored_Keepalived", inst(" track_interface {\n  eth1 weight 10\n  eth1 weight 20\n }\n"),
+			"k.conf:6: (VI_1) duplicate track_interface eth1 - ignoring",
+			func(c *Config) bool {
+				ti := c.Instances[0].TrackInterfaces
+				return len(ti) == 1 && ti[0].Name == "eth1" && ti[0].Weight == 10
+			}},
+		{"UntrackedScriptNotRun", "vrrp_script chk {\n script /bin/true\n}\n" + inst(""),
+			"k.conf:1: vrrp_script chk is not tracked by any vrrp_instance or vrrp_sync_group; xvrrpd does not run it",
+			func(c *Config) bool { return len(c.Scripts) == 1 && len(c.Instances[0].TrackScripts) == 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

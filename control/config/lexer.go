@@ -289,12 +289,12 @@ func (lx *lexer) include(from string, kw token, args []token, depth int) {
 	}
 	if len(matches) == 0 {
 		// keepalived's plain include does not fail on no match; say so anyway.
-		lx.d.warnf(pos, WarnAdjusted, "include %q matches no file", toks[1].text)
+		lx.d.warnfKW(pos, WarnAdjusted, "include", "include %q matches no file", toks[1].text)
 		return
 	}
 	for _, m := range matches {
 		if st, err := os.Stat(m); err == nil && st.IsDir() {
-			lx.d.warnf(pos, WarnAdjusted, "include %q matches directory %s; skipped", toks[1].text, m)
+			lx.d.warnfKW(pos, WarnAdjusted, "include", "include %q matches directory %s; skipped", toks[1].text, m)
 			continue
 		}
 		lx.lexFile(m, pos, depth+1)

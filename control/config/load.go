@@ -150,14 +150,15 @@ func (p *parser) globalDefs(stmts []*stmt) {
 	g := &p.cfg.Global
 	d := p.d
 	for _, s := range stmts {
-		if p.use(InGlobal, "global_defs", s) == nil {
+		k := p.use(InGlobal, "global_defs", s)
+		if k == nil {
 			continue
 		}
 		p.global.set[s.kw] = true
-		if strings.HasPrefix(s.kw, "vrrp_") && p.garp(strings.TrimPrefix(s.kw, "vrrp_"), s, g.garpTargets()) {
+		if strings.HasPrefix(s.kw, "vrrp_") && p.garp(k, strings.TrimPrefix(s.kw, "vrrp_"), s, g.garpTargets()) {
 			continue
 		}
-		if s.kw == "v3_checksum_as_v2" && p.garp(s.kw, s, g.garpTargets()) {
+		if s.kw == "v3_checksum_as_v2" && p.garp(k, s.kw, s, g.garpTargets()) {
 			continue
 		}
 		switch s.kw {
@@ -166,8 +167,7 @@ func (p *parser) globalDefs(stmts []*stmt) {
 				g.RouterID = s.arg(0)
 			}
 		case "vrrp_version":
-			// keepalived.conf(5): vrrp_version <2 or 3>.
-			if v, ok := d.intArg(s, 0, 2, 3); ok {
+			if v, ok := p.intKW(k, s); ok {
 				g.VRRPVersion = v
 			}
 		case "vrrp_mcast_group4":
@@ -188,11 +188,11 @@ func (p *parser) globalDefs(stmts []*stmt) {
 				}
 			}
 		case "vrrp_garp_interval":
-			if v, ok := d.secondsArg(s, 0, time.Second); ok {
+			if v, ok := p.durKW(k, s); ok {
 				g.GarpInterval = v
 			}
 		case "vrrp_gna_interval":
-			if v, ok := d.secondsArg(s, 0, time.Second); ok {
+			if v, ok := p.durKW(k, s); ok {
 				g.GnaInterval = v
 			}
 		case "vrrp_min_garp":
@@ -205,15 +205,15 @@ func (p *parser) globalDefs(stmts []*stmt) {
 			d.noArgs(s)
 			g.Strict = true
 		case "vrrp_priority":
-			if v, ok := d.intArg(s, 0, -20, 19); ok {
+			if v, ok := p.intKW(k, s); ok {
 				g.VRRPNice, g.VRRPNiceSet = v, true
 			}
 		case "vrrp_rt_priority":
-			if v, ok := d.intArg(s, 0, 1, 99); ok {
+			if v, ok := p.intKW(k, s); ok {
 				g.VRRPRTPriority = v
 			}
 		case "vrrp_rlimit_rttime":
-			if v, ok := d.intArg(s, 0, 2, 1<<31-1); ok {
+			if v, ok := p.intKW(k, s); ok {
 				g.VRRPRLimitRTTime = v
 			}
 		case "vrrp_cpu_affinity":
@@ -231,7 +231,7 @@ func (p *parser) globalDefs(stmts []*stmt) {
 				g.NotifyPriorityChanges = v
 			}
 		case "vrrp_startup_delay":
-			if v, ok := d.secondsArg(s, 0, 3600*time.Second); ok {
+			if v, ok := p.durKW(k, s); ok {
 				g.StartupDelay = v
 			}
 		case "script_user":

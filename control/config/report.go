@@ -34,8 +34,21 @@ func MigrationReport(c *Config, warns []Warning) string {
 	}
 	adjusted := map[string]int{}
 	unknown := map[string]int{}
+	// Warnings about something not done that the table does not say for the
+	// keyword as a whole (auth_type AH, an untracked vrrp_script).
+	tableSays := map[string]bool{}
+	for _, u := range c.Keywords {
+		if u.Serve != Served {
+			tableSays[u.Name] = true
+		}
+	}
+	notDone := map[string]int{}
 	for _, w := range warns {
 		switch w.Kind {
+		case WarnIgnored:
+			if w.Keyword != "" && !tableSays[w.Keyword] {
+				notDone[w.Keyword]++
+			}
 		case WarnAdjusted:
 			k := w.Keyword
 			if k == "" {
@@ -71,6 +84,12 @@ func MigrationReport(c *Config, warns []Warning) string {
 	section("adjusted as keepalived adjusts them (see the warnings above)", adj, true)
 	section("parsed and checked, not served yet", notYet, false)
 	section("ignored", ignored, false)
+	var nd []string
+	for k, v := range notDone {
+		nd = append(nd, fmt.Sprintf("%s ×%d", k, v))
+	}
+	sort.Strings(nd)
+	section("not done in this file (see the warnings above)", nd, true)
 	var unk []string
 	for k, v := range unknown {
 		unk = append(unk, fmt.Sprintf("%s ×%d", k, v))

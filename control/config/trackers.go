@@ -22,9 +22,9 @@ func (p *parser) named(s *stmt) (string, bool) {
 	return s.arg(0), true
 }
 
-// weightArgs reads `weight N [reverse]`.
-func (p *parser) weightArgs(s *stmt, lo, hi int) (int, bool, bool) {
-	w, ok := p.d.intArg(s, 0, lo, hi)
+// weightArgs reads `weight N [reverse]`, N in k's range.
+func (p *parser) weightArgs(k *Keyword, s *stmt) (int, bool, bool) {
+	w, ok := p.intKW(k, s)
 	if !ok {
 		return 0, false, false
 	}
@@ -54,7 +54,8 @@ func (p *parser) script(s *stmt) {
 	}
 	sc := &Script{Pos: s.pos, Name: name, Interval: time.Second, Rise: 1, Fall: 1}
 	for _, c := range s.block {
-		if p.use(InScript, "vrrp_script "+name, c) == nil {
+		k := p.use(InScript, "vrrp_script "+name, c)
+		if k == nil {
 			continue
 		}
 		switch c.kw {
@@ -74,25 +75,23 @@ func (p *parser) script(s *stmt) {
 				}
 			}
 		case "interval":
-			// keepalived vrrp_parser.c: whole seconds, at least 1.
-			if v, ok := d.intArg(c, 0, 1, math.MaxInt32/1000); ok {
-				sc.Interval = time.Duration(v) * time.Second
+			if v, ok := p.durKW(k, c); ok {
+				sc.Interval = v
 			}
 		case "timeout":
-			if v, ok := d.intArg(c, 0, 1, math.MaxInt32/1000); ok {
-				sc.Timeout = time.Duration(v) * time.Second
+			if v, ok := p.durKW(k, c); ok {
+				sc.Timeout = v
 			}
 		case "weight":
-			// keepalived.conf(5) vrrp_script: weight -253..253 [reverse].
-			if w, rev, ok := p.weightArgs(c, -253, 253); ok {
+			if w, rev, ok := p.weightArgs(k, c); ok {
 				sc.Weight, sc.Reverse = w, rev
 			}
 		case "rise":
-			if v, ok := d.intArg(c, 0, 1, math.MaxInt32); ok {
+			if v, ok := p.intKW(k, c); ok {
 				sc.Rise = v
 			}
 		case "fall":
-			if v, ok := d.intArg(c, 0, 1, math.MaxInt32); ok {
+			if v, ok := p.intKW(k, c); ok {
 				sc.Fall = v
 			}
 		case "user":
@@ -105,7 +104,9 @@ func (p *parser) script(s *stmt) {
 		}
 	}
 	if sc.Command == "" {
-		d.errorf(s.pos, "vrrp_script %s has no script line", name)
+		// keepalived vrrp_parser.c: "No script set for vrrp_script X -
+		// removing"; references to it then warn as not found.
+		d.warnfKW(s.pos, WarnAdjusted, "vrrp_script", "No script set for vrrp_script %s - removing, as keepalived does", name)
 		return
 	}
 	// keepalived vrrp_scheduler.c: a zero timeout means the interval.
@@ -139,7 +140,8 @@ func (p *parser) trackFile(s *stmt) {
 	// keepalived.conf(5) "Track files": weight defaults to 1.
 	tf := &TrackFile{Pos: s.pos, Name: name, Weight: 1}
 	for _, c := range s.block {
-		if p.use(InTrackFile, s.kw+" "+name, c) == nil {
+		k := p.use(InTrackFile, s.kw+" "+name, c)
+		if k == nil {
 			continue
 		}
 		switch c.kw {
@@ -148,7 +150,7 @@ func (p *parser) trackFile(s *stmt) {
 				tf.Path = c.arg(0)
 			}
 		case "weight":
-			if w, rev, ok := p.weightArgs(c, -2147483647, 2147483647); ok {
+			if w, rev, ok := p.weightArgs(k, c); ok {
 				tf.Weight, tf.Reverse = w, rev
 			}
 		case "init_file":
@@ -184,7 +186,8 @@ func (p *parser) trackProcess(s *stmt) {
 	// keepalived.conf(5) "VRRP track processes": weight default 1, quorum 1.
 	tp := &TrackProcess{Pos: s.pos, Name: name, Weight: 1, Quorum: 1, QuorumMax: -1}
 	for _, c := range s.block {
-		if p.use(InTrackProcess, "vrrp_track_process "+name, c) == nil {
+		k := p.use(InTrackProcess, "vrrp_track_process "+name, c)
+		if k == nil {
 			continue
 		}
 		switch c.kw {
@@ -209,27 +212,27 @@ func (p *parser) trackProcess(s *stmt) {
 			d.noArgs(c)
 			tp.FullCommand = true
 		case "weight":
-			if w, rev, ok := p.weightArgs(c, -254, 254); ok {
+			if w, rev, ok := p.weightArgs(k, c); ok {
 				tp.Weight, tp.Reverse = w, rev
 			}
 		case "quorum":
-			if v, ok := d.intArg(c, 0, 1, math.MaxInt32); ok {
+			if v, ok := p.intKW(k, c); ok {
 				tp.Quorum = v
 			}
 		case "quorum_max":
-			if v, ok := d.intArg(c, 0, 0, math.MaxInt32); ok {
+			if v, ok := p.intKW(k, c); ok {
 				tp.QuorumMax = v
 			}
 		case "delay":
-			if v, ok := d.secondsArg(c, 0, 3600*time.Second); ok {
+			if v, ok := p.durKW(k, c); ok {
 				tp.ForkDelay, tp.TerminateDelay = v, v
 			}
 		case "fork_delay":
-			if v, ok := d.secondsArg(c, 0, 3600*time.Second); ok {
+			if v, ok := p.durKW(k, c); ok {
 				tp.ForkDelay = v
 			}
 		case "terminate_delay":
-			if v, ok := d.secondsArg(c, 0, 3600*time.Second); ok {
+			if v, ok := p.durKW(k, c); ok {
 				tp.TerminateDelay = v
 			}
 		}
@@ -273,7 +276,7 @@ func (p *parser) syncGroup(s *stmt) {
 			}
 		case "track_interface":
 			if d.needBlock(c) {
-				g.TrackInterfaces = append(g.TrackInterfaces, p.trackInterfaces(c)...)
+				g.TrackInterfaces = p.trackInterfaces(name, g.TrackInterfaces, c)
 			}
 		case "track_script":
 			if d.needBlock(c) {
@@ -294,7 +297,7 @@ func (p *parser) syncGroup(s *stmt) {
 			g.TrackingWeight = true
 		case "global_tracking":
 			// keepalived.conf(5): deprecated; the replacement keeps weights.
-			d.warnf(c.pos, WarnAdjusted, "global_tracking is deprecated; treated as sync_group_tracking_weight")
+			d.warnfKW(c.pos, WarnAdjusted, "global_tracking", "global_tracking is deprecated; treated as sync_group_tracking_weight")
 			g.TrackingWeight = true
 		}
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -23,6 +25,37 @@ func (p *parser) finish() {
 	}
 	p.finishGroups(names)
 	p.checkDuplicateVRIDs()
+	p.checkUnusedScripts()
+}
+
+// checkUnusedScripts warns about a vrrp_script no instance or sync group
+// tracks: xvrrpd runs only the scripts that move a priority or a state, so
+// such a script never runs (keepalived -t reports its SECURITY VIOLATION for
+// it all the same; neutron writes the preamble before the routes that use it).
+func (p *parser) checkUnusedScripts() {
+	used := map[string]bool{}
+	for _, in := range p.cfg.Instances {
+		for _, r := range in.TrackScripts {
+			used[r.Name] = true
+		}
+	}
+	for _, g := range p.cfg.SyncGroups {
+		for _, r := range g.TrackScripts {
+			used[r.Name] = true
+		}
+	}
+	var unused []*Script
+	for name, s := range p.cfg.Scripts {
+		if !used[name] {
+			unused = append(unused, s)
+		}
+	}
+	sort.Slice(unused, func(i, j int) bool {
+		return unused[i].Pos.Line < unused[j].Pos.Line || unused[i].Pos.Line == unused[j].Pos.Line && unused[i].Pos.File < unused[j].Pos.File
+	})
+	for _, s := range unused {
+		p.d.warnfKW(s.Pos, WarnIgnored, "vrrp_script", "vrrp_script %s is not tracked by any vrrp_instance or vrrp_sync_group; xvrrpd does not run it", s.Name)
+	}
 }
 
 func (p *parser) finishInstance(dr *instanceDraft) {
@@ -98,19 +131,19 @@ func (p *parser) finishInstance(dr *instanceDraft) {
 
 	// Preemption rules, keepalived vrrp.c vrrp_complete_instance.
 	if in.Nopreempt && in.Priority == 255 {
-		d.warnf(dr.set["nopreempt"], WarnAdjusted, "vrrp_instance %s: nopreempt is incompatible with priority 255; preempting", in.Name)
+		d.warnfKW(dr.set["nopreempt"], WarnAdjusted, "nopreempt", "vrrp_instance %s: nopreempt is incompatible with priority 255; preempting", in.Name)
 		in.Nopreempt = false
 	}
 	if in.Nopreempt && in.State == StateMaster {
-		d.warnf(dr.set["nopreempt"], WarnAdjusted, "vrrp_instance %s: nopreempt only works with state BACKUP; clearing it", in.Name)
+		d.warnfKW(dr.set["nopreempt"], WarnAdjusted, "nopreempt", "vrrp_instance %s: nopreempt only works with state BACKUP; clearing it", in.Name)
 		in.Nopreempt = false
 	}
 	if in.PreemptDelay > 0 && in.State == StateMaster {
-		d.warnf(dr.set["preempt_delay"], WarnAdjusted, "vrrp_instance %s: preempt_delay does not work with state MASTER; clearing it", in.Name)
+		d.warnfKW(dr.set["preempt_delay"], WarnAdjusted, "preempt_delay", "vrrp_instance %s: preempt_delay does not work with state MASTER; clearing it", in.Name)
 		in.PreemptDelay = 0
 	}
 	if in.PreemptDelay > 0 && in.Nopreempt {
-		d.warnf(dr.set["preempt_delay"], WarnAdjusted, "vrrp_instance %s: preempt_delay is incompatible with nopreempt; clearing it", in.Name)
+		d.warnfKW(dr.set["preempt_delay"], WarnAdjusted, "preempt_delay", "vrrp_instance %s: preempt_delay is incompatible with nopreempt; clearing it", in.Name)
 		in.PreemptDelay = 0
 	}
 
@@ -187,7 +220,7 @@ func (p *parser) finishInstance(dr *instanceDraft) {
 		if in.Version == 3 || in.Family == 6 || in.Strict {
 			d.errorf(in.Pos, "vrrp_instance %s has no virtual_ipaddress; at least one is required for VRRPv3, IPv6 and strict mode", in.Name)
 		} else {
-			d.warnf(in.Pos, WarnAdjusted, "vrrp_instance %s has no virtual_ipaddress; at least one is sensible", in.Name)
+			d.warnfKW(in.Pos, WarnAdjusted, "virtual_ipaddress", "vrrp_instance %s has no virtual_ipaddress; at least one is sensible", in.Name)
 		}
 	}
 	if in.Strict {
@@ -274,13 +307,17 @@ func (p *parser) strictRules(dr *instanceDraft) {
 }
 
 // resolveRefs turns tracker references into TrackRefs, taking the tracker's own
-// weight when the line gives none; unknown names are errors.
+// weight when the line gives none; unknown names are dropped with keepalived's
+// warning.
 func (p *parser) resolveRefs(owner, kind string, drafts []trackDraft, lookup func(string) (int, bool, bool)) []TrackRef {
 	var out []TrackRef
 	for _, t := range drafts {
 		w, rev, ok := lookup(t.name)
 		if !ok {
-			p.d.errorf(t.pos, "%s: %s %s is not defined", owner, kind, t.name)
+			// keepalived vrrp_parser.c: "(VI_1) track script X not found,
+			// ignoring..." — the reference is dropped and the instance runs
+			// without it, so its priority does not follow that tracker.
+			p.d.warnfKW(t.pos, WarnAdjusted, kind, "(%s) %s %s not found, ignoring... (%s runs without it, as in keepalived)", ownerName(owner), strings.ReplaceAll(kind, "_", " "), t.name, owner)
 			continue
 		}
 		if t.weightSet {
@@ -336,7 +373,7 @@ func zeroWeights(d *diag, in *Instance, why string) {
 	for i := range in.TrackInterfaces {
 		t := &in.TrackInterfaces[i]
 		if t.Weight != 0 {
-			d.warnf(t.Pos, WarnAdjusted, "vrrp_instance %s: track_interface %s weight %d set to 0 because of %s", in.Name, t.Name, t.Weight, why)
+			d.warnfKW(t.Pos, WarnAdjusted, "track_interface", "vrrp_instance %s: track_interface %s weight %d set to 0 because of %s", in.Name, t.Name, t.Weight, why)
 			t.Weight = 0
 		}
 	}
@@ -347,7 +384,7 @@ func zeroWeights(d *diag, in *Instance, why string) {
 		for i := range l.refs {
 			t := &l.refs[i]
 			if t.Weight != 0 {
-				d.warnf(t.Pos, WarnAdjusted, "vrrp_instance %s: %s %s weight %d set to 0 because of %s", in.Name, l.kind, t.Name, t.Weight, why)
+				d.warnfKW(t.Pos, WarnAdjusted, l.kind, "vrrp_instance %s: %s %s weight %d set to 0 because of %s", in.Name, l.kind, t.Name, t.Weight, why)
 				t.Weight = 0
 			}
 		}
@@ -368,22 +405,33 @@ func (p *parser) finishGroups(names map[string]*Instance) {
 		g.TrackScripts = p.resolveRefs(owner, "track_script", gd.scripts, p.lookupScript)
 		g.TrackFiles = p.resolveRefs(owner, "track_file", gd.files, p.lookupFile)
 		g.TrackProcesses = p.resolveRefs(owner, "track_process", gd.procs, p.lookupProcess)
+		// keepalived vrrp_data.c: a member that names no vrrp_instance is
+		// dropped with a warning; a group left with no member is removed (its
+		// instances run unsynchronised); a group of one is kept, with a warning.
+		declared := len(g.Members)
+		var members []string
+		for _, m := range g.Members {
+			if _, ok := names[m]; !ok {
+				d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Virtual router %s specified in sync group %s doesn't exist - ignoring", m, g.Name)
+				continue
+			}
+			members = append(members, m)
+		}
+		g.Members = members
 		if len(g.Members) == 0 {
-			// keepalived vrrp_data.c: "Sync group %s has no virtual router(s).
-			// removing" — the group is dropped, the instances run alone.
-			d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has no virtual router(s) in group { }; removing it as keepalived does (its instances run unsynchronised)", g.Name)
+			if declared == 0 {
+				d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has no virtual router(s) in group { }; removing it as keepalived does (its instances run unsynchronised)", g.Name)
+			} else {
+				d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s, no matching virtual router found in group declaration - removing, as keepalived does", g.Name)
+			}
 			p.dropGroup(g)
 			continue
 		}
 		if len(g.Members) == 1 {
-			d.warnf(g.Pos, WarnAdjusted, "vrrp_sync_group %s has only one member; a sync group needs two to mean anything", g.Name)
+			d.warnfKW(g.Pos, WarnAdjusted, "vrrp_sync_group", "Sync group %s has only 1 virtual router(s) - this probably isn't what you want (kept, as keepalived keeps it)", g.Name)
 		}
 		for _, m := range g.Members {
-			in, ok := names[m]
-			if !ok {
-				d.errorf(g.Pos, "vrrp_sync_group %s names vrrp_instance %s, which is not defined", g.Name, m)
-				continue
-			}
+			in := names[m]
 			if in.SyncGroup != "" {
 				d.errorf(g.Pos, "vrrp_instance %s is in vrrp_sync_group %s and %s; an instance can be in one sync group only", m, in.SyncGroup, g.Name)
 				continue
@@ -442,4 +490,13 @@ func conflict(a, b *Instance) bool {
 		}
 	}
 	return false
+}
+
+// ownerName is the name keepalived puts in parentheses: "vrrp_instance VI_1"
+// gives "VI_1".
+func ownerName(owner string) string {
+	if i := strings.LastIndexByte(owner, ' '); i >= 0 {
+		return owner[i+1:]
+	}
+	return owner
 }

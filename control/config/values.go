@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,13 +17,6 @@ func (d *diag) needArgs(s *stmt, n int, form string) bool {
 		return false
 	}
 	return true
-}
-
-func (d *diag) intArg(s *stmt, i, lo, hi int) (int, bool) {
-	if !d.needArgs(s, i+1, "a number") {
-		return 0, false
-	}
-	return d.intValue(s.pos, s.kw, s.arg(i), lo, hi)
 }
 
 func (d *diag) intValue(pos Pos, kw, v string, lo, hi int) (int, bool) {
@@ -61,26 +55,6 @@ func parseDecimal(v string) (time.Duration, bool) {
 		}
 	}
 	return time.Duration(w)*time.Second + time.Duration(f)*time.Microsecond, true
-}
-
-func (d *diag) secondsArg(s *stmt, i int, max time.Duration) (time.Duration, bool) {
-	if !d.needArgs(s, i+1, "a time in seconds") {
-		return 0, false
-	}
-	v, ok := parseDecimal(s.arg(i))
-	if !ok {
-		d.errorf(s.pos, "%s %q is not a time in seconds (e.g. 1 or 0.5)", s.kw, s.arg(i))
-		return 0, false
-	}
-	if v > max {
-		d.errorf(s.pos, "%s %s out of range 0..%s", s.kw, s.arg(i), fmtSeconds(max))
-		return 0, false
-	}
-	return v, true
-}
-
-func fmtSeconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
 // boolArg reads keepalived's optional <BOOL> (on|off|true|false|yes|no); the
@@ -180,4 +154,87 @@ func splitCommand(cmd string) []string {
 		words = append(words, b.String())
 	}
 	return words
+}
+
+// fmtNum writes a table bound the way keepalived.conf(5) does (1, 0.001,
+// 4294.967295).
+func fmtNum(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// micros converts a table bound in seconds to a duration, exactly for the
+// microsecond bounds keepalived uses.
+func micros(v float64) time.Duration {
+	return time.Duration(math.Round(v*1e6)) * time.Microsecond
+}
+
+// rangeText is "LO..HI UNIT" for messages.
+func (k *Keyword) rangeText() string {
+	return fmtNum(k.Min) + ".." + fmtNum(k.Max) + unitSuffix(k.Unit)
+}
+
+// clamp applies k.ClampLow to a value in [0, Min): keepalived raises it to
+// Min with "must be greater than 0, setting to 1" (vrrp_parser.c) and runs.
+func (p *parser) clamp(k *Keyword, s *stmt) {
+	p.d.warnfKW(s.pos, WarnAdjusted, k.Name, "%s %s must be at least %s, setting to %s as keepalived does", s.kw, s.arg(0), fmtNum(k.Min), fmtNum(k.Min))
+}
+
+// intKW reads s's first argument as the integer k declares (KindInt, or
+// KindSeconds as a count of seconds), in k's range. Out of range is refused
+// (keepalived reports it and ignores the line, keeping a default the operator
+// did not write; xvrrpd does not run a configuration other than the written
+// one), except the [0, Min) values k.ClampLow raises to Min as keepalived
+// does.
+func (p *parser) intKW(k *Keyword, s *stmt) (int, bool) {
+	d := p.d
+	if !d.needArgs(s, 1, "a number") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s.arg(0), 10, 64)
+	if err != nil {
+		d.errorf(s.pos, "%s %q is not an integer (range %s)", s.kw, s.arg(0), k.rangeText())
+		return 0, false
+	}
+	v := float64(n)
+	switch {
+	case v < k.Min && k.ClampLow && n >= 0:
+		p.clamp(k, s)
+		return int(k.Min), true
+	case v < k.Min || v > k.Max:
+		d.errorf(s.pos, "%s %d out of range %s", s.kw, n, k.rangeText())
+		return 0, false
+	}
+	return int(n), true
+}
+
+// durKW reads s's first argument as the time k declares: whole seconds
+// (KindSeconds) or decimal seconds to the microsecond (KindDecimal), in k's
+// range, refused or clamped as intKW.
+func (p *parser) durKW(k *Keyword, s *stmt) (time.Duration, bool) {
+	if k.Kind == KindSeconds {
+		n, ok := p.intKW(k, s)
+		return time.Duration(n) * time.Second, ok
+	}
+	d := p.d
+	if !d.needArgs(s, 1, "a time in seconds") {
+		return 0, false
+	}
+	v, ok := parseDecimal(s.arg(0))
+	if !ok {
+		d.errorf(s.pos, "%s %q is not a time in seconds (e.g. 1 or 0.5; range %s)", s.kw, s.arg(0), k.rangeText())
+		return 0, false
+	}
+	lo, hi := micros(k.Min), micros(k.Max)
+	switch {
+	case v < lo && k.LowKeepsDefault:
+		d.warnfKW(s.pos, WarnAdjusted, k.Name, "%s '%s' is invalid (range %s); ignored, keeping the default, as keepalived does", s.kw, s.arg(0), k.rangeText())
+		return 0, false
+	case v < lo && k.ClampLow:
+		p.clamp(k, s)
+		return lo, true
+	case v < lo || v > hi:
+		d.errorf(s.pos, "%s %s out of range %s", s.kw, s.arg(0), k.rangeText())
+		return 0, false
+	}
+	return v, true
 }

@@ -2,6 +2,7 @@ package track
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/xvrrp/xvrrp/control/config"
 )
@@ -151,7 +152,17 @@ func SecurityFindings(cfg *config.Config) []string {
 			out = append(out, fmt.Sprintf("%s: %s: %v", pos, what, err))
 		}
 	}
-	for name := range UsedBy(cfg).Scripts {
+	// In file order, so xvrrpd -t prints the same report every time.
+	used := UsedBy(cfg).Scripts
+	names := make([]string, 0, len(used))
+	for name := range used {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := cfg.Scripts[names[i]].Pos, cfg.Scripts[names[j]].Pos
+		return a.File < b.File || a.File == b.File && a.Line < b.Line
+	})
+	for _, name := range names {
 		s := cfg.Scripts[name]
 		check(s.Pos, "vrrp_script "+name, s.Args, s.User, s.Group)
 	}
