@@ -65,6 +65,7 @@ SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR    ?= $(PREFIX)/share/doc/xvrrp
 SYSCONFDIR ?= /etc
 DEB_ARCH  ?= $(shell $(GO) env GOARCH)
@@ -88,6 +89,7 @@ install: static
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/sbin/xvrrpd|$(SBINDIR)/xvrrpd|' packaging/systemd/xvrrpd.service > $(DESTDIR)$(UNITDIR)/xvrrpd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/xvrrpd.service
+	install -D -m 0644 packaging/systemd/xvrrp.sysusers $(DESTDIR)$(SYSUSERSDIR)/xvrrp.conf
 	install -D -m 0644 packaging/man/xvrrpd.8 $(DESTDIR)$(MANDIR)/man8/xvrrpd.8
 	install -D -m 0644 packaging/man/xvrrpctl.8 $(DESTDIR)$(MANDIR)/man8/xvrrpctl.8
 	install -D -m 0644 packaging/examples/keepalived.conf $(DESTDIR)$(DOCDIR)/examples/keepalived.conf

@@ -153,8 +153,8 @@ func New(opts Options) (*Daemon, error) {
 // Start checks what the host must provide, loads the XDP program, starts
 // every instance and the servers. On error everything it did is undone.
 func (d *Daemon) Start() (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("must run as root (it loads XDP programs and manages addresses): run it with sudo or as a root service")
+	if err := d.checkPrivileges(); err != nil {
+		return err
 	}
 	if err := d.checkInterfaces(d.cfg); err != nil {
 		return err
