@@ -51,6 +51,7 @@ func TestSystemdUnitIsKeepalivedShaped(t *testing.T) {
 		"Service.ExecReload":              "/bin/kill -HUP $MAINPID",
 		"Service.EnvironmentFile":         "-/etc/default/xvrrpd",
 		"Service.Restart":                 "always",
+		"Service.WatchdogSec":             "30s",
 		"Service.LimitMEMLOCK":            "infinity",
 		"Service.ProtectSystem":           "full",
 		"Service.ProtectHome":             "yes",
