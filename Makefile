@@ -78,9 +78,10 @@ STATIC    := bin/static
 static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(STATIC)/ ./cmd/xvrrpd ./cmd/xvrrpctl
 
-# Man pages are rendered from the flag definitions (packaging/man).
+# Man pages are rendered from the flag definitions and the keyword table
+# (packaging/man).
 man:
-	$(GO) generate ./cmd/xvrrpd ./cmd/xvrrpctl
+	$(GO) generate ./cmd/xvrrpd ./cmd/xvrrpctl ./packaging/man
 
 # /etc/default/xvrrpd is installed only when absent: it is the operator's.
 install: static
@@ -92,6 +93,7 @@ install: static
 	install -D -m 0644 packaging/systemd/xvrrp.sysusers $(DESTDIR)$(SYSUSERSDIR)/xvrrp.conf
 	install -D -m 0644 packaging/man/xvrrpd.8 $(DESTDIR)$(MANDIR)/man8/xvrrpd.8
 	install -D -m 0644 packaging/man/xvrrpctl.8 $(DESTDIR)$(MANDIR)/man8/xvrrpctl.8
+	install -D -m 0644 packaging/man/xvrrp-keepalived.conf.5 $(DESTDIR)$(MANDIR)/man5/xvrrp-keepalived.conf.5
 	install -D -m 0644 packaging/examples/keepalived.conf $(DESTDIR)$(DOCDIR)/examples/keepalived.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/default/xvrrpd ] || install -D -m 0644 packaging/systemd/xvrrpd.default $(DESTDIR)$(SYSCONFDIR)/default/xvrrpd
 

@@ -88,6 +88,7 @@ var packagedFiles = map[string]os.FileMode{
 	"/usr/lib/sysusers.d/xvrrp.conf":                0o644,
 	"/usr/share/man/man8/xvrrpd.8":                  0o644,
 	"/usr/share/man/man8/xvrrpctl.8":                0o644,
+	"/usr/share/man/man5/xvrrp-keepalived.conf.5":   0o644,
 	"/usr/share/doc/xvrrp/examples/keepalived.conf": 0o644,
 	"/etc/default/xvrrpd":                           0o644,
 }
