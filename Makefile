@@ -65,6 +65,7 @@ SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR    ?= $(PREFIX)/share/doc/xvrrp
 SYSCONFDIR ?= /etc
 DEB_ARCH  ?= $(shell $(GO) env GOARCH)
@@ -77,9 +78,10 @@ STATIC    := bin/static
 static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(STATIC)/ ./cmd/xvrrpd ./cmd/xvrrpctl
 
-# Man pages are rendered from the flag definitions (packaging/man).
+# Man pages are rendered from the flag definitions and the keyword table
+# (packaging/man).
 man:
-	$(GO) generate ./cmd/xvrrpd ./cmd/xvrrpctl
+	$(GO) generate ./cmd/xvrrpd ./cmd/xvrrpctl ./packaging/man
 
 # /etc/default/xvrrpd is installed only when absent: it is the operator's.
 install: static
@@ -88,8 +90,10 @@ install: static
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/sbin/xvrrpd|$(SBINDIR)/xvrrpd|' packaging/systemd/xvrrpd.service > $(DESTDIR)$(UNITDIR)/xvrrpd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/xvrrpd.service
+	install -D -m 0644 packaging/systemd/xvrrp.sysusers $(DESTDIR)$(SYSUSERSDIR)/xvrrp.conf
 	install -D -m 0644 packaging/man/xvrrpd.8 $(DESTDIR)$(MANDIR)/man8/xvrrpd.8
 	install -D -m 0644 packaging/man/xvrrpctl.8 $(DESTDIR)$(MANDIR)/man8/xvrrpctl.8
+	install -D -m 0644 packaging/man/xvrrp-keepalived.conf.5 $(DESTDIR)$(MANDIR)/man5/xvrrp-keepalived.conf.5
 	install -D -m 0644 packaging/examples/keepalived.conf $(DESTDIR)$(DOCDIR)/examples/keepalived.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/default/xvrrpd ] || install -D -m 0644 packaging/systemd/xvrrpd.default $(DESTDIR)$(SYSCONFDIR)/default/xvrrpd
 

@@ -114,7 +114,7 @@ func Open(opts Options) (*Dataplane, error) {
 	if err := checkRingBytes(opts.RingBytes); err != nil {
 		return nil, err
 	}
-	if err := checkPrivileges(); err != nil {
+	if err := checkPrivileges(opts.PinDir); err != nil {
 		return nil, err
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {

@@ -16,37 +16,14 @@ import (
 )
 
 // ErrPrivileges is wrapped by the error Open returns when the process may not
-// load BPF programs or attach XDP.
-var ErrPrivileges = errors.New("xvrrpd needs root, or CAP_BPF and CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_BPF CAP_NET_ADMIN): run it as root or grant them")
+// load BPF programs or attach XDP (a *PrivilegesError when the missing
+// capabilities are known beforehand).
+var ErrPrivileges = errors.New("xvrrpd needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_NET_RAW (systemd: AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_NET_RAW), or root")
 
-const (
-	capNetAdmin = 12
-	capSysAdmin = 21
-	capBPF      = 39
-)
-
-// checkPrivileges reads the calling thread's effective capabilities and
-// names those missing: CAP_BPF (or CAP_SYS_ADMIN, which implies it) to load
-// the program and create maps, CAP_NET_ADMIN to load an XDP program and
-// attach it.
-func checkPrivileges() error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("read process capabilities: %w", err)
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	var missing []string
-	if !has(capBPF) && !has(capSysAdmin) {
-		missing = append(missing, "CAP_BPF")
-	}
-	if !has(capNetAdmin) {
-		missing = append(missing, "CAP_NET_ADMIN")
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return fmt.Errorf("the process lacks %s (effective capabilities): %w", strings.Join(missing, " and "), ErrPrivileges)
+// checkPrivileges names the capabilities Open needs for pinDir that the
+// calling thread's effective set lacks (NeededToOpen).
+func checkPrivileges(pinDir string) error {
+	return CheckCapabilities(NeededToOpen(pinDir))
 }
 
 func checkKernel() error {

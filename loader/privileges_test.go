@@ -73,20 +73,26 @@ func TestHelperProcess(t *testing.T) {
 		}
 		open()
 	case "drop-net-admin":
-		if err := dropEffective(capNetAdmin); err != nil {
+		if err := dropEffective(CapNetAdmin.Bit); err != nil {
 			fail("capset: %v", err)
 			break
 		}
 		open()
 	case "drop-bpf-sys-admin":
-		if err := dropEffective(capBPF, capSysAdmin); err != nil {
+		if err := dropEffective(CapBPF.Bit, CapSysAdmin.Bit); err != nil {
+			fail("capset: %v", err)
+			break
+		}
+		open()
+	case "drop-perfmon-sys-admin":
+		if err := dropEffective(CapPerfmon.Bit, CapSysAdmin.Bit); err != nil {
 			fail("capset: %v", err)
 			break
 		}
 		open()
 	case "drop-bpf":
 		// CAP_SYS_ADMIN still grants what CAP_BPF does.
-		if err := dropEffective(capBPF); err != nil {
+		if err := dropEffective(CapBPF.Bit); err != nil {
 			fail("capset: %v", err)
 			break
 		}
@@ -106,7 +112,7 @@ func TestHelperProcess(t *testing.T) {
 			fail("%v", err)
 			break
 		}
-		if err := dropEffective(capSysAdmin); err != nil {
+		if err := dropEffective(CapSysAdmin.Bit); err != nil {
 			fail("capset: %v", err)
 			break
 		}
@@ -201,9 +207,10 @@ func TestOpenWithoutCapabilities(t *testing.T) {
 		want     []string // in the error; none: Open succeeds
 		not      []string
 	}{
-		{"uid-nobody", []string{"lacks CAP_BPF and CAP_NET_ADMIN", "run it as root or grant them", "AmbientCapabilities=CAP_BPF CAP_NET_ADMIN"}, nil},
-		{"drop-net-admin", []string{"lacks CAP_NET_ADMIN (", "run it as root or grant them"}, []string{"lacks CAP_BPF"}},
-		{"drop-bpf-sys-admin", []string{"lacks CAP_BPF (", "run it as root or grant them"}, []string{"lacks CAP_BPF and"}},
+		{"uid-nobody", []string{"lacks CAP_BPF (", "CAP_PERFMON (", "CAP_NET_ADMIN (", "AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_NET_ADMIN (", "or run it as root"}, nil},
+		{"drop-net-admin", []string{"lacks CAP_NET_ADMIN (", "AmbientCapabilities=CAP_NET_ADMIN ("}, []string{"CAP_BPF", "CAP_PERFMON"}},
+		{"drop-bpf-sys-admin", []string{"lacks CAP_BPF (", "AmbientCapabilities=CAP_BPF ("}, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}},
+		{"drop-perfmon-sys-admin", []string{"lacks CAP_PERFMON (the verifier", "AmbientCapabilities=CAP_PERFMON ("}, []string{"CAP_NET_ADMIN", "CAP_BPF"}},
 		{"drop-bpf", nil, nil},
 	} {
 		t.Run(c.scenario, func(t *testing.T) {
@@ -247,7 +254,7 @@ func TestOpenMountsBPFFS(t *testing.T) {
 	})
 	t.Run("MountDenied", func(t *testing.T) {
 		res := runHelper(t, "unmounted-no-sys-admin", newNS)
-		for _, w := range []string{"bpffs is not mounted at /sys/fs/bpf", "needs CAP_SYS_ADMIN", "mount -t bpf bpf /sys/fs/bpf"} {
+		for _, w := range []string{"lacks CAP_SYS_ADMIN (mounting bpffs on /sys/fs/bpf)", "AmbientCapabilities=CAP_SYS_ADMIN ("} {
 			if !strings.Contains(res.OpenErr, w) {
 				t.Errorf("error %q does not say %q", res.OpenErr, w)
 			}
@@ -266,8 +273,8 @@ func TestExplainErrno(t *testing.T) {
 		want string
 		is   error
 	}{
-		{unix.EPERM, "CAP_BPF and CAP_NET_ADMIN", ErrPrivileges},
-		{unix.EACCES, "run it as root", ErrPrivileges},
+		{unix.EPERM, "CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_NET_RAW", ErrPrivileges},
+		{unix.EACCES, "AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_NET_ADMIN CAP_NET_RAW", ErrPrivileges},
 		{unix.ENOMEM, "lower Options.RingBytes", unix.ENOMEM},
 	} {
 		err := explainErrno(fmt.Errorf("create map: %w", c.err))

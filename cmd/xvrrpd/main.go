@@ -126,10 +126,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := sdNotify("READY=1", "STATUS=running "+o.ConfigFile); err != nil {
 		o.Logger.Warn("telling systemd xvrrpd is ready", "err", err)
 	}
+	stopWatchdog := startWatchdog(d.Alive, o.Logger)
+	defer stopWatchdog()
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGTERM, syscall.SIGINT:
 			o.Logger.Info("stopping", "signal", sig.String())
+			stopWatchdog()
 			_ = sdNotify("STOPPING=1")
 			start := time.Now()
 			d.Stop()

@@ -33,7 +33,7 @@ func manPage(c *cli) man.Page {
 			{Title: "Files", Paragraphs: []string{
 				" /etc/keepalived/keepalived.conf\n /etc/default/xvrrpd\n /run/xvrrp/xvrrpd.sock\n /sys/fs/bpf/xvrrp",
 			}},
-			{Title: "See also", Paragraphs: []string{"xvrrpctl(8), keepalived.conf(5), systemd.service(5)"}},
+			{Title: "See also", Paragraphs: []string{"xvrrpctl(8), xvrrp-keepalived.conf(5) (every keyword and what xvrrpd does with it), keepalived.conf(5), systemd.service(5)"}},
 		},
 	}
 }

@@ -1,43 +1,58 @@
 package main
 
 import (
-	"fmt"
-	"net"
-	"os"
+	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
-	"golang.org/x/sys/unix"
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 )
 
-// sdNotify tells the service manager about xvrrpd's state, following
-// sd_notify(3): one datagram of newline-separated VAR=value lines on the
-// unix socket $NOTIFY_SOCKET names ("@..." is an abstract socket). Without
-// the variable (not started by systemd with Type=notify) it does nothing.
-// The protocol is small and stable, so xvrrpd speaks it itself rather than
-// bringing in a library for one sendto.
+// sdNotify tells the service manager about xvrrpd's state (sd_notify(3),
+// through go-systemd): one datagram of the given VAR=value lines. Without
+// $NOTIFY_SOCKET (not started by systemd with Type=notify) it does nothing.
+// The variable is kept: scripts get a clean environment anyway.
 func sdNotify(lines ...string) error {
-	path := os.Getenv("NOTIFY_SOCKET")
-	if path == "" {
-		return nil
-	}
-	if strings.HasPrefix(path, "@") {
-		path = "\x00" + path[1:]
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("sd_notify: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
-		return fmt.Errorf("sd_notify: %w", err)
-	}
-	return nil
+	_, err := sddaemon.SdNotify(false, strings.Join(lines, "\n"))
+	return err
 }
 
 // monotonicUsec is MONOTONIC_USEC for RELOADING=1: systemd's
 // Type=notify-reload (253 and later) matches the reload's READY=1 to it.
 func monotonicUsec() string {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return fmt.Sprintf("MONOTONIC_USEC=%d", ts.Sec*1_000_000+ts.Nsec/1000)
+	return strings.TrimSuffix(sddaemon.SdNotifyMonotonicUsec(), "\n")
+}
+
+// startWatchdog sends WATCHDOG=1 at half the unit's WatchdogSec= (systemd
+// passes it as $WATCHDOG_USEC; sd_watchdog_enabled(3)) for as long as alive
+// answers, which takes the daemon's lock: a daemon stuck holding it stops
+// the pings and systemd restarts it (Restart=always). Without WatchdogSec=
+// it starts nothing. The returned function stops the pings; calling it
+// again does nothing.
+func startWatchdog(alive func() bool, log *slog.Logger) (stop func()) {
+	every, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil {
+		log.Warn("systemd watchdog settings ignored", "err", err)
+	}
+	if err != nil || every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if alive() {
+					_ = sdNotify(sddaemon.SdNotifyWatchdog)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }

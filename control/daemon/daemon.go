@@ -181,8 +181,8 @@ func New(opts Options) (*Daemon, error) {
 // metrics port and the pid file. A failure after that point undoes what was
 // done: the instances send priority 0 and drop their VIPs, as on SIGTERM.
 func (d *Daemon) Start() (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("must run as root (it loads XDP programs and manages addresses): run it with sudo or as a root service")
+	if err := d.checkPrivileges(); err != nil {
+		return err
 	}
 	if err := d.checkInterfaces(d.cfg); err != nil {
 		return err

@@ -92,7 +92,7 @@ func (ExecRunner) Run(ctx context.Context, c Command) Result {
 		attr.Credential = &syscall.Credential{Uid: c.RunAs.UID, Gid: c.RunAs.GID, Groups: c.RunAs.Groups}
 	}
 	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
+	if err := startWithoutAmbient(cmd); err != nil {
 		return Result{ExitCode: -1, StartErr: unwrapExecErr(err), Duration: time.Since(start)}
 	}
 	done := make(chan error, 1)

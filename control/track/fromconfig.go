@@ -13,7 +13,9 @@ import (
 
 // RunAsFor resolves who a script runs as: its own user/group, else the
 // global script_user, else keepalived_script when that user exists, else
-// root (keepalived.conf(5) script_user).
+// xvrrpd's own user (keepalived.conf(5) script_user: "the user keepalived
+// runs as"). That is root when xvrrpd runs as root, as in keepalived; a
+// non-root xvrrpd never raises scripts to root unless told to.
 func RunAsFor(user, group string, g config.Global) (RunAs, error) {
 	switch {
 	case user != "":
@@ -24,7 +26,7 @@ func RunAsFor(user, group string, g config.Global) (RunAs, error) {
 	if r, err := LookupRunAs("keepalived_script", ""); err == nil {
 		return r, nil
 	}
-	return Root, nil
+	return Self(), nil
 }
 
 // Used lists the trackers some instance or sync group refers to, and for
@@ -185,32 +187,41 @@ func SecurityFindings(cfg *config.Config) []string {
 // RunsScriptsAsRoot reports whether any script or notify script in use runs
 // with uid or gid 0.
 func RunsScriptsAsRoot(cfg *config.Config) bool {
-	root := func(user, group string) bool {
-		ra, err := RunAsFor(user, group, cfg.Global)
-		return err == nil && (ra.UID == 0 || ra.GID == 0)
-	}
-	for name := range UsedBy(cfg).Scripts {
-		if s := cfg.Scripts[name]; s != nil && root(s.User, s.Group) {
-			return true
-		}
-	}
-	notify := func(n config.Notify) bool {
-		for _, s := range []*config.NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any, n.MasterRxLowerPri} {
-			if s != nil && root(s.User, s.Group) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, in := range cfg.Instances {
-		if notify(in.Notify) {
-			return true
-		}
-	}
-	for _, g := range cfg.SyncGroups {
-		if notify(g.Notify) {
+	for _, ra := range ScriptIdentities(cfg) {
+		if ra.UID == 0 || ra.GID == 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// ScriptIdentities lists who the scripts and notify scripts in use run as
+// (RunAsFor); identities that do not resolve are left out (the trackers
+// report them when they start).
+func ScriptIdentities(cfg *config.Config) []RunAs {
+	var out []RunAs
+	add := func(user, group string) {
+		if ra, err := RunAsFor(user, group, cfg.Global); err == nil {
+			out = append(out, ra)
+		}
+	}
+	for name := range UsedBy(cfg).Scripts {
+		if s := cfg.Scripts[name]; s != nil {
+			add(s.User, s.Group)
+		}
+	}
+	notify := func(n config.Notify) {
+		for _, s := range []*config.NotifyScript{n.Master, n.Backup, n.Fault, n.Stop, n.Any, n.MasterRxLowerPri} {
+			if s != nil {
+				add(s.User, s.Group)
+			}
+		}
+	}
+	for _, in := range cfg.Instances {
+		notify(in.Notify)
+	}
+	for _, g := range cfg.SyncGroups {
+		notify(g.Notify)
+	}
+	return out
 }

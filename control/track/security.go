@@ -21,7 +21,8 @@ type RunAs struct {
 	Groups []uint32 // supplementary groups, for the executable check
 }
 
-// Root is the identity of scripts without user/script_user.
+// Root is uid 0: the identity of scripts without user/script_user when
+// xvrrpd runs as root (Self).
 var Root = RunAs{Name: "root"}
 
 // LookupRunAs resolves `user [group]` to ids. An empty group means the

@@ -41,15 +41,23 @@ func dash(name string) string {
 }
 
 // Section is a titled block of paragraphs; a paragraph starting with a space
-// is shown verbatim (a command or a file excerpt).
+// is shown verbatim (a command or a file excerpt). Items follow the
+// paragraphs as a tagged list.
 type Section struct {
 	Title      string
 	Paragraphs []string
+	Items      []Item
+}
+
+// Item is one entry of a tagged list: Term in bold, Text indented below.
+type Item struct {
+	Term, Text string
 }
 
 // Page is one man page.
 type Page struct {
 	Name     string // command name
+	Source   string // what the page is generated from; "" is the command's flag definitions
 	Section  int
 	Summary  string // the NAME line after the dash
 	Synopsis string
@@ -62,12 +70,21 @@ type Page struct {
 // date), so a regenerated page differs only when the flags do.
 func Render(p Page) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, ".\\\" Generated from %s's flag definitions by packaging/man; do not edit.\n", p.Name)
+	source := p.Source
+	if source == "" {
+		source = p.Name + "'s flag definitions"
+	}
+	fmt.Fprintf(&b, ".\\\" Generated from %s by packaging/man; do not edit.\n", source)
 	fmt.Fprintf(&b, ".TH %s %d \"\" \"xvrrp\" \"System Administration\"\n", strings.ToUpper(p.Name), p.Section)
 	b.WriteString(".SH NAME\n")
 	fmt.Fprintf(&b, "%s \\- %s\n", p.Name, escape(p.Summary))
 	b.WriteString(".SH SYNOPSIS\n")
-	fmt.Fprintf(&b, ".B %s\n%s\n", p.Name, escape(p.Synopsis))
+	if p.Section == 5 {
+		// A file format's synopsis is the file's path.
+		fmt.Fprintf(&b, ".B %s\n", escape(p.Synopsis))
+	} else {
+		fmt.Fprintf(&b, ".B %s\n%s\n", p.Name, escape(p.Synopsis))
+	}
 	for _, s := range p.Before {
 		writeSection(&b, s)
 	}
@@ -104,6 +121,9 @@ func writeSection(b *strings.Builder, s Section) {
 			b.WriteString(".PP\n")
 		}
 		b.WriteString(escape(para) + "\n")
+	}
+	for _, it := range s.Items {
+		fmt.Fprintf(b, ".TP\n.B %s\n%s\n", escape(it.Term), escape(it.Text))
 	}
 }
 

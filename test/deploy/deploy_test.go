@@ -85,8 +85,10 @@ var packagedFiles = map[string]os.FileMode{
 	"/usr/sbin/xvrrpd":                              0o755,
 	"/usr/bin/xvrrpctl":                             0o755,
 	"/usr/lib/systemd/system/xvrrpd.service":        0o644,
+	"/usr/lib/sysusers.d/xvrrp.conf":                0o644,
 	"/usr/share/man/man8/xvrrpd.8":                  0o644,
 	"/usr/share/man/man8/xvrrpctl.8":                0o644,
+	"/usr/share/man/man5/xvrrp-keepalived.conf.5":   0o644,
 	"/usr/share/doc/xvrrp/examples/keepalived.conf": 0o644,
 	"/etc/default/xvrrpd":                           0o644,
 }
@@ -114,7 +116,7 @@ func TestMakeInstallHonoursPrefixAndDestdir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(unit), "\nExecStart=/usr/sbin/xvrrpd --dont-fork $DAEMON_ARGS\n") {
+	if !strings.Contains(string(unit), "\nExecStart=/usr/sbin/xvrrpd --dont-fork --pin-dir=/run/xvrrp/bpf --pid-file=/run/xvrrp/xvrrpd.pid $DAEMON_ARGS\n") {
 		t.Errorf("unit's ExecStart does not run /usr/sbin/xvrrpd:\n%s", unit)
 	}
 	// The installed binary is the one just built: its -t accepts the

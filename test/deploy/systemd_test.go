@@ -44,10 +44,14 @@ func TestSystemdUnitIsKeepalivedShaped(t *testing.T) {
 	d := unitDirectives(t, filepath.Join(repoRoot(t), "packaging/systemd/xvrrpd.service"))
 	want := map[string]string{
 		"Service.Type":                    "notify",
-		"Service.ExecStart":               "/usr/sbin/xvrrpd --dont-fork $DAEMON_ARGS",
+		"Service.ExecStart":               "/usr/sbin/xvrrpd --dont-fork --pin-dir=/run/xvrrp/bpf --pid-file=/run/xvrrp/xvrrpd.pid $DAEMON_ARGS",
+		"Service.User":                    "xvrrp",
+		"Service.Group":                   "xvrrp",
+		"Service.BindPaths":               "/sys/fs/bpf/xvrrp:/run/xvrrp/bpf",
 		"Service.ExecReload":              "/bin/kill -HUP $MAINPID",
 		"Service.EnvironmentFile":         "-/etc/default/xvrrpd",
 		"Service.Restart":                 "always",
+		"Service.WatchdogSec":             "30s",
 		"Service.LimitMEMLOCK":            "infinity",
 		"Service.ProtectSystem":           "full",
 		"Service.ProtectHome":             "yes",
@@ -64,6 +68,30 @@ func TestSystemdUnitIsKeepalivedShaped(t *testing.T) {
 		if got := d[k]; len(got) != 1 || got[0] != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
+	}
+	// The pin directory is made xvrrp's by root ("+": unsandboxed) before
+	// xvrrpd starts, in the order given.
+	pre := []string{"+/usr/bin/install -d -o xvrrp -g xvrrp -m 0700 /sys/fs/bpf/xvrrp", "+/usr/bin/chown -R xvrrp:xvrrp /sys/fs/bpf/xvrrp"}
+	if got := d["Service.ExecStartPre"]; strings.Join(got, "\n") != strings.Join(pre, "\n") {
+		t.Errorf("ExecStartPre = %q, want %q", got, pre)
+	}
+	// The user the unit names is the one the shipped sysusers.d file
+	// creates: systemd-sysusers applied to a scratch root creates xvrrp.
+	if _, err := exec.LookPath("systemd-sysusers"); err == nil {
+		sr := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(sr, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("systemd-sysusers", "--root="+sr, filepath.Join(repoRoot(t), "packaging/systemd/xvrrp.sysusers")).CombinedOutput(); err != nil {
+			t.Fatalf("systemd-sysusers: %v\n%s", err, out)
+		}
+		passwd, _ := os.ReadFile(filepath.Join(sr, "etc/passwd"))
+		group, _ := os.ReadFile(filepath.Join(sr, "etc/group"))
+		if !strings.HasPrefix(string(passwd), "xvrrp:x:") || !strings.Contains(string(passwd), ":/usr/sbin/nologin") || !strings.HasPrefix(string(group), "xvrrp:x:") {
+			t.Errorf("sysusers.d file created passwd %q group %q, want a nologin xvrrp user and group", passwd, group)
+		}
+	} else if os.Getenv("XVRRP_REQUIRE_PRIVILEGED") != "" {
+		t.Error("systemd-sysusers not installed (Debian's systemd package)")
 	}
 	if caps := d["Service.CapabilityBoundingSet"]; len(caps) == 1 && strings.Contains(caps[0], "CAP_SYS_ADMIN") {
 		t.Errorf("the unit grants CAP_SYS_ADMIN, which only mounting bpffs needs (systemd mounts it)")
