@@ -449,14 +449,7 @@ func KeywordDoc() string {
 				unit += ", decimal"
 			}
 		}
-		what := k.Serve.String()
-		switch {
-		case k.Serve == Served && k.Why != "":
-			what = "served; differs: " + k.Why
-		case k.Why != "":
-			what += ": " + k.Why
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Name, cell(v), rng, unit, cell(what))
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Name, cell(v), rng, unit, cell(k.Doing()))
 	}
 	return b.String()
 }

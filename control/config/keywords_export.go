@@ -1,9 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // ValueForm is the keyword's value as the generated documentation shows
 // it: the value, "{ }" for a block, the bounds of a number with its unit,
@@ -13,8 +10,8 @@ func (k Keyword) ValueForm() string {
 	if k.Block {
 		v = strings.TrimSpace(v + " { }")
 	}
-	if k.Max > k.Min {
-		v += fmt.Sprintf(" (%d..%d%s)", k.Min, k.Max, unitSuffix(k.Unit))
+	if k.Numeric() {
+		v += " (" + k.rangeText() + ")"
 	}
 	return v
 }
@@ -22,8 +19,11 @@ func (k Keyword) ValueForm() string {
 // Doing is what xvrrpd does with the keyword, as the generated
 // documentation says it: "served", "ignored: LVS", ...
 func (k Keyword) Doing() string {
-	if k.Why == "" {
-		return k.Serve.String()
+	switch {
+	case k.Serve == Served && k.Why != "":
+		return "served; differs: " + k.Why
+	case k.Why != "":
+		return k.Serve.String() + ": " + k.Why
 	}
-	return k.Serve.String() + ": " + k.Why
+	return k.Serve.String()
 }
