@@ -446,9 +446,10 @@ func parseRTT(s string, unitsPerMs uint64) (int, error) {
 // Options keepalived accepts that xvrrp cannot apply through its netlink
 // library (from, encap, expires, pref, ttl-propagate, vrf, "as to", "lock" on
 // metrics other than mtu and rto_min) are errors naming the option, never
-// silently dropped. warnings are what keepalived logs and accepts (gw and or
-// deprecated, a non-keepalived protocol on a tracked route reset); the
-// caller reports them with the line's position.
+// silently dropped. warnings are what keepalived logs and accepts (gw, or
+// and default6 deprecated, a non-keepalived protocol on a tracked route
+// reset, a route without dev not tracked, the word inet/inet6 steps over);
+// the caller reports them with the line's position.
 func ParseRoute(fields []string) (r Route, warnings []string, err error) {
 	r, warnings, err = parseRoute(fields)
 	if err != nil {
