@@ -239,9 +239,9 @@ func (r Route) String() string {
 }
 
 // famTracker enforces keepalived's "Cannot mix IPv4 and IPv6 addresses"
-// rule; inet/inet6 pin the family before any address is seen.
+// rule; inet/inet6 pin the family before any address is seen. Its errors
+// name only the word that conflicts: the caller states the line once.
 type famTracker struct {
-	what   string
 	family int // 0 unset, 4, 6
 }
 
@@ -251,9 +251,35 @@ func (f *famTracker) set(fam int, why string) error {
 		return nil
 	}
 	if f.family != fam {
-		return fmt.Errorf("%s: %s mixes IPv4 and IPv6", f.what, why)
+		return fmt.Errorf("%s mixes IPv4 and IPv6", why)
 	}
 	return nil
+}
+
+// isAnyPrefix reports whether s is one of parse_route's familyless
+// specials: keepalived 2.2.7 gives default/any/all no family
+// (vrrp_ipaddress.c, parse_route, AF_UNSPEC), so that the route's or rule's
+// other addresses decide it, IPv4 when none does.
+func isAnyPrefix(s string) bool { return s == "default" || s == "any" || s == "all" }
+
+// anyPrefix is default/any/all in family fam (0 is IPv4).
+func anyPrefix(fam int) netip.Prefix {
+	if fam == 6 {
+		return netip.MustParsePrefix("::/0")
+	}
+	return netip.MustParsePrefix("0.0.0.0/0")
+}
+
+// familyWordSwallows is keepalived 2.2.7's reading of inet/inet6 at the top
+// level of a route or rule: alloc_route and alloc_rule step over the keyword
+// twice (an i++ in the branch and another at the end of the loop), so the
+// word after it is never read. xvrrpd reads it the same way, with a warning,
+// so that a line keepalived rejects is rejected here too.
+func familyWordSwallows(fields []string, i int) (skipped string, warn string, ok bool) {
+	if i+1 >= len(fields) {
+		return "", "", false
+	}
+	return fields[i+1], fmt.Sprintf("%q after %q is not read: keepalived 2.2.7 steps over the word after inet/inet6 (give inet6 as a route's via inet6 ADDR, or omit it: the addresses decide the family)", fields[i+1], fields[i]), true
 }
 
 func famOf(a netip.Addr) int {
@@ -265,14 +291,14 @@ func famOf(a netip.Addr) int {
 
 // parseRoutePrefix parses keepalived's parse_route argument: an address with
 // an optional prefix length (host bits are kept as given; the kernel rejects
-// them for IPv4 destinations), or default/any/all.
+// them for IPv4 destinations), default/any/all in family fam, or the
+// deprecated default6.
 func parseRoutePrefix(s string, fam int) (netip.Prefix, error) {
-	switch s {
-	case "default", "any", "all":
-		if fam == 6 {
-			return netip.MustParsePrefix("::/0"), nil
-		}
-		return netip.MustParsePrefix("0.0.0.0/0"), nil
+	if isAnyPrefix(s) {
+		return anyPrefix(fam), nil
+	}
+	if s == "default6" {
+		return anyPrefix(6), nil
 	}
 	addrPart, bitsPart, hasBits := strings.Cut(s, "/")
 	a, err := netip.ParseAddr(addrPart)
@@ -290,6 +316,9 @@ func parseRoutePrefix(s string, fam int) (netip.Prefix, error) {
 	}
 	return netip.PrefixFrom(a, bits), nil
 }
+
+// default6Warning is what keepalived logs for its pre-2.0.8 spelling.
+const default6Warning = `"default6" is deprecated; keepalived reads it as the IPv6 default (::/0)`
 
 func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
@@ -417,9 +446,10 @@ func parseRTT(s string, unitsPerMs uint64) (int, error) {
 // Options keepalived accepts that xvrrp cannot apply through its netlink
 // library (from, encap, expires, pref, ttl-propagate, vrf, "as to", "lock" on
 // metrics other than mtu and rto_min) are errors naming the option, never
-// silently dropped. warnings are what keepalived logs and accepts (gw and or
-// deprecated, a non-keepalived protocol on a tracked route reset); the
-// caller reports them with the line's position.
+// silently dropped. warnings are what keepalived logs and accepts (gw, or
+// and default6 deprecated, a non-keepalived protocol on a tracked route
+// reset, a route without dev not tracked, the word inet/inet6 steps over);
+// the caller reports them with the line's position.
 func ParseRoute(fields []string) (r Route, warnings []string, err error) {
 	r, warnings, err = parseRoute(fields)
 	if err != nil {
@@ -431,11 +461,15 @@ func ParseRoute(fields []string) (r Route, warnings []string, err error) {
 func parseRoute(fields []string) (Route, []string, error) {
 	var warns []string
 	r := Route{Type: RouteUnicast, Table: TableMain}
-	ft := famTracker{what: "route " + strings.Join(fields, " ")}
+	what := "route " + strings.Join(fields, " ")
+	var ft famTracker
+	swallowed := "" // set when inet/inet6 stepped over a word: the usual cause of an error after it
 	protoSet := false
 	dstSeen := false
+	dstAny := false // default/any/all: the family is settled at the end
+	dstWord := ""   // the destination as written, for keepalived's messages
 	errf := func(format string, a ...any) (Route, []string, error) {
-		return Route{}, nil, fmt.Errorf("%s: %s", ft.what, fmt.Sprintf(format, a...))
+		return Route{}, nil, fmt.Errorf("%s: %s%s", what, fmt.Sprintf(format, a...), swallowed)
 	}
 	i := 0
 	arg := func() (string, bool) {
@@ -485,10 +519,15 @@ func parseRoute(fields []string) (Route, []string, error) {
 		}
 		var err error
 		switch w {
-		case "inet":
-			err = ft.set(4, "inet")
-		case "inet6":
-			err = ft.set(6, "inet6")
+		case "inet", "inet6":
+			if err = ft.set(map[string]int{"inet": 4, "inet6": 6}[w], w); err != nil {
+				break
+			}
+			if word, warn, ok := familyWordSwallows(fields, i); ok {
+				warns = append(warns, warn)
+				swallowed = fmt.Sprintf(" (%q after %s is not read: keepalived 2.2.7 steps over the word after inet/inet6)", word, w)
+				i++
+			}
 		case "src":
 			var v string
 			if v, err = need(); err == nil {
@@ -671,12 +710,31 @@ func parseRoute(fields []string) (Route, []string, error) {
 					break
 				}
 			}
-			if r.Dst, err = parseRoutePrefix(w, ft.family); err != nil {
-				err = fmt.Errorf("unknown route keyword or bad destination: %v", err)
-				break
+			dstWord = w
+			switch {
+			case isAnyPrefix(w):
+				// keepalived 2.2.7 compares the destination's family with
+				// the one already fixed, and default/any/all have none:
+				// "src 198.18.0.1 default" is "Cannot mix IPv4 and IPv6
+				// addresses for route (default)". After it, via, src and
+				// nexthops decide the family.
+				if ft.family != 0 {
+					err = fmt.Errorf("%s after the family is fixed (by inet/inet6 or an address before it): keepalived 2.2.7 refuses it (\"Cannot mix IPv4 and IPv6 addresses for route (%s)\"); put %s first", w, w, w)
+					break
+				}
+				dstSeen, dstAny = true, true
+			case w == "default6":
+				warns = append(warns, default6Warning)
+				r.Dst, dstSeen = anyPrefix(6), true
+				err = ft.set(6, w)
+			default:
+				if r.Dst, err = parseRoutePrefix(w, ft.family); err != nil {
+					err = fmt.Errorf("unknown route keyword or bad destination: %v", err)
+					break
+				}
+				dstSeen, dstAny = true, false
+				err = ft.set(famOf(r.Dst.Addr()), "destination "+w)
 			}
-			dstSeen = true
-			err = ft.set(famOf(r.Dst.Addr()), "destination")
 		}
 		if err != nil {
 			return errf("%v", err)
@@ -685,11 +743,13 @@ func parseRoute(fields []string) (Route, []string, error) {
 	if !dstSeen {
 		return errf("route must have a destination")
 	}
+	if dstAny {
+		// keepalived 2.2.7 (alloc_route, "Check that family is set"): the
+		// family the rest of the line gave, IPv4 when nothing did.
+		r.Dst = anyPrefix(ft.family)
+	}
 	if r.Dst.Addr().Is6() && r.Realms != 0 {
 		return errf("realms are IPv4 only")
-	}
-	if r.TrackGroup != "" && r.Dev == "" {
-		return errf("a static route with track_group needs dev (keepalived: \"Static route cannot have track group if no oif specified\")")
 	}
 	if !r.NoTrack {
 		// keepalived tracks its routes by protocol: a tracked route is
@@ -698,8 +758,21 @@ func parseRoute(fields []string) (Route, []string, error) {
 			warns = append(warns, fmt.Sprintf("protocol %d reset to keepalived(18): a tracked route is recognised by its protocol (keepalived); give no_track to keep another", r.Protocol))
 		}
 		r.Protocol = ProtoKeepalived
+		// keepalived 2.2.7 alloc_route tracks a route through its top-level
+		// dev/oif only (a nexthop's dev does not count, nor does a type that
+		// needs no device): without one the route is installed but not
+		// tracked, as if no_track were given. (keepalived 2.3.2 lifted this.)
+		if r.Dev == "" {
+			warns = append(warns, fmt.Sprintf("cannot track route %s with no interface specified, not tracking (keepalived 2.2.7; give dev to track it)", dstWord))
+			r.NoTrack = true
+		}
 	} else if !protoSet {
 		r.Protocol = ProtoKeepalived
+	}
+	if r.TrackGroup != "" && r.Dev == "" {
+		// keepalived logs this, drops the track_group and keeps the route.
+		warns = append(warns, fmt.Sprintf("static route cannot have track group if no oif specified; track_group %s dropped, as keepalived drops it", r.TrackGroup))
+		r.TrackGroup = ""
 	}
 	return r, warns, nil
 }
@@ -726,6 +799,9 @@ func parseNexthops(fields []string, ft *famTracker) ([]Nexthop, error) {
 				var v string
 				if v, err = need(); err == nil {
 					if v == "inet" || v == "inet6" {
+						if err = ft.set(map[string]int{"inet": 4, "inet6": 6}[v], "nexthop via "+v); err != nil {
+							break
+						}
 						if v, err = need(); err != nil {
 							break
 						}

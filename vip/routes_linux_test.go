@@ -53,7 +53,7 @@ func routeShapes(t *testing.T) ([]Route, []Rule) {
 	}
 	rules := []Rule{
 		mustRule(t, "from 198.18.0.100/32 table 1 priority 100"),
-		mustRule(t, "inet6 to 2001:db8:7::/48 table 1 priority 101"),
+		mustRule(t, "to 2001:db8:7::/48 table 1 priority 101"),
 		mustRule(t, "from 198.18.0.101/32 table 1 priority 102 no_track"),
 	}
 	return routes, rules

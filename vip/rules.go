@@ -100,10 +100,12 @@ func parsePortRange(s string) (*PortRange, error) {
 func ParseRule(fields []string) (Rule, []string, error) {
 	r := Rule{SuppressPrefixLen: -1}
 	var warns []string
-	ft := famTracker{what: "rule " + strings.Join(fields, " ")}
+	what := "rule " + strings.Join(fields, " ")
+	var ft famTracker
+	swallowed := "" // set when inet/inet6 stepped over a word: the usual cause of an error after it
 	protoSet, tableOption := false, false
 	errf := func(format string, a ...any) (Rule, []string, error) {
-		return Rule{}, nil, fmt.Errorf("%s: %s", ft.what, fmt.Sprintf(format, a...))
+		return Rule{}, nil, fmt.Errorf("%s: %s%s", what, fmt.Sprintf(format, a...), swallowed)
 	}
 	setAction := func(a RuleAction) error {
 		if r.Action != 0 {
@@ -124,10 +126,15 @@ func ParseRule(fields []string) (Rule, []string, error) {
 		var err error
 		var v string
 		switch w {
-		case "inet":
-			err = ft.set(4, "inet")
-		case "inet6":
-			err = ft.set(6, "inet6")
+		case "inet", "inet6":
+			if err = ft.set(map[string]int{"inet": 4, "inet6": 6}[w], w); err != nil {
+				break
+			}
+			if word, warn, ok := familyWordSwallows(fields, i); ok {
+				warns = append(warns, warn)
+				swallowed = fmt.Sprintf(" (%q after %s is not read: keepalived 2.2.7 steps over the word after inet/inet6)", word, w)
+				i++
+			}
 		case "from", "to":
 			if v, err = need(); err != nil {
 				break
@@ -136,8 +143,20 @@ func ParseRule(fields []string) (Rule, []string, error) {
 			if p, err = parseRoutePrefix(v, ft.family); err != nil {
 				break
 			}
-			if v != "default" && v != "any" && v != "all" {
-				err = ft.set(famOf(p.Addr()), w)
+			switch {
+			case isAnyPrefix(v):
+				// keepalived 2.2.7 alloc_rule: default/any/all have no
+				// family, and one already fixed does not match it ("rule
+				// specification has mixed IPv4 and IPv6"); later
+				// addresses decide it.
+				if ft.family != 0 {
+					err = fmt.Errorf("%s %s after the family is fixed (by inet/inet6 or an address before it): keepalived 2.2.7 refuses it (\"rule specification has mixed IPv4 and IPv6\"); put it first", w, v)
+				}
+			case v == "default6":
+				warns = append(warns, default6Warning)
+				err = ft.set(6, w+" "+v)
+			default:
+				err = ft.set(famOf(p.Addr()), w+" "+v)
 			}
 			if w == "from" {
 				r.From = p
@@ -317,7 +336,9 @@ func ParseRule(fields []string) (Rule, []string, error) {
 		return errf("realms/suppress_prefixlength/suppress_ifgroup need a table action")
 	}
 	if r.TrackGroup != "" && r.Iif == "" {
-		return errf("a static rule with track_group needs dev/iif (keepalived: \"Static rule cannot have track_group if dev/iif not specified\")")
+		// keepalived logs this, drops the track_group and keeps the rule.
+		warns = append(warns, fmt.Sprintf("static rule cannot have track_group if dev/iif not specified; track_group %s dropped, as keepalived drops it", r.TrackGroup))
+		r.TrackGroup = ""
 	}
 	if !r.NoTrack {
 		if protoSet && r.Protocol != ProtoKeepalived {
@@ -329,10 +350,11 @@ func ParseRule(fields []string) (Rule, []string, error) {
 	if r.Family == 0 {
 		r.Family = 4
 	}
-	// "default"/"all" parsed before the family was known are re-rendered in it.
+	// default/any/all take the rule's family (keepalived 2.2.7 alloc_rule,
+	// after the loop).
 	for _, p := range []*netip.Prefix{&r.From, &r.To} {
 		if p.IsValid() && p.Bits() == 0 && famOf(p.Addr()) != r.Family {
-			*p, _ = parseRoutePrefix("default", r.Family)
+			*p = anyPrefix(r.Family)
 		}
 	}
 	return r, warns, nil
@@ -362,8 +384,10 @@ func (n *RulePriorities) Assign(r *Rule) string {
 	return fmt.Sprintf("rule has no preference; set to %d, which is probably not what you want (keepalived)", r.Priority)
 }
 
-// String renders r in keepalived's syntax; ParseRule of its fields gives r
-// back.
+// String renders r in keepalived's syntax (format_rule); ParseRule of its
+// fields gives r back, except for an IPv6 rule with neither from nor to,
+// which keepalived too renders with a leading inet6 that its own parser
+// would step over together with the word after it.
 func (r Rule) String() string {
 	var w []string
 	add := func(s ...string) { w = append(w, s...) }
