@@ -132,3 +132,76 @@ func TestMasterRxLowerPrioSendsGARPs_SplitBrainHealed_Keepalived(t *testing.T) {
 		t.Fatalf("client's entry after the heal: %q, want %s", got, hiMAC)
 	}
 }
+
+// The split brain above with FRR's vrrpd as the lower-priority router, the
+// case the rule was measured on: FRR takes the VIP over during the
+// partition (its virtual MAC in the client's ARP entry); once xvrrpd, the
+// master, hears FRR's lower-priority adverts it sends
+// garp_lower_prio_repeat GARPs and the client's entry is xvrrpd's MAC
+// again; FRR then hears xvrrpd and goes back to Backup, sending no more
+// adverts.
+func TestMasterRxLowerPrioSendsGARPs_FRRLowerPriority_Keepalived(t *testing.T) {
+	lab.RequireTool(t, "nft")
+	lan := lab.NewLAN(t, 3)
+	hi, lo, client := lan.Hosts[0], lan.Hosts[1], lan.Hosts[2]
+	const vipAddr, repeat, vrid = "198.18.0.100", 5, 72
+	a := inst{name: "VI_1", vrid: vrid, prio: 150, state: "MASTER", vips: []string{vipAddr + "/24"}}
+	nhi := startXvrrpd(t, hi, confOf(a), startOpts{})
+	waitHolder(t, lan.Hosts, hi, vipAddr, 10*time.Second)
+	capt, err := lan.Bridge.StartCapture(client.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frr := lo.StartFRRVRRP(t, vrid, 100, 100, vipAddr+"/24")
+	if err := frr.VRRPD.WaitLog("Backup", 10*time.Second); err != nil {
+		t.Fatalf("FRR's vrrpd: %v", err)
+	}
+	hiMAC, frrMAC := hi.MAC(), "00:00:5e:00:01:48"
+	run(t, client, "ping", "-c", "1", "-W", "2", vipAddr)
+	waitNeighMAC(t, client, vipAddr, hiMAC, 2*time.Second, "before the partition")
+
+	lan.Block(hi, lo)
+	lan.Block(lo, hi)
+	waitNeighMAC(t, client, vipAddr, frrMAC, 5*time.Second, "during the partition (FRR master)")
+
+	healed := time.Now()
+	lan.Unblock(lo, hi)
+	waitNeighMAC(t, client, vipAddr, hiMAC, 2*time.Second, "after xvrrpd heard FRR's lower priority")
+	err = lab.Eventually(5*time.Second, func() error {
+		if n := countGARPs(capt, healed, net.ParseIP(vipAddr), hiMAC); n < repeat {
+			return fmt.Errorf("%d GARPs for %s from xvrrpd on the client's port, want >= %d", n, vipAddr, repeat)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := nhi.instance("VI_1"); st.State != "MASTER" || st.SplitBrains == 0 {
+		t.Fatalf("xvrrpd after hearing FRR: %s, %d split brains; want MASTER, > 0", st.State, st.SplitBrains)
+	}
+
+	lan.Unblock(hi, lo)
+	// FRR in Backup sends no advert: none from its virtual MAC for a
+	// second (ten of its intervals).
+	err = lab.Eventually(5*time.Second, func() error {
+		since := time.Now().Add(-time.Second)
+		for _, f := range capt.Frames() {
+			if _, _, ok := lab.VRRPPriority(f.Data); ok && !f.At.Before(since) && net.HardwareAddr(f.Data[6:12]).String() == frrMAC {
+				return fmt.Errorf("FRR still advertising at %v", f.At.Format(time.StampMilli))
+			}
+		}
+		if time.Since(healed) < 2*time.Second {
+			return fmt.Errorf("watching")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after the heal: %v", err)
+	}
+	if st := nhi.instance("VI_1"); st.State != "MASTER" {
+		t.Fatalf("xvrrpd after the heal: %s, want MASTER", st.State)
+	}
+	if got := neighMAC(client, vipAddr); got != hiMAC {
+		t.Fatalf("client's entry after the heal: %q, want %s", got, hiMAC)
+	}
+}
