@@ -14,6 +14,8 @@ have ping       || need+=(iputils-ping)
 have iptables   || need+=(iptables)
 have nft        || need+=(nftables)
 have keepalived || need+=(keepalived)
+# FRR's vrrpd: the second VRRP implementation of the interop tests.
+[ -x /usr/lib/frr/vrrpd ] || need+=(frr)
 have tcpdump    || need+=(tcpdump)
 have ethtool    || need+=(ethtool)
 have trafgen    || need+=(netsniff-ng)
@@ -41,9 +43,12 @@ fi
 
 # keepalived's package enables a service; the project only ever runs it by
 # hand inside test namespaces, never on the host.
-if have systemctl && systemctl is-enabled keepalived >/dev/null 2>&1; then
-	systemctl disable --now keepalived >/dev/null 2>&1 || true
-fi
+# So does FRR's (zebra on the host); the tests run its daemons by hand too.
+for svc in keepalived frr; do
+	if have systemctl && systemctl is-enabled "$svc" >/dev/null 2>&1; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+done
 
 # bpffs: the loader mounts it itself when missing, but the demo and bpftool
 # commands expect it.

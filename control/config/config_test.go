@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -742,4 +743,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil Config without error")
 		}
 	})
+}
+
+// keepalived vrrp.c vrrp_complete_instance: an instance's
+// notify_priority_changes is its own, else its vrrp_sync_group's, else
+// global_defs vrrp_notify_priority_changes.
+func TestSyncGroupNotifyPriorityChangesInherited_Keepalived(t *testing.T) {
+	inst := func(name string, vrid int, own string) string {
+		return "vrrp_instance " + name + " {\n interface eth0\n virtual_router_id " + strconv.Itoa(vrid) + "\n" + own +
+			" virtual_ipaddress {\n  198.18.0." + strconv.Itoa(vrid) + "/24\n }\n}\n"
+	}
+	for _, tc := range []struct {
+		name          string
+		global, group string // lines
+		ownA, ownB    string
+		wantA, wantB  bool
+	}{
+		{name: "group on, members inherit", group: " notify_priority_changes\n", wantA: true, wantB: true},
+		{name: "group on, member's own off wins", group: " notify_priority_changes\n", ownB: " notify_priority_changes false\n", wantA: true},
+		{name: "global on, group off wins", global: "global_defs {\n vrrp_notify_priority_changes\n}\n", group: " notify_priority_changes no\n"},
+		{name: "global on, group silent", global: "global_defs {\n vrrp_notify_priority_changes\n}\n", wantA: true, wantB: true},
+		{name: "global off, group silent, member's own on", ownA: " notify_priority_changes yes\n", wantA: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.global + inst("VI_A", 11, tc.ownA) + inst("VI_B", 12, tc.ownB) +
+				"vrrp_sync_group G {\n group {\n  VI_A\n  VI_B\n }\n" + tc.group + "}\n"
+			c, w := parseOK(t, src, Options{})
+			for _, x := range w {
+				if strings.Contains(x.String(), "notify_priority_changes") {
+					t.Errorf("warning: %v", x)
+				}
+			}
+			got := map[string]bool{}
+			for _, in := range c.Instances {
+				got[in.Name] = in.Notify.PriorityChanges
+			}
+			if got["VI_A"] != tc.wantA || got["VI_B"] != tc.wantB {
+				t.Fatalf("notify_priority_changes VI_A=%v VI_B=%v, want %v %v", got["VI_A"], got["VI_B"], tc.wantA, tc.wantB)
+			}
+		})
+	}
 }

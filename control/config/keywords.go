@@ -255,7 +255,7 @@ var keywordTable = func() []Keyword {
 		kw("notify_master", InSyncGroup, "COMMAND [USER [GROUP]]"), kw("notify_backup", InSyncGroup, "COMMAND [USER [GROUP]]"),
 		kw("notify_fault", InSyncGroup, "COMMAND [USER [GROUP]]"), kw("notify_stop", InSyncGroup, "COMMAND [USER [GROUP]]"),
 		kw("notify", InSyncGroup, "COMMAND [USER [GROUP]]"),
-		{Name: "notify_priority_changes", Where: InSyncGroup, Value: "[BOOL]", Kind: KindBool, Serve: NotServedYet, Why: "priority-change notifications are not sent yet"},
+		kw("notify_priority_changes", InSyncGroup, "[BOOL]"),
 		kw("sync_group_tracking_weight", InSyncGroup, ""),
 		differs(kw("global_tracking", InSyncGroup, ""), "deprecated by keepalived; read as sync_group_tracking_weight"),
 		ign("smtp_alert", InSyncGroup, whySMTP), ign("track_bfd", InSyncGroup, whyBFD),

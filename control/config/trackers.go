@@ -10,6 +10,9 @@ type groupDraft struct {
 	scripts []trackDraft
 	files   []trackDraft
 	procs   []trackDraft
+	// prioChangesSet: the group gave notify_priority_changes, which its
+	// members without their own inherit.
+	prioChangesSet bool
 }
 
 func (p *parser) named(s *stmt) (string, bool) {
@@ -292,6 +295,7 @@ func (p *parser) syncGroup(s *stmt) {
 			}
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify", "notify_priority_changes":
 			p.notify(&g.Notify, c)
+			gd.prioChangesSet = gd.prioChangesSet || c.kw == "notify_priority_changes"
 		case "sync_group_tracking_weight":
 			d.noArgs(c)
 			g.TrackingWeight = true

@@ -13,6 +13,7 @@ import (
 func (p *parser) finish() {
 	p.finishGlobal()
 	names := map[string]*Instance{}
+	ownPrioChanges := map[string]bool{} // instances that set notify_priority_changes
 	for _, dr := range p.drafts {
 		in := dr.in
 		if prev, dup := names[in.Name]; dup {
@@ -20,10 +21,13 @@ func (p *parser) finish() {
 			continue
 		}
 		names[in.Name] = in
+		if _, ok := dr.set["notify_priority_changes"]; ok {
+			ownPrioChanges[in.Name] = true
+		}
 		p.finishInstance(dr)
 		p.cfg.Instances = append(p.cfg.Instances, in)
 	}
-	p.finishGroups(names)
+	p.finishGroups(names, ownPrioChanges)
 	p.checkDuplicateVRIDs()
 	p.checkUnusedScripts()
 }
@@ -391,7 +395,7 @@ func zeroWeights(d *diag, in *Instance, why string) {
 	}
 }
 
-func (p *parser) finishGroups(names map[string]*Instance) {
+func (p *parser) finishGroups(names map[string]*Instance, ownPrioChanges map[string]bool) {
 	d := p.d
 	seen := map[string]*SyncGroup{}
 	for _, gd := range p.groups {
@@ -437,6 +441,12 @@ func (p *parser) finishGroups(names map[string]*Instance) {
 				continue
 			}
 			in.SyncGroup = g.Name
+			// keepalived vrrp.c vrrp_complete_instance: an instance's
+			// notify_priority_changes comes from itself, else its sync
+			// group's, else vrrp_notify_priority_changes.
+			if gd.prioChangesSet && !ownPrioChanges[m] {
+				in.Notify.PriorityChanges = g.Notify.PriorityChanges
+			}
 			// keepalived.conf(5) "VRRP synchronization group(s)": member trackers
 			// get weight 0 unless sync_group_tracking_weight is set.
 			if !g.TrackingWeight {

@@ -114,6 +114,10 @@ type Daemon struct {
 	readyWritten bool
 	running      bool // Start completed; reloads and /healthz wait for it
 	reloadMu     sync.Mutex
+	// rtTID is the scheduler's thread when it runs in thread mode
+	// (vrrp_rt_priority at start), 0 otherwise; rtPrio its real-time
+	// priority in force (reloads change it: procsched.Reload).
+	rtTID, rtPrio atomic.Int32
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -159,9 +163,12 @@ func New(opts Options) (*Daemon, error) {
 		// vrrp_rt_priority: only the scheduler's thread (which also sends
 		// the timed adverts) runs SCHED_RR; see control/procsched.
 		so.Thread = func() {
+			d.rtTID.Store(int32(unix.Gettid()))
 			if err := procsched.EnterRealtime(pc); err != nil {
 				d.log.Warn("vrrp_rt_priority not applied; timers run at normal priority", "err", err)
+				return
 			}
+			d.rtPrio.Store(int32(pc.RTPriority))
 		}
 	}
 	s, err := sched.New(schedCapacity, d.fire, so)
@@ -469,6 +476,7 @@ func (d *Daemon) Reload() error {
 		return err
 	}
 	d.reloadStatic(cfg)
+	d.reloadProcSched(d.cfg, cfg)
 	d.cfg = cfg
 	d.warns = d.warns[:0]
 	for _, w := range warns {
@@ -479,6 +487,22 @@ func (d *Daemon) Reload() error {
 	d.mu.Unlock()
 	d.log.Info("configuration reloaded", "instances", len(cfg.Instances))
 	return nil
+}
+
+// reloadProcSched applies the process-scheduling keywords a reload
+// changed, as keepalived's start_vrrp does on reload (procsched.Reload).
+// keepalived logs a failure and runs on; so does xvrrpd.
+func (d *Daemon) reloadProcSched(old, next *config.Config) {
+	po, pn := procConfig(old), procConfig(next)
+	tid := int(d.rtTID.Load())
+	prio, err := procsched.Reload(po, pn, tid, int(d.rtPrio.Load()))
+	d.rtPrio.Store(int32(prio))
+	if err != nil {
+		d.log.Warn("process scheduling keywords not applied on reload", "err", err)
+	}
+	if tid == 0 && pn.RTPriority > 0 {
+		d.log.Warn("vrrp_rt_priority given by a reload takes effect at the next start: the scheduler started without a real-time thread", "vrrp_rt_priority", pn.RTPriority)
+	}
 }
 
 // procConfig maps keepalived's process-scheduling keywords onto procsched.

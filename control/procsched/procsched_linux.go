@@ -142,14 +142,18 @@ func ApplyProcess(c Config) error {
 // as the goroutine should stay real-time, and should call LeaveRealtime before
 // unlocking (a thread returned to the runtime would carry the policy to
 // whatever goroutine runs on it next). No-op when RTPriority is 0.
-func EnterRealtime(c Config) error {
+func EnterRealtime(c Config) error { return SetRealtime(0, c) }
+
+// SetRealtime is EnterRealtime for thread tid of this process (0: the
+// calling thread), for a reload that raises the scheduler thread's priority.
+func SetRealtime(tid int, c Config) error {
 	if c.RTPriority == 0 {
 		return nil
 	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if err := unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_RR, Flags: unix.SCHED_FLAG_RESET_ON_FORK, Priority: uint32(c.RTPriority)}, 0); err != nil {
+	if err := unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_RR, Flags: unix.SCHED_FLAG_RESET_ON_FORK, Priority: uint32(c.RTPriority)}, 0); err != nil {
 		return fmt.Errorf("vrrp_rt_priority %d (SCHED_RR): %w", c.RTPriority, err)
 	}
 	return nil
@@ -157,12 +161,79 @@ func EnterRealtime(c Config) error {
 
 // LeaveRealtime returns the calling OS thread to SCHED_OTHER, keeping the
 // nice value it had.
-func LeaveRealtime() error {
+func LeaveRealtime() error { return ClearRealtime(0) }
+
+// ClearRealtime is LeaveRealtime for thread tid of this process (0: the
+// calling thread).
+func ClearRealtime(tid int) error {
 	// sched_getattr reports no nice for an RT thread; the raw getpriority
 	// returns 20-nice from the static priority, which RT leaves alone.
-	p, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	p, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
 	if err != nil {
 		return err
 	}
-	return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_NORMAL, Nice: int32(20 - p)}, 0)
+	return unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_NORMAL, Nice: int32(20 - p)}, 0)
+}
+
+// Reload is keepalived's restore_priority and set_process_cpu_affinity on a
+// reload (vrrp_daemon.c start_vrrp with a previous configuration), for a
+// process that applied old at start and runs its real-time thread, if any,
+// as rtTID at rtPrio (0: none):
+//
+//   - vrrp_priority: a changed value is set on every thread; removed, the
+//     nice value goes back to 0 (keepalived sets process_priority, 0 when
+//     unset).
+//   - vrrp_cpu_affinity: set on every thread when the new file gives one;
+//     an empty list leaves the affinity as it is.
+//   - vrrp_rt_priority: removed, the thread returns to SCHED_OTHER (RLIMIT_RTTIME
+//     stays: it counts only real-time threads, and raising a hard limit
+//     needs CAP_SYS_RESOURCE, which a confined xvrrpd lacks — keepalived's
+//     attempt to restore it fails the same way); higher, it is raised; lower, it is
+//     kept (keepalived only raises a running real-time priority). Given
+//     when none ran, rtTID is 0 and the caller reports that the new
+//     setting needs a restart: only a scheduler started in thread mode has
+//     a thread to raise.
+//
+// It returns the real-time priority now in force.
+func Reload(old, next Config, rtTID, rtPrio int) (int, error) {
+	if err := next.Validate(); err != nil {
+		return rtPrio, err
+	}
+	var errs []error
+	oldNice, nextNice := 0, 0
+	if old.NiceSet {
+		oldNice = old.Nice
+	}
+	if next.NiceSet {
+		nextNice = next.Nice
+	}
+	perThread := Config{Nice: nextNice, NiceSet: oldNice != nextNice, CPUs: next.CPUs}
+	if perThread.NiceSet || len(perThread.CPUs) > 0 {
+		if err := ApplyProcess(perThread); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case rtTID == 0:
+	case next.RTPriority == 0 && rtPrio > 0:
+		if err := ClearRealtime(rtTID); err != nil {
+			errs = append(errs, fmt.Errorf("vrrp_rt_priority removed (SCHED_OTHER): %w", err))
+		} else {
+			rtPrio = 0
+		}
+	case next.RTPriority > 0:
+		want := max(next.RTPriority, rtPrio)
+		c := next
+		c.RTPriority = want
+		if err := SetRealtime(rtTID, c); err != nil {
+			errs = append(errs, err)
+		} else {
+			rtPrio = want
+			lim := c.rttime()
+			if err := unix.Setrlimit(unix.RLIMIT_RTTIME, &unix.Rlimit{Cur: lim / 2, Max: lim}); err != nil {
+				errs = append(errs, fmt.Errorf("vrrp_rlimit_rttime %d: %w", lim, err))
+			}
+		}
+	}
+	return rtPrio, errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net"
 	"testing"
 )
 
@@ -60,3 +61,51 @@ func (l *LAN) Cut(h *Host) { l.Bridge.IP("link", "set", h.Port, "down") }
 
 // Restore undoes Cut.
 func (l *LAN) Restore(h *Host) { l.Bridge.IP("link", "set", h.Port, "up") }
+
+// MAC returns the hardware address of the host's eth0.
+func (h *Host) MAC() string {
+	h.t.Helper()
+	var mac string
+	err := h.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		mac = ifi.HardwareAddr.String()
+		return nil
+	})
+	if err != nil {
+		h.t.Fatalf("MAC of eth0 in %s: %v", h.Name, err)
+	}
+	return mac
+}
+
+// partitionTable is the nftables bridge-family table Block fills in the
+// bridge's namespace.
+const partitionTable = "xvpart"
+
+// Block drops, on the bridge, every frame from host from to host to (one
+// direction: Block(a, b) and Block(b, a) partition the pair; other hosts
+// still reach both). The drop happens in the bridge's forward hook, so the
+// frame never reaches to's eth0: unlike a firewall rule on the host, it is
+// below to's XDP program, as a broken link or switch ACL would be.
+func (l *LAN) Block(from, to *Host) {
+	l.t.Helper()
+	b := l.Bridge
+	if _, err := Output("ip", "netns", "exec", b.Name, "nft", "list", "table", "bridge", partitionTable); err != nil {
+		b.Run("nft", "add", "table", "bridge", partitionTable)
+	}
+	chain := "c" + from.Port + to.Port
+	b.Run("nft", "add", "chain", "bridge", partitionTable, chain,
+		"{ type filter hook forward priority 0 ; policy accept ; }")
+	b.Run("nft", "add", "rule", "bridge", partitionTable, chain,
+		"iifname", from.Port, "oifname", to.Port, "drop")
+}
+
+// Unblock undoes Block(from, to).
+func (l *LAN) Unblock(from, to *Host) {
+	l.t.Helper()
+	chain := "c" + from.Port + to.Port
+	l.Bridge.Run("nft", "flush", "chain", "bridge", partitionTable, chain)
+	l.Bridge.Run("nft", "delete", "chain", "bridge", partitionTable, chain)
+}
