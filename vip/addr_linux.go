@@ -123,7 +123,7 @@ func (m *Manager) Present(v VIP) (bool, error) {
 	if v.Is6() {
 		fam = netlink.FAMILY_V6
 	}
-	addrs, err := m.h.AddrList(l, fam)
+	addrs, err := readDump(func() ([]netlink.Addr, error) { return m.h.AddrList(l, fam) })
 	if err != nil {
 		return false, fmt.Errorf("list addresses of %s: %w", v.Dev, err)
 	}

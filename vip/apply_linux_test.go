@@ -15,7 +15,10 @@ func onD0(t testing.TB, m *Manager) map[netip.Prefix]netlink.Addr {
 	t.Helper()
 	l, err := m.h.LinkByName("d0")
 	must(t, err)
-	addrs, err := m.h.AddrList(l, netlink.FAMILY_ALL)
+	// After a batch of a thousand changes the kernel may still be settling
+	// (IPv6 address events): read the dump again while it is interrupted,
+	// as the daemon does.
+	addrs, err := readDump(func() ([]netlink.Addr, error) { return m.h.AddrList(l, netlink.FAMILY_ALL) })
 	must(t, err)
 	got := make(map[netip.Prefix]netlink.Addr, len(addrs))
 	for _, a := range addrs {

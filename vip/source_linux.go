@@ -61,6 +61,13 @@ func readDump[T any](dump func() ([]T, error)) ([]T, error) {
 	}
 }
 
+// AddrList lists the addresses of link (nil: every link) of family,
+// reading the dump again while the kernel marks it interrupted: a list
+// read while VIPs are being added may miss addresses that are there.
+func AddrList(link netlink.Link, family int) ([]netlink.Addr, error) {
+	return readDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, family) })
+}
+
 func sourceAddrWith(h *netlink.Handle, ifindex, family int, exclude []netip.Addr, ok func(netlink.Addr, netip.Addr) bool) (netip.Addr, error) {
 	l, err := h.LinkByIndex(ifindex)
 	if err != nil {

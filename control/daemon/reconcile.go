@@ -8,6 +8,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/xvrrp/xvrrp/loader"
+	"github.com/xvrrp/xvrrp/vip"
 )
 
 // reconcileStart cleans what a previous run of xvrrpd on the same pin
@@ -95,7 +96,7 @@ func (d *Daemon) removeUnheldVIPs() ([]string, error) {
 			}
 		}
 	}
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := vip.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("list the host's addresses: %w", err)
 	}

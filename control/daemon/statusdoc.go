@@ -14,6 +14,7 @@ import (
 	"github.com/xvrrp/xvrrp/control/status"
 	"github.com/xvrrp/xvrrp/control/track"
 	"github.com/xvrrp/xvrrp/loader"
+	"github.com/xvrrp/xvrrp/vip"
 )
 
 // Status returns the complete current status document. It is what the
@@ -193,7 +194,7 @@ func readHost() hostView {
 		a := l.Attrs()
 		h.links[a.Index] = hostLink{name: a.Name, xdp: a.Xdp != nil && a.Xdp.Attached}
 	}
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	addrs, err := vip.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return h
 	}
