@@ -100,9 +100,12 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 		// VI_1 at priority 100 (and VI_2, vrid 52, at 200 when peerVI2).
 		first, restart string
 		peerVI2        bool
-		veth           bool
-		check          func(t *testing.T, lan *lab.LAN, n1 *node)
-		logs           string // in the cleanup line
+		// peer, when set, is host 2's configuration and name2 the
+		// instance holding vipAddr (VI_1 otherwise).
+		peer, name2 string
+		veth        bool
+		check       func(t *testing.T, lan *lab.LAN, n1 *node)
+		logs        []string // in the cleanup line
 	}{
 		{
 			name:    "restarted_as_backup_drops_the_vip",
@@ -114,7 +117,7 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 				// either (the issue saw both holders 6 s after).
 				holdsFor(t, lan.Hosts, lan.Hosts[1], vipAddr, 2*time.Second)
 			},
-			logs: vipAddr + "/24 dev eth0",
+			logs: []string{vipAddr + "/24 dev eth0"},
 		},
 		{
 			name: "unconfigured_vrid_leaves_the_instance_table",
@@ -147,7 +150,7 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 					t.Fatalf("VRID 52 adverts not counted as unknown VRID: %v", err)
 				}
 			},
-			logs: "vrid 52 ipv4",
+			logs: []string{"vrid 52 ipv4"},
 		},
 		{
 			name: "unconfigured_interface_is_detached",
@@ -168,7 +171,29 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 					t.Fatal("no XDP program on eth0, which is configured")
 				}
 			},
-			logs: "xdp_links=[veth1]",
+			logs: []string{"xdp_links=veth1"},
+		},
+		{
+			// The neutron/Octavia shapes of routes_test.go: the killed
+			// master's virtual routes and rules (main and table 1, IPv4
+			// and IPv6) go with its VIPs when it comes back as BACKUP.
+			name:    "restarted_as_backup_drops_its_virtual_routes_and_rules",
+			first:   routesConf(150),
+			restart: routesConf(50),
+			peer:    routesConf(100),
+			name2:   "VI_4",
+			check: func(t *testing.T, lan *lab.LAN, n1 *node) {
+				h1, h2 := lan.Hosts[0], lan.Hosts[1]
+				waitState(t, n1, "VI_4", "BACKUP", 5*time.Second)
+				waitState(t, n1, "VI_6", "BACKUP", 5*time.Second)
+				waitObjects(t, h1, virtualObjects, false, "virtual routes and rules of the restarted backup")
+				waitObjects(t, h2, virtualObjects, true, "virtual routes and rules of the new master")
+				// static_* are every host's, whatever its state.
+				waitObjects(t, h1, staticObjects, true, "static objects of the restarted backup")
+				holdsFor(t, lan.Hosts, h2, vipAddr, time.Second)
+			},
+			logs: []string{"routes=", "198.18.9.0/24 via 198.18.0.1 dev eth0 table 1", "2001:db8:9::/64",
+				"rules=", "from 198.18.0.100", "from 2001:db8::100", "vips=", vipAddr + "/24 dev eth0"},
 		},
 	}
 	for _, c := range cases {
@@ -183,9 +208,17 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 			if c.peerVI2 {
 				peer = append(peer, inst{name: "VI_2", vrid: 52, prio: 200, vips: []string{"198.18.0.101/24"}})
 			}
+			peerConf, name := confOf(peer...), "VI_1"
+			if c.peer != "" {
+				peerConf, name = c.peer, c.name2
+			}
 			n1 := startXvrrpd(t, h1, c.first, startOpts{hostBPFFS: true})
-			n2 := startXvrrpd(t, h2, confOf(peer...), startOpts{})
+			n2 := startXvrrpd(t, h2, peerConf, startOpts{})
 			waitHolder(t, lan.Hosts, h1, vipAddr, 10*time.Second)
+			if c.peer != "" {
+				waitHolder(t, lan.Hosts, h1, "2001:db8::100", 10*time.Second)
+				waitObjects(t, h1, virtualObjects, true, "virtual routes and rules of the master")
+			}
 
 			n1.proc.Kill() // SIGKILL: no shutdown, everything stays
 			if !hasAddr(t, h1, vipAddr) {
@@ -194,7 +227,11 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 			if c.veth && xdpProg(h1, "veth1") == "" {
 				t.Fatal("the killed run left no XDP on veth1: the test needs it left")
 			}
-			waitState(t, n2, "VI_1", "MASTER", 5*time.Second)
+			if c.peer != "" {
+				// The killed master's routes are what the test is about.
+				waitObjects(t, h1, virtualObjects, true, "virtual routes and rules the killed master left")
+			}
+			waitState(t, n2, name, "MASTER", 5*time.Second)
 
 			n1 = restartXvrrpd(t, h1, c.restart)
 			line := ""
@@ -206,8 +243,10 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 					line = l
 				}
 			}
-			if !strings.Contains(line, c.logs) {
-				t.Fatalf("cleanup line %q does not contain %q", line, c.logs)
+			for _, want := range c.logs {
+				if !strings.Contains(line, want) {
+					t.Fatalf("cleanup line %q does not contain %q", line, want)
+				}
 			}
 			t.Logf("restart logged: %s", line)
 			c.check(t, lan, n1)
