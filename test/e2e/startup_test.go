@@ -367,12 +367,14 @@ func TestSecondDaemonRefusesAndTouchesNothing(t *testing.T) {
 const floodEnv = "XVRRP_E2E_METRICS_FLOOD"
 
 // metricsFlood opens up to count TCP connections to addr and holds them
-// idle until stdin closes, printing "opened N" once it stops opening. It
-// raises its own descriptor limit to the hard one first, as an attacker
-// would.
+// idle until stdin closes, printing "opened N" once it stops opening; then
+// it tries as many connections to the control socket at sock, printing
+// "control opened M: ERR" (the first error). It raises its own descriptor
+// limit to the hard one first, as an attacker would.
 func metricsFlood(spec string) int {
-	addr, countS, _ := strings.Cut(spec, " ")
-	count, _ := strconv.Atoi(countS)
+	f := strings.Fields(spec)
+	addr, sock := f[0], f[2]
+	count, _ := strconv.Atoi(f[1])
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		rl.Cur = rl.Max
@@ -406,14 +408,31 @@ func metricsFlood(spec string) int {
 	}
 	wg.Wait()
 	fmt.Printf("opened %d\n", opened.Load())
+	ctlOpened, ctlErr := 0, "none"
+	for range count {
+		c, err := net.DialTimeout("unix", sock, 2*time.Second)
+		if err != nil {
+			if ctlErr == "none" {
+				ctlErr = err.Error()
+			}
+			continue
+		}
+		ctlOpened++
+		conns = append(conns, c)
+	}
+	fmt.Printf("control opened %d: %s\n", ctlOpened, ctlErr)
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	return 0
 }
 
 // TestMetricsConnectionFloodKeepsTheMaster: issue 23 item 7. A local user
-// (nobody) opens thousands of idle connections to the metrics port; the
-// daemon keeps its descriptors (the listener's cap), its track_script keeps
-// running, the master keeps its VIP and xvrrpctl status answers.
+// (nobody) opens thousands of idle connections to the metrics port, far
+// past the listener's cap (metrics.MaxConns), and tries as many on the
+// control socket, which is root's (0600): not one is accepted there. The
+// daemon keeps its descriptors for its own work: its track_script keeps
+// running (fork, exec, pipes), the master keeps its VIP, xvrrpctl status
+// answers and a reload (the file read, the control socket, netlink for
+// the instance's new VIP) goes through.
 func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	const vipAddr = "198.18.0.100"
 	lan := lab.NewLAN(t, 2)
@@ -467,7 +486,7 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	var stdin interface{ Close() error }
 	err = h1.Do(func() error {
 		cmd = exec.Command(bin)
-		cmd.Env = []string{floodEnv + "=" + metricsAddr + " " + strconv.Itoa(want)}
+		cmd.Env = []string{floodEnv + "=" + metricsAddr + " " + strconv.Itoa(want) + " " + n1.socket()}
 		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL,
 			Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
@@ -502,6 +521,14 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	if opened < 4000 {
 		t.Fatalf("the flood opened %d connections, too few to replay the attack", opened)
 	}
+	ctl, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("flood helper: %v", err)
+	}
+	t.Logf("nobody on the control socket: %s", strings.TrimSpace(ctl))
+	if !strings.HasPrefix(ctl, "control opened 0: ") || !strings.Contains(ctl, "permission denied") {
+		t.Fatalf("nobody on the control socket: %q, want no connection, permission denied", ctl)
+	}
 
 	// While they are held: the daemon's descriptors stay far from its
 	// limit, its tracker runs, its VIP stays, xvrrpctl answers.
@@ -523,6 +550,19 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	if st.State != "MASTER" || len(st.Trackers) != 1 || st.Trackers[0].Status != "ok" || !st.Trackers[0].LastRun.After(before) {
 		t.Fatalf("during the flood: %s, trackers %+v (last run before: %v); want MASTER with chk ok and running", st.State, st.Trackers, before)
 	}
+	// A reload during the flood adds a VIP to the master: the file is
+	// read, the control socket answers, netlink adds the address.
+	added := strings.Replace(conf1, vipAddr+"/24\n", vipAddr+"/24\n        198.18.0.101/24\n", 1)
+	if added == conf1 {
+		t.Fatal("test bug: no VIP line to add to")
+	}
+	if err := os.WriteFile(n1.conf, []byte(added), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.ctl("reload"); code != 0 {
+		t.Fatalf("xvrrpctl reload during the flood: exit %d\n%s", code, out)
+	}
+	waitHolder(t, lan.Hosts, h1, "198.18.0.101", 5*time.Second)
 	if h := n1.instance("VI_1"); len(transitionsTo(h, "FAULT")) != 0 {
 		t.Fatalf("went to FAULT during the flood: %+v", h.Transitions)
 	}
