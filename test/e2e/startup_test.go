@@ -431,8 +431,9 @@ func metricsFlood(spec string) int {
 // control socket, which is root's (0600): not one is accepted there. The
 // daemon keeps its descriptors for its own work: its track_script keeps
 // running (fork, exec, pipes), the master keeps its VIP, xvrrpctl status
-// answers and a reload (the file read, the control socket, netlink for
-// the instance's new VIP) goes through.
+// answers, a reload (the file read, the control socket, netlink for the
+// instance's new VIP) goes through, and a notify script runs on the
+// transition a last reload causes.
 func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	const vipAddr = "198.18.0.100"
 	lan := lab.NewLAN(t, 2)
@@ -443,7 +444,13 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	track := fmt.Sprintf("vrrp_script chk {\n    script %q\n    interval 1\n    weight 0\n}\n", script)
-	extra := "    track_script {\n        chk\n    }\n"
+	// notify: each state it is told of, one line in notified.
+	notified := filepath.Join(dir, "notified")
+	notify := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(notify, []byte("#!/bin/sh\necho \"$3\" >> "+notified+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	extra := fmt.Sprintf("    track_script {\n        chk\n    }\n    notify %q\n", notify)
 	conf1 := strings.Replace(confOf(inst{name: "VI_1", vrid: 51, prio: 150, vips: []string{vipAddr + "/24"}, extra: extra}),
 		"vrrp_instance", track+"vrrp_instance", 1)
 	var port int
@@ -565,6 +572,29 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	waitHolder(t, lan.Hosts, h1, "198.18.0.101", 5*time.Second)
 	if h := n1.instance("VI_1"); len(transitionsTo(h, "FAULT")) != 0 {
 		t.Fatalf("went to FAULT during the flood: %+v", h.Transitions)
+	}
+	// Last, still during the flood: a reload lowering the priority below
+	// host 2's makes host 1 BACKUP, and its notify script runs (fork,
+	// exec, a file written). The added VIP goes again: host 1 would
+	// otherwise drop host 2's adverts for their address list (keepalived's
+	// rule, advert.Check).
+	lowered := strings.Replace(conf1, "priority 150", "priority 50", 1)
+	if err := os.WriteFile(n1.conf, []byte(lowered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.ctl("reload"); code != 0 {
+		t.Fatalf("xvrrpctl reload during the flood: exit %d\n%s", code, out)
+	}
+	waitState(t, n1, "VI_1", "BACKUP", 5*time.Second)
+	err = lab.Eventually(5*time.Second, func() error {
+		b, err := os.ReadFile(notified)
+		if err != nil || !strings.HasSuffix(string(b), "BACKUP\n") {
+			return fmt.Errorf("notified %q (%v), want a last line BACKUP", b, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("notify script during the flood: %v", err)
 	}
 }
 
