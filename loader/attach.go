@@ -81,6 +81,36 @@ func ParseHook(s string) (Hook, error) {
 // the interface's XDP slot and the Dataplane may only use XDP (HookXDP).
 var ErrXDPSlotTaken = errors.New("the interface already has another XDP program: run xvrrpd with --attach auto or --attach tcx to receive on TCX ingress beside it, or remove it (ip link set dev <ifname> xdp off) if nothing needs it")
 
+// CheckXDPSlot returns an error wrapping ErrXDPSlotTaken when another
+// program holds the XDP slot of the interface named ifname (in the
+// caller's network namespace): one not attached through the link a run of
+// xvrrp pinned under pinDir for it, which Attach would take over. It only
+// reads: xvrrpd --attach xdp calls it for every interface before it touches
+// the host, so that a slot taken on its last interface does not fail the
+// start after the first ones were attached.
+func CheckXDPSlot(pinDir, ifname string) error {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", ifname, err)
+	}
+	x := l.Attrs().Xdp
+	if x == nil || !x.Attached {
+		return nil
+	}
+	if pinDir == "" {
+		pinDir = DefaultPinDir
+	}
+	path := filepath.Join(pinDir, PinName(ifname), pinXDP)
+	if own, err := link.LoadPinnedLink(path, nil); err == nil {
+		info, err := own.Info()
+		own.Close()
+		if err == nil && info.XDP() != nil && int(info.XDP().Ifindex) == l.Attrs().Index {
+			return nil
+		}
+	}
+	return fmt.Errorf("attach to %s: %w (program id %d)", ifname, ErrXDPSlotTaken, x.ProgId)
+}
+
 // Pin names of the two kinds of link under <PinDir>/<ifname>: "link" (the
 // XDP link, the name of earlier versions, so an upgrade takes it over) and
 // "tcx".

@@ -390,3 +390,49 @@ func TestTCXOrderXvrrpFirstOthersKeepWorking(t *testing.T) {
 		t.Errorf("a program after xvrrp saw %d frames of the dropped advert", got)
 	}
 }
+
+// TestCheckXDPSlotTellsOwnLinkFromAnotherProgram: issue 23 item 6.
+// xvrrpd --attach xdp checks every interface's slot before touching the
+// host: a free slot and one holding the link xvrrp pinned under the pin
+// directory (a run killed with -9 leaves it; Attach takes it over) pass,
+// another program's fails with ErrXDPSlotTaken naming the interface.
+func TestCheckXDPSlotTellsOwnLinkFromAnotherProgram(t *testing.T) {
+	l := newTCXLab(t)
+	d := l.open(t, HookXDP)
+	check := func() error {
+		var err error
+		if derr := l.b.Do(func() error { err = CheckXDPSlot(d.pinDir, "b0"); return nil }); derr != nil {
+			t.Fatal(derr)
+		}
+		return err
+	}
+	if err := check(); err != nil {
+		t.Fatalf("free slot: %v, want nil", err)
+	}
+	if err := l.b.Do(func() error { _, err := d.Attach("b0", IfaceOptions{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("slot holding xvrrp's own pinned link: %v, want nil", err)
+	}
+	if err := l.b.Do(func() error { return d.Detach("b0") }); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := countingProg(t, ebpf.XDP, ebpf.AttachNone, 2)
+	if err := l.b.Do(func() error {
+		xl, err := link.AttachXDP(link.XDPOptions{Program: other, Interface: l.bIndex})
+		if err == nil {
+			t.Cleanup(func() { xl.Close() })
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := check()
+	if !errors.Is(err, ErrXDPSlotTaken) || !strings.Contains(err.Error(), "attach to b0: ") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("slot holding another program: %q, want one line naming b0 wrapping ErrXDPSlotTaken", err)
+	}
+	if _, err := os.Stat(filepath.Join(d.pinDir, "b0", pinXDP)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("CheckXDPSlot left or made a pin: %v", err)
+	}
+}

@@ -183,9 +183,10 @@ func New(opts Options) (*Daemon, error) {
 // every instance and the servers.
 //
 // Everything that can refuse the start is checked before anything touches
-// the host: the pin directory's lock (a second daemon on the same pins
-// stops here and touches nothing of the first's), the control socket, the
-// metrics port and the pid file. A failure after that point undoes what was
+// the host: the interfaces, the pin directory's lock (a second daemon on
+// the same pins stops here and touches nothing of the first's), with
+// --attach xdp every interface's XDP slot, the control socket, the metrics
+// port and the pid file. A failure after that point undoes what was
 // done: the instances send priority 0 and drop their VIPs, as on SIGTERM.
 func (d *Daemon) Start() (err error) {
 	if err := d.checkPrivileges(); err != nil {
@@ -197,6 +198,14 @@ func (d *Daemon) Start() (err error) {
 	raiseFileLimit(d.log)
 	if d.pinLock, err = loader.LockPinDir(d.opts.PinDir); err != nil {
 		return err
+	}
+	if d.opts.Attach == loader.HookXDP {
+		// --attach xdp never takes another program's slot: every
+		// interface is checked before the first is attached.
+		if err := d.checkXDPSlots(d.cfg); err != nil {
+			d.pinLock.Release(true)
+			return err
+		}
 	}
 	// vrrp_priority, vrrp_cpu_affinity, vrrp_rlimit_rttime before any
 	// thread of ours starts, so that every later one inherits them.

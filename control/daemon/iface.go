@@ -81,6 +81,22 @@ func (d *Daemon) checkInterfaces(cfg *config.Config) error {
 	return nil
 }
 
+// checkXDPSlots is checkInterfaces' for --attach xdp: no configured
+// interface's XDP slot may hold another program (loader.CheckXDPSlot).
+func (d *Daemon) checkXDPSlots(cfg *config.Config) error {
+	seen := map[string]bool{}
+	for _, in := range cfg.Instances {
+		if seen[in.Interface] {
+			continue
+		}
+		seen[in.Interface] = true
+		if err := loader.CheckXDPSlot(d.opts.PinDir, in.Interface); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ensureIface attaches XDP to name and opens its sender once.
 func (d *Daemon) ensureIface(name string, cfg *config.Config) (*iface, error) {
 	if ifc := d.ifaces[name]; ifc != nil {

@@ -62,6 +62,11 @@ func (d *Daemon) receive(ev *loader.Event, now time.Time) {
 	}
 	r.lastAdvert = now
 	r.postponed = 0
+	// A backup whose master's adverts come through the ring resets its
+	// timer at each one and never fires: without this, its only counter
+	// snapshot would be the takeover's own, and the takeover line would
+	// say "no frames" over a window of 0 s whatever XDP dropped.
+	d.snapCounters(now)
 	adv := fsm.Advert{
 		Src: ev.Src, Priority: r.rx.Priority, Interval: r.rx.IntervalDuration(), Version: r.rx.Version,
 	}

@@ -32,8 +32,8 @@ const (
 )
 
 // snapCounters takes a snapshot of every interface's counters when the
-// last one is older than snapEvery (fire calls it: one map read per
-// interface, no netlink). Under d.mu.
+// last one is older than snapEvery (fire and receive call it: one map read
+// per interface, no netlink, at most every snapEvery). Under d.mu.
 func (d *Daemon) snapCounters(now time.Time) {
 	if d.dp == nil {
 		return

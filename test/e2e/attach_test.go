@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,12 @@ import (
 // XDP acceleration, a DDoS filter): it counts the frames it sees and passes
 // them. It returns the counter.
 func otherXDP(t *testing.T, h *lab.Host) *ebpf.Map {
+	t.Helper()
+	return otherXDPOn(t, h, "eth0")
+}
+
+// otherXDPOn is otherXDP on h's ifname.
+func otherXDPOn(t *testing.T, h *lab.Host, ifname string) *ebpf.Map {
 	t.Helper()
 	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {
@@ -44,7 +53,7 @@ func otherXDP(t *testing.T, h *lab.Host) *ebpf.Map {
 	}
 	t.Cleanup(func() { prog.Close() })
 	if err := h.Do(func() error {
-		ifi, err := net.InterfaceByName("eth0")
+		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
 		}
@@ -132,5 +141,76 @@ func TestAttachXDPWithTheSlotTakenFailsWithOneLine(t *testing.T) {
 	}
 	if len(hit) != 1 {
 		t.Fatalf("want one line telling to use --attach auto or tcx, got %d in:\n%s", len(hit), log)
+	}
+}
+
+// TestAttachXDPWithTheSlotTakenTouchesNothing: issue 23 item 6. With
+// --attach xdp, an interface whose XDP slot another program holds fails the
+// start before anything touches the host, whichever interface it is: a
+// priority 255 instance on a free eth0 (master at once) adds no VIP and
+// sends no advert, XDP goes on no interface, the other program keeps its
+// slot, no pin directory, socket, pid or ready file is left and the pin
+// directory's lock is free for the next start.
+func TestAttachXDPWithTheSlotTakenTouchesNothing(t *testing.T) {
+	// VI_1 (priority 255, eth0) comes first in the file: a start that
+	// attached interface by interface would make it master before it
+	// reached veth1.
+	conf := strings.Replace(failVIPConf, "priority 150", "priority 255", 1) +
+		"vrrp_instance VI_2 {\n    state BACKUP\n    interface veth1\n    virtual_router_id 53\n    priority 100\n" +
+		"    advert_int 0.1\n    version 3\n    virtual_ipaddress {\n        198.18.2.100/24\n    }\n}\n"
+	for _, taken := range []string{"eth0", "veth1"} {
+		t.Run(taken+"_taken", func(t *testing.T) {
+			lan := lab.NewLAN(t, 1)
+			h := lan.Hosts[0]
+			addInnerVeth(h)
+			otherXDPOn(t, h, taken)
+			other := xdpProg(h, taken)
+			if other == "" {
+				t.Fatalf("test bug: no XDP program on %s", taken)
+			}
+			p := newFailPaths(t, h, conf, true)
+			capt, err := lan.Bridge.StartCapture(h.Port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			res := runOnce(t, h, filepath.Join(binDir, "xvrrpd"), append(p.args(), "--attach", "xdp"), nil)
+			line := checkOneLineFailure(t, res)
+			if res.code != 1 || !strings.Contains(line, taken) || !strings.Contains(line, "--attach auto or --attach tcx") {
+				t.Errorf("exit %d, %q; want exit 1 naming %s and saying to use --attach auto or tcx", res.code, line, taken)
+			}
+			var adverts int
+			for _, f := range capt.Frames() {
+				if _, _, ok := lab.VRRPPriority(f.Data); ok && !f.At.Before(start) {
+					adverts++
+				}
+			}
+			if adverts != 0 {
+				t.Errorf("the failed start sent %d adverts, want none", adverts)
+			}
+			if got := xdpProg(h, taken); got != other {
+				t.Errorf("XDP program on %s is %q, was the other program's %s", taken, got, other)
+			}
+			free := map[string]string{"eth0": "veth1", "veth1": "eth0"}[taken]
+			if got := xdpProg(h, free); got != "" {
+				t.Errorf("XDP program %s left on %s", got, free)
+			}
+			if addrs := h.IP("-o", "addr", "show"); strings.Contains(addrs, "198.18.2.100") {
+				t.Errorf("VIP 198.18.2.100 added by a failed start:\n%s", addrs)
+			}
+			if taken == "veth1" {
+				checkNothingLeft(t, h, p) // it also checks eth0 has no XDP
+			}
+			for _, path := range []string{p.pinDir, p.socket, p.pidFile, p.ready} {
+				if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s left behind (lstat: %v)", path, err)
+				}
+			}
+			// The pin directory's lock went with the process: the same
+			// pin directory takes a start again.
+			if res := runOnce(t, h, filepath.Join(binDir, "xvrrpd"), append(p.args(), "--attach", "xdp"), nil); strings.Contains(res.stderr, "in use by another running xvrrpd") {
+				t.Errorf("the pin directory is still locked after the failed start: %s", res.stderr)
+			}
+		})
 	}
 }

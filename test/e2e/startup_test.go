@@ -100,9 +100,12 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 		// VI_1 at priority 100 (and VI_2, vrid 52, at 200 when peerVI2).
 		first, restart string
 		peerVI2        bool
-		veth           bool
-		check          func(t *testing.T, lan *lab.LAN, n1 *node)
-		logs           string // in the cleanup line
+		// peer, when set, is host 2's configuration and name2 the
+		// instance holding vipAddr (VI_1 otherwise).
+		peer, name2 string
+		veth        bool
+		check       func(t *testing.T, lan *lab.LAN, n1 *node)
+		logs        []string // in the cleanup line
 	}{
 		{
 			name:    "restarted_as_backup_drops_the_vip",
@@ -114,7 +117,7 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 				// either (the issue saw both holders 6 s after).
 				holdsFor(t, lan.Hosts, lan.Hosts[1], vipAddr, 2*time.Second)
 			},
-			logs: vipAddr + "/24 dev eth0",
+			logs: []string{vipAddr + "/24 dev eth0"},
 		},
 		{
 			name: "unconfigured_vrid_leaves_the_instance_table",
@@ -147,7 +150,7 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 					t.Fatalf("VRID 52 adverts not counted as unknown VRID: %v", err)
 				}
 			},
-			logs: "vrid 52 ipv4",
+			logs: []string{"vrid 52 ipv4"},
 		},
 		{
 			name: "unconfigured_interface_is_detached",
@@ -168,7 +171,29 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 					t.Fatal("no XDP program on eth0, which is configured")
 				}
 			},
-			logs: "xdp_links=[veth1]",
+			logs: []string{"xdp_links=veth1"},
+		},
+		{
+			// The neutron/Octavia shapes of routes_test.go: the killed
+			// master's virtual routes and rules (main and table 1, IPv4
+			// and IPv6) go with its VIPs when it comes back as BACKUP.
+			name:    "restarted_as_backup_drops_its_virtual_routes_and_rules",
+			first:   routesConf(150),
+			restart: routesConf(50),
+			peer:    routesConf(100),
+			name2:   "VI_4",
+			check: func(t *testing.T, lan *lab.LAN, n1 *node) {
+				h1, h2 := lan.Hosts[0], lan.Hosts[1]
+				waitState(t, n1, "VI_4", "BACKUP", 5*time.Second)
+				waitState(t, n1, "VI_6", "BACKUP", 5*time.Second)
+				waitObjects(t, h1, virtualObjects, false, "virtual routes and rules of the restarted backup")
+				waitObjects(t, h2, virtualObjects, true, "virtual routes and rules of the new master")
+				// static_* are every host's, whatever its state.
+				waitObjects(t, h1, staticObjects, true, "static objects of the restarted backup")
+				holdsFor(t, lan.Hosts, h2, vipAddr, time.Second)
+			},
+			logs: []string{"routes=", "198.18.9.0/24 via 198.18.0.1 dev eth0 table 1", "2001:db8:9::/64",
+				"rules=", "from 198.18.0.100", "from 2001:db8::100", "vips=", vipAddr + "/24 dev eth0"},
 		},
 	}
 	for _, c := range cases {
@@ -183,9 +208,17 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 			if c.peerVI2 {
 				peer = append(peer, inst{name: "VI_2", vrid: 52, prio: 200, vips: []string{"198.18.0.101/24"}})
 			}
+			peerConf, name := confOf(peer...), "VI_1"
+			if c.peer != "" {
+				peerConf, name = c.peer, c.name2
+			}
 			n1 := startXvrrpd(t, h1, c.first, startOpts{hostBPFFS: true})
-			n2 := startXvrrpd(t, h2, confOf(peer...), startOpts{})
+			n2 := startXvrrpd(t, h2, peerConf, startOpts{})
 			waitHolder(t, lan.Hosts, h1, vipAddr, 10*time.Second)
+			if c.peer != "" {
+				waitHolder(t, lan.Hosts, h1, "2001:db8::100", 10*time.Second)
+				waitObjects(t, h1, virtualObjects, true, "virtual routes and rules of the master")
+			}
 
 			n1.proc.Kill() // SIGKILL: no shutdown, everything stays
 			if !hasAddr(t, h1, vipAddr) {
@@ -194,7 +227,11 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 			if c.veth && xdpProg(h1, "veth1") == "" {
 				t.Fatal("the killed run left no XDP on veth1: the test needs it left")
 			}
-			waitState(t, n2, "VI_1", "MASTER", 5*time.Second)
+			if c.peer != "" {
+				// The killed master's routes are what the test is about.
+				waitObjects(t, h1, virtualObjects, true, "virtual routes and rules the killed master left")
+			}
+			waitState(t, n2, name, "MASTER", 5*time.Second)
 
 			n1 = restartXvrrpd(t, h1, c.restart)
 			line := ""
@@ -206,8 +243,10 @@ func TestKillNineRestartCleansWhatThePreviousRunLeft_Keepalived(t *testing.T) {
 					line = l
 				}
 			}
-			if !strings.Contains(line, c.logs) {
-				t.Fatalf("cleanup line %q does not contain %q", line, c.logs)
+			for _, want := range c.logs {
+				if !strings.Contains(line, want) {
+					t.Fatalf("cleanup line %q does not contain %q", line, want)
+				}
 			}
 			t.Logf("restart logged: %s", line)
 			c.check(t, lan, n1)
@@ -328,12 +367,14 @@ func TestSecondDaemonRefusesAndTouchesNothing(t *testing.T) {
 const floodEnv = "XVRRP_E2E_METRICS_FLOOD"
 
 // metricsFlood opens up to count TCP connections to addr and holds them
-// idle until stdin closes, printing "opened N" once it stops opening. It
-// raises its own descriptor limit to the hard one first, as an attacker
-// would.
+// idle until stdin closes, printing "opened N" once it stops opening; then
+// it tries as many connections to the control socket at sock, printing
+// "control opened M: ERR" (the first error). It raises its own descriptor
+// limit to the hard one first, as an attacker would.
 func metricsFlood(spec string) int {
-	addr, countS, _ := strings.Cut(spec, " ")
-	count, _ := strconv.Atoi(countS)
+	f := strings.Fields(spec)
+	addr, sock := f[0], f[2]
+	count, _ := strconv.Atoi(f[1])
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		rl.Cur = rl.Max
@@ -367,14 +408,32 @@ func metricsFlood(spec string) int {
 	}
 	wg.Wait()
 	fmt.Printf("opened %d\n", opened.Load())
+	ctlOpened, ctlErr := 0, "none"
+	for range count {
+		c, err := net.DialTimeout("unix", sock, 2*time.Second)
+		if err != nil {
+			if ctlErr == "none" {
+				ctlErr = err.Error()
+			}
+			continue
+		}
+		ctlOpened++
+		conns = append(conns, c)
+	}
+	fmt.Printf("control opened %d: %s\n", ctlOpened, ctlErr)
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	return 0
 }
 
 // TestMetricsConnectionFloodKeepsTheMaster: issue 23 item 7. A local user
-// (nobody) opens thousands of idle connections to the metrics port; the
-// daemon keeps its descriptors (the listener's cap), its track_script keeps
-// running, the master keeps its VIP and xvrrpctl status answers.
+// (nobody) opens thousands of idle connections to the metrics port, far
+// past the listener's cap (metrics.MaxConns), and tries as many on the
+// control socket, which is root's (0600): not one is accepted there. The
+// daemon keeps its descriptors for its own work: its track_script keeps
+// running (fork, exec, pipes), the master keeps its VIP, xvrrpctl status
+// answers, a reload (the file read, the control socket, netlink for the
+// instance's new VIP) goes through, and a notify script runs on the
+// transition a last reload causes.
 func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	const vipAddr = "198.18.0.100"
 	lan := lab.NewLAN(t, 2)
@@ -385,7 +444,13 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	track := fmt.Sprintf("vrrp_script chk {\n    script %q\n    interval 1\n    weight 0\n}\n", script)
-	extra := "    track_script {\n        chk\n    }\n"
+	// notify: each state it is told of, one line in notified.
+	notified := filepath.Join(dir, "notified")
+	notify := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(notify, []byte("#!/bin/sh\necho \"$3\" >> "+notified+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	extra := fmt.Sprintf("    track_script {\n        chk\n    }\n    notify %q\n", notify)
 	conf1 := strings.Replace(confOf(inst{name: "VI_1", vrid: 51, prio: 150, vips: []string{vipAddr + "/24"}, extra: extra}),
 		"vrrp_instance", track+"vrrp_instance", 1)
 	var port int
@@ -428,7 +493,7 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	var stdin interface{ Close() error }
 	err = h1.Do(func() error {
 		cmd = exec.Command(bin)
-		cmd.Env = []string{floodEnv + "=" + metricsAddr + " " + strconv.Itoa(want)}
+		cmd.Env = []string{floodEnv + "=" + metricsAddr + " " + strconv.Itoa(want) + " " + n1.socket()}
 		cmd.Dir = "/"
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL,
 			Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
@@ -463,6 +528,14 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	if opened < 4000 {
 		t.Fatalf("the flood opened %d connections, too few to replay the attack", opened)
 	}
+	ctl, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("flood helper: %v", err)
+	}
+	t.Logf("nobody on the control socket: %s", strings.TrimSpace(ctl))
+	if !strings.HasPrefix(ctl, "control opened 0: ") || !strings.Contains(ctl, "permission denied") {
+		t.Fatalf("nobody on the control socket: %q, want no connection, permission denied", ctl)
+	}
 
 	// While they are held: the daemon's descriptors stay far from its
 	// limit, its tracker runs, its VIP stays, xvrrpctl answers.
@@ -484,43 +557,94 @@ func TestMetricsConnectionFloodKeepsTheMaster(t *testing.T) {
 	if st.State != "MASTER" || len(st.Trackers) != 1 || st.Trackers[0].Status != "ok" || !st.Trackers[0].LastRun.After(before) {
 		t.Fatalf("during the flood: %s, trackers %+v (last run before: %v); want MASTER with chk ok and running", st.State, st.Trackers, before)
 	}
+	// A reload during the flood adds a VIP to the master: the file is
+	// read, the control socket answers, netlink adds the address.
+	added := strings.Replace(conf1, vipAddr+"/24\n", vipAddr+"/24\n        198.18.0.101/24\n", 1)
+	if added == conf1 {
+		t.Fatal("test bug: no VIP line to add to")
+	}
+	if err := os.WriteFile(n1.conf, []byte(added), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.ctl("reload"); code != 0 {
+		t.Fatalf("xvrrpctl reload during the flood: exit %d\n%s", code, out)
+	}
+	waitHolder(t, lan.Hosts, h1, "198.18.0.101", 5*time.Second)
 	if h := n1.instance("VI_1"); len(transitionsTo(h, "FAULT")) != 0 {
 		t.Fatalf("went to FAULT during the flood: %+v", h.Transitions)
 	}
+	// Last, still during the flood: a reload lowering the priority below
+	// host 2's makes host 1 BACKUP, and its notify script runs (fork,
+	// exec, a file written). The added VIP goes again: host 1 would
+	// otherwise drop host 2's adverts for their address list (keepalived's
+	// rule, advert.Check).
+	lowered := strings.Replace(conf1, "priority 150", "priority 50", 1)
+	if err := os.WriteFile(n1.conf, []byte(lowered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.ctl("reload"); code != 0 {
+		t.Fatalf("xvrrpctl reload during the flood: exit %d\n%s", code, out)
+	}
+	waitState(t, n1, "VI_1", "BACKUP", 5*time.Second)
+	err = lab.Eventually(5*time.Second, func() error {
+		b, err := os.ReadFile(notified)
+		if err != nil || !strings.HasSuffix(string(b), "BACKUP\n") {
+			return fmt.Errorf("notified %q (%v), want a last line BACKUP", b, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("notify script during the flood: %v", err)
+	}
+}
+
+// slowInclude writes under dir what makes a reload read for many seconds
+// within every bound of the parser: one include whose brace groups expand
+// to 10,000 patterns (the limit), each a glob over a directory of 2,000
+// files matching none (about 20 s on a 2-vCPU host, under 20 MB). It
+// returns the include line.
+func slowInclude(t *testing.T, dir string) string {
+	t.Helper()
+	g := filepath.Join(dir, "glob")
+	if err := os.MkdirAll(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		if err := os.WriteFile(filepath.Join(g, fmt.Sprintf("f%d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var hundred []string
+	for i := range 100 {
+		hundred = append(hundred, strconv.Itoa(i))
+	}
+	group := "{" + strings.Join(hundred, ",") + "}"
+	return "include " + filepath.Join(g, group+group+"*.none") + "\n"
 }
 
 // TestSIGTERMDuringAReloadParseSendsPriorityZero: issue 23 item 4. A
-// reload of a file that takes long to read (an include fan-out: 2^18
-// inclusions) runs beside the instances: the master keeps its VIP while it
-// is read, and SIGTERM then stops the daemon at once, with priority 0 (the
-// backup takes over within its skew time, not a Master_Down_Interval).
+// reload of a file that takes long to read (slowInclude: within the
+// parser's bounds) runs beside the instances: the master keeps its VIP
+// while it is read, and SIGTERM then stops the daemon at once, abandoning
+// the reload, with priority 0 on the wire (RFC 5798 §6.4.3) and the backup
+// taking over within its skew time, not a Master_Down_Interval.
 func TestSIGTERMDuringAReloadParseSendsPriorityZero(t *testing.T) {
 	const vipAddr = "198.18.0.100"
 	lan := lab.NewLAN(t, 2)
 	h1, h2 := lan.Hosts[0], lan.Hosts[1]
 	// advert_int 1: a Master_Down_Interval of 3 s tells a priority-0
-	// takeover (about 0.4 s) from a silent master's.
+	// takeover (about 0.6 s) from a silent master's.
 	conf1 := confOf(inst{name: "VI_1", vrid: 51, prio: 150, advert: "1", vips: []string{vipAddr + "/24"}})
 	n1 := startXvrrpd(t, h1, conf1, startOpts{})
 	n2 := startXvrrpd(t, h2, confOf(inst{name: "VI_1", vrid: 51, prio: 100, advert: "1", vips: []string{vipAddr + "/24"}}), startOpts{})
 	waitHolder(t, lan.Hosts, h1, vipAddr, 10*time.Second)
 	waitState(t, n2, "VI_1", "BACKUP", 5*time.Second)
 
-	fan := filepath.Join(n1.dir, "fan")
-	if err := os.MkdirAll(fan, 0o755); err != nil {
+	if err := os.WriteFile(n1.conf, []byte(conf1+slowInclude(t, n1.dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const depth = 18
-	for i := range depth {
-		next := filepath.Join(fan, fmt.Sprintf("l%d.conf", i+1))
-		if err := os.WriteFile(filepath.Join(fan, fmt.Sprintf("l%d.conf", i)), []byte("include "+next+"\ninclude "+next+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(fan, fmt.Sprintf("l%d.conf", depth)), []byte("# leaf\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(n1.conf, []byte(conf1+"include "+filepath.Join(fan, "l0.conf")+"\n"), 0o644); err != nil {
+	capt, err := lan.Bridge.StartCapture(h1.Port)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := n1.proc.Signal(syscall.SIGHUP); err != nil {
@@ -531,22 +655,113 @@ func TestSIGTERMDuringAReloadParseSendsPriorityZero(t *testing.T) {
 	}
 	// The instances run while the file is read.
 	holdsFor(t, lan.Hosts, h1, vipAddr, time.Second)
-	parsing := !strings.Contains(n1.proc.Log(), "reload failed") && !strings.Contains(n1.proc.Log(), "configuration reloaded")
+	if log := n1.proc.Log(); strings.Contains(log, "reload failed") || strings.Contains(log, "configuration reloaded") {
+		t.Fatalf("the reload ended within a second; the test needs it still reading:\n%s", log)
+	}
 	term := time.Now()
 	if err := n1.proc.Stop(3 * time.Second); err != nil {
 		t.Fatalf("SIGTERM during the reload: %v", err)
 	}
 	exited := time.Since(term)
 	at := waitAddr(t, h2, vipAddr, 2500*time.Millisecond)
-	t.Logf("SIGTERM while parsing=%v: exited after %s, host 2 holds the VIP after %s", parsing, fmtMs(exited), fmtMs(at.Sub(term)))
+	t.Logf("SIGTERM while reading: exited after %s, host 2 holds the VIP after %s", fmtMs(exited), fmtMs(at.Sub(term)))
 	if hasAddr(t, h1, vipAddr) {
 		t.Fatal("host 1 kept the VIP after SIGTERM")
 	}
-	if parsing && !strings.Contains(n1.proc.Log(), "reload abandoned") {
-		t.Errorf("SIGTERM during the parse did not abandon the reload:\n%s", n1.proc.Log())
+	if !strings.Contains(n1.proc.Log(), "reload abandoned") {
+		t.Errorf("SIGTERM during the read did not abandon the reload:\n%s", n1.proc.Log())
 	}
-	if !parsing {
-		t.Logf("the configuration was rejected before SIGTERM (bounded include fan-out): %s", n1.proc.Log())
+	var zero bool
+	for _, f := range capt.Frames() {
+		if vrid, prio, ok := lab.VRRPPriority(f.Data); ok && vrid == 51 && prio == 0 && !f.At.Before(term) {
+			zero = true
+		}
+	}
+	if !zero {
+		t.Fatal("no priority 0 advert from host 1 after SIGTERM")
+	}
+}
+
+// TestReloadThatFailsKeepsTheRunningConfiguration: issue 23 item 4, "a
+// reload that fails for any reason keeps the running configuration". Each
+// bad file is refused with its reason; the master keeps its VIP, neither
+// host makes a transition, the daemon keeps running and the failure is
+// counted; a good file reloads afterwards.
+func TestReloadThatFailsKeepsTheRunningConfiguration(t *testing.T) {
+	const vipAddr = "198.18.0.100"
+	lan, n1, n2 := electedPair(t)
+	h1 := lan.Hosts[0]
+	good, err := os.ReadFile(n1.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before1, before2 := n1.instance("VI_1"), n2.instance("VI_1")
+	cases := []struct {
+		name string
+		bad  func() string
+		want string // in xvrrpctl's answer and the status' last error
+	}{
+		{
+			name: "parse_error",
+			bad:  func() string { return strings.Replace(string(good), "advert_int 0.1", "advert_int often", 1) },
+			want: `keepalived.conf:` + strconv.Itoa(lineOf(t, string(good), "advert_int")) + `: advert_int "often" is not a time`,
+		},
+		{
+			name: "interface_does_not_exist",
+			bad:  func() string { return strings.Replace(string(good), "interface eth0", "interface nope0", 1) },
+			want: "interface nope0 does not exist here",
+		},
+		{
+			name: "include_dev_zero",
+			bad:  func() string { return string(good) + "include /dev/zero\n" },
+			want: "/dev/zero is not a regular file (a character device)",
+		},
+		{
+			name: "three_million_nested_braces",
+			bad:  func() string { return string(good) + strings.Repeat("{\n", 3_000_000) },
+			want: "blocks nested deeper than 64",
+		},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := os.WriteFile(n1.conf, []byte(c.bad()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			out, code := n1.ctl("reload")
+			took := time.Since(start)
+			if code == 0 || !strings.Contains(out, c.want) {
+				t.Fatalf("xvrrpctl reload: exit %d, %q; want a failure saying %q", code, out, c.want)
+			}
+			t.Logf("refused after %s: %s", fmtMs(took), strings.ReplaceAll(strings.TrimSpace(out), "\n", " "))
+			holdsFor(t, lan.Hosts, h1, vipAddr, time.Second)
+			if n1.proc.Exited() {
+				t.Fatalf("xvrrpd exited:\n%s", n1.proc.Log())
+			}
+			doc := n1.status()
+			if doc.Reload.Failures != uint64(i+1) || !strings.Contains(doc.Reload.LastError, c.want) {
+				t.Fatalf("status reload %+v, want %d failures, the last saying %q", doc.Reload, i+1, c.want)
+			}
+			a1, a2 := n1.instance("VI_1"), n2.instance("VI_1")
+			if a1.State != "MASTER" || len(a1.Transitions) != len(before1.Transitions) || !a1.Since.Equal(before1.Since) {
+				t.Fatalf("host 1 VI_1 after the failed reload: %s, %d transitions since %v; was MASTER, %d since %v",
+					a1.State, len(a1.Transitions), a1.Since, len(before1.Transitions), before1.Since)
+			}
+			if a2.State != "BACKUP" || len(a2.Transitions) != len(before2.Transitions) {
+				t.Fatalf("host 2 VI_1 after host 1's failed reload: %s, %d transitions; was BACKUP, %d",
+					a2.State, len(a2.Transitions), len(before2.Transitions))
+			}
+		})
+	}
+	// The failures left the reload path working: the good file reloads.
+	if err := os.WriteFile(n1.conf, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := n1.ctl("reload"); code != 0 {
+		t.Fatalf("reload of the good file after the failures: exit %d\n%s", code, out)
+	}
+	if doc := n1.status(); doc.Reload.Successes != 1 || doc.Reload.LastError != "" {
+		t.Fatalf("status reload %+v after the good file, want 1 success and no error", doc.Reload)
 	}
 }
 
