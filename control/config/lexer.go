@@ -1,10 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -41,6 +43,16 @@ const (
 	maxFiles        = 100_000 // files read in all (one include per instance is fine)
 	maxIncludeFiles = 100_000 // files one include may match
 	maxBracePattern = 10_000  // patterns one include's {a,b} groups expand to
+	// maxBraceBytes bounds the strings one include's brace expansion
+	// builds: 10,000 patterns of 1.6 KiB, while a 1 MiB line of
+	// {a}{a}... groups would otherwise copy itself once per group.
+	maxBraceBytes = 16 << 20
+	// maxGlobWork bounds the include globs of one parse, in steps: a
+	// directory entry read, a name matched against a pattern, a path
+	// looked up, 64 bytes of a pattern checked. conf.d/*.conf over 10,000
+	// files is about 20,000 steps; 10,000 brace patterns over a directory
+	// of 2,000 files would be 20 million and fail at the limit instead.
+	maxGlobWork = 2_000_000
 )
 
 type lexer struct {
@@ -58,6 +70,7 @@ type lexer struct {
 	depth       int // include depth of the file being read
 	stopped     bool
 	braces      int // '{' open so far
+	glob        globber
 }
 
 func newLexer(d *diag, configID string) *lexer {
@@ -265,13 +278,18 @@ func (lx *lexer) include(from string, kw token, args []token, depth int) {
 	}
 	var matches []string
 	seen := map[string]bool{}
-	patterns, ok := expandBracesBounded(pattern, maxBracePattern)
-	if !ok {
-		lx.d.errorf(pos, "include pattern %q expands to more than %d patterns", toks[1].text, maxBracePattern)
+	patterns, err := expandBracesBounded(pattern, maxBracePattern, maxBraceBytes)
+	if err != nil {
+		lx.d.errorf(pos, "include pattern %q %v", toks[1].text, err)
 		return
 	}
 	for _, p := range patterns {
-		m, err := filepath.Glob(p)
+		m, err := lx.glob.glob(p)
+		if errors.Is(err, errGlobWork) {
+			lx.d.errorf(pos, "include %q: %v", toks[1].text, err)
+			lx.stopped = true
+			return
+		}
 		if err != nil {
 			lx.d.errorf(pos, "include pattern %q: %v", toks[1].text, err)
 			return
@@ -301,30 +319,38 @@ func (lx *lexer) include(from string, kw token, args []token, depth int) {
 	}
 }
 
-// expandBracesBounded is expandBraces that gives up (ok=false) past limit
-// patterns: nested groups multiply, {a,b}{a,b}... doubles per group.
-func expandBracesBounded(s string, limit int) ([]string, bool) {
-	n := 0
+// expandBracesBounded is expandBraces that gives up past maxPatterns
+// patterns (nested groups multiply, {a,b}{a,b}... doubles per group) or
+// maxBytes bytes of strings built on the way.
+func expandBracesBounded(s string, maxPatterns, maxBytes int) ([]string, error) {
+	b := braceBudget{patterns: maxPatterns, bytes: maxBytes}
 	var out []string
-	ok := expandBracesInto(s, limit, &n, &out)
-	return out, ok
+	if !b.expand(s, &out) {
+		if b.patterns < 0 {
+			return nil, fmt.Errorf("expands to more than %d patterns", maxPatterns)
+		}
+		return nil, fmt.Errorf("expands to more than %d bytes of patterns", maxBytes)
+	}
+	return out, nil
 }
 
 // expandBraces expands csh-style {a,b} groups; unbalanced braces are literal.
 func expandBraces(s string) []string {
-	out, _ := expandBracesBounded(s, 1<<30)
+	out, _ := expandBracesBounded(s, 1<<30, 1<<40)
 	return out
 }
 
-func expandBracesInto(s string, limit int, n *int, out *[]string) bool {
+// braceBudget is what an expansion may still produce.
+type braceBudget struct{ patterns, bytes int }
+
+func (b *braceBudget) expand(s string, out *[]string) bool {
+	b.bytes -= len(s)
+	if b.bytes < 0 {
+		return false
+	}
 	open := strings.IndexByte(s, '{')
 	if open < 0 {
-		*n++
-		if *n > limit {
-			return false
-		}
-		*out = append(*out, s)
-		return true
+		return b.leaf(s, out)
 	}
 	level := 0
 	var commas []int
@@ -345,21 +371,155 @@ func expandBracesInto(s string, limit int, n *int, out *[]string) bool {
 		}
 	}
 	if closeAt < 0 {
-		*n++
-		if *n > limit {
-			return false
-		}
-		*out = append(*out, s)
-		return true
+		return b.leaf(s, out)
 	}
 	start := open + 1
 	for _, c := range append(commas, closeAt) {
-		if !expandBracesInto(s[:open]+s[start:c]+s[closeAt+1:], limit, n, out) {
+		if !b.expand(s[:open]+s[start:c]+s[closeAt+1:], out) {
 			return false
 		}
 		start = c + 1
 	}
 	return true
+}
+
+func (b *braceBudget) leaf(s string, out *[]string) bool {
+	b.patterns--
+	if b.patterns < 0 {
+		return false
+	}
+	*out = append(*out, s)
+	return true
+}
+
+var errGlobWork = fmt.Errorf("include globs need more than %d steps in all (directory entries read, names matched); use fewer brace alternatives or a narrower directory", maxGlobWork)
+
+// globber is filepath.Glob (same matches, same order, same errors) with
+// each directory read once per parse and the work counted against
+// maxGlobWork: filepath.Glob re-reads the directory for every pattern, so
+// 10,000 brace patterns over a large directory took tens of seconds.
+type globber struct {
+	dirs map[string][]string // sorted names; nil when not a readable directory
+	work int
+}
+
+func (g *globber) charge(n int) error {
+	g.work += n
+	if g.work > maxGlobWork {
+		return errGlobWork
+	}
+	return nil
+}
+
+func (g *globber) glob(pattern string) ([]string, error) {
+	return g.globDepth(pattern, 0)
+}
+
+// globDepth follows filepath.Glob's globWithLimit.
+func (g *globber) globDepth(pattern string, depth int) ([]string, error) {
+	// filepath.Glob's bound on recursion (CVE-2022-30632).
+	if depth == 10_000 {
+		return nil, filepath.ErrBadPattern
+	}
+	if err := g.charge(1 + len(pattern)/64); err != nil {
+		return nil, err
+	}
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	if !hasGlobMeta(pattern) {
+		if _, err := os.Lstat(pattern); err != nil {
+			return nil, nil
+		}
+		return []string{pattern}, nil
+	}
+	dir, file := filepath.Split(pattern)
+	switch dir {
+	case "":
+		dir = "."
+	case string(filepath.Separator):
+	default:
+		dir = dir[:len(dir)-1]
+	}
+	if !hasGlobMeta(dir) {
+		return g.globDir(dir, file, nil)
+	}
+	// filepath.Glob: prevent infinite recursion (Go issue 15879).
+	if dir == pattern {
+		return nil, filepath.ErrBadPattern
+	}
+	dirs, err := g.globDepth(dir, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	var matches []string
+	for _, d := range dirs {
+		if matches, err = g.globDir(d, file, matches); err != nil {
+			return matches, err
+		}
+	}
+	return matches, nil
+}
+
+// globDir appends the names in dir matching pattern, as filepath.Glob's
+// glob: in sorted order, nothing when dir is not a readable directory.
+func (g *globber) globDir(dir, pattern string, matches []string) ([]string, error) {
+	names, err := g.readDir(dir)
+	if err != nil {
+		return matches, err
+	}
+	if err := g.charge(len(names)); err != nil {
+		return matches, err
+	}
+	for _, n := range names {
+		ok, err := filepath.Match(pattern, n)
+		if err != nil {
+			return matches, err
+		}
+		if ok {
+			matches = append(matches, filepath.Join(dir, n))
+		}
+	}
+	return matches, nil
+}
+
+// readDir returns dir's sorted names, read once per parse in batches so a
+// huge directory is refused at the bound rather than read whole.
+func (g *globber) readDir(dir string) ([]string, error) {
+	if names, ok := g.dirs[dir]; ok {
+		return names, nil
+	}
+	if g.dirs == nil {
+		g.dirs = map[string][]string{}
+	}
+	if err := g.charge(1); err != nil {
+		return nil, err
+	}
+	var names []string
+	// I/O errors read as no names, as in filepath.Glob.
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		if f, err := os.Open(dir); err == nil {
+			defer f.Close()
+			for {
+				batch, err := f.Readdirnames(1024)
+				names = append(names, batch...)
+				if cerr := g.charge(len(batch)); cerr != nil {
+					return nil, cerr
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	g.dirs[dir] = names
+	return names, nil
+}
+
+// hasGlobMeta is filepath's hasMeta on Unix.
+func hasGlobMeta(path string) bool {
+	return strings.ContainsAny(path, `*?[\`)
 }
 
 // splitLine splits one line into tokens. cont is true when the line ends in an

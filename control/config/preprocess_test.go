@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,6 +160,19 @@ func TestParserBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	deep := strings.Repeat("{\n", 3_000_000)
+	// A directory of 2,000 files and one include whose brace groups expand
+	// to 10,000 patterns (the maxBracePattern bound) over it, matching
+	// none: 20 million names to compare, past maxGlobWork.
+	names := map[string]string{}
+	for i := range 2000 {
+		names[fmt.Sprintf("f%d", i)] = ""
+	}
+	many := writeFiles(t, names)
+	var hundred []string
+	for i := range 100 {
+		hundred = append(hundred, strconv.Itoa(i))
+	}
+	group := "{" + strings.Join(hundred, ",") + "}"
 	tests := []struct {
 		name, src, want string
 	}{
@@ -165,6 +181,8 @@ func TestParserBounds(t *testing.T) {
 		{"NestedBraces3M", "vrrp_instance x " + deep, "k.conf:65: blocks nested deeper than 64"},
 		{"LongLine", "vrrp_instance x " + strings.Repeat("{", 3_000_000), "k.conf:1: line longer than 1048576 bytes"},
 		{"BraceExpansion", "include /nonexistent/" + strings.Repeat("{a,b}", 20) + "\n", "expands to more than 10000 patterns"},
+		{"BraceExpansionBytes", "include /nonexistent/" + strings.Repeat("{a}", 300_000) + "\n", "expands to more than 16777216 bytes of patterns"},
+		{"GlobWork10000PatternsOver2000Files", "include " + filepath.Join(many, group+group+"*.none") + "\n", "k.conf:1: include " + strconv.Quote(filepath.Join(many, group+group+"*.none")) + ": include globs need more than 2000000 steps"},
 		{"SeqTooLong", "~SEQ(N, 0, 2000000000) router_id x\n", "k.conf:1: ~SEQ(N, 0, 2000000000) produces"},
 	}
 	for _, tt := range tests {
@@ -177,9 +195,11 @@ func TestParserBounds(t *testing.T) {
 			if n := strings.Count(err.Error(), "\n"); n > 2 {
 				t.Errorf("%d error lines, want one message: %v", n+1, err)
 			}
+			// Each took seconds (the glob 20 s) before its bound.
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("took %v", d)
 			}
+			t.Logf("refused after %v", time.Since(start))
 		})
 	}
 	// The main file must be a regular file too.
@@ -204,5 +224,98 @@ vrrp_instance VI_${A}_${B} { \
 	c, _ := parseOK(t, src, Options{ConfigID: "x"})
 	if len(c.Instances) != 10000 {
 		t.Errorf("instances = %d, want 10000", len(c.Instances))
+	}
+}
+
+// TestIncludeGlobOfTenThousandFiles: maxGlobWork leaves room for real
+// layouts, one file per instance under conf.d (keepalived.conf(5)
+// "include": a glob relative to the including file's directory).
+func TestIncludeGlobOfTenThousandFiles(t *testing.T) {
+	dir := t.TempDir()
+	confd := filepath.Join(dir, "conf.d")
+	if err := os.MkdirAll(confd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10_000 {
+		body := fmt.Sprintf("vrrp_instance VI_%d {\n interface eth%d\n virtual_router_id %d\n virtual_ipaddress {\n  198.18.%d.%d/32\n }\n}\n",
+			i, i/250, i%250+1, i/250, i%250+1)
+		if err := os.WriteFile(filepath.Join(confd, fmt.Sprintf("vi%05d.conf", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not .conf: not included.
+	if err := os.WriteFile(filepath.Join(confd, "README"), []byte("not a configuration"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c, _, err := Parse(filepath.Join(dir, "keepalived.conf"), []byte("include conf.d/*.conf\n"), Options{ConfigID: "x"})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	t.Logf("parsed after %v", time.Since(start))
+	if len(c.Instances) != 10_000 {
+		t.Fatalf("instances = %d, want 10000", len(c.Instances))
+	}
+	// Included in the glob's sorted order.
+	if c.Instances[0].Name != "VI_0" || c.Instances[9999].Name != "VI_9999" {
+		t.Errorf("instances %s .. %s, want VI_0 .. VI_9999", c.Instances[0].Name, c.Instances[9999].Name)
+	}
+}
+
+// TestIncludeGlobIsFilepathGlob: the include globber reads each directory
+// once but answers as filepath.Glob does (the "include" of
+// keepalived.conf(5) is glob(3); Go's Glob is what xvrrpd always served):
+// sorted per pattern, literal paths looked up, meta characters in
+// directory components, malformed patterns refused.
+func TestIncludeGlobIsFilepathGlob(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a1", "a2", "b1", "a1/sub", `we\ird`} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"a1/x.conf", "a1/y.conf", "a1/.hidden.conf", "a2/z.conf", "a2/x.conf", "b1/x.conf", "top.conf", "a1/sub/deep.conf", `we\ird/w.conf`, "[lit].conf"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("nowhere", filepath.Join(dir, "dangling.conf")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, pattern string }{
+		{"SortedWithinADirectory", "a1/*.conf"},
+		{"MetaInTheDirectory", "a?/*.conf"},
+		{"MetaInEveryComponent", "*/*/*.conf"},
+		{"ClassInTheDirectory", "[ab]1/x.conf"},
+		{"LiteralPathThatExists", "a2/z.conf"},
+		{"LiteralPathMissing", "a2/none.conf"},
+		{"LiteralDanglingSymlink", "dangling.conf"},
+		{"DirectoryMissing", "nope/*.conf"},
+		{"FileAsDirectory", "top.conf/*"},
+		{"EscapedMeta", `\[lit\].conf`},
+		{"BackslashDirectory", `we\\ird/*`},
+		{"BadPattern", "a1/[x.conf"},
+		{"BadPatternInTheDirectory", "[/]x"},
+		{"DirectoryItself", "a*"},
+		{"TrailingSlash", "a*/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, tt.pattern)
+			if strings.HasSuffix(tt.pattern, "/") {
+				p += "/"
+			}
+			want, wantErr := filepath.Glob(p)
+			var g globber
+			got, err := g.glob(p)
+			if !slices.Equal(got, want) || (err == nil) != (wantErr == nil) {
+				t.Fatalf("glob(%q) = %q, %v; filepath.Glob = %q, %v", p, got, err, want, wantErr)
+			}
+			// Again from the directory cache.
+			again, err := g.glob(p)
+			if !slices.Equal(again, want) || (err == nil) != (wantErr == nil) {
+				t.Fatalf("second glob(%q) = %q, %v; filepath.Glob = %q, %v", p, again, err, want, wantErr)
+			}
+		})
 	}
 }
