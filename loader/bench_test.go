@@ -50,7 +50,7 @@ func benchReceive(b *testing.B, h hook) {
 	}
 	heard.Expect(1, [8]byte(master.vrrp()[:8]), time.Hour)
 	d.mu.Lock()
-	p, err := d.probeHookLocked(IfaceOptions{}, h)
+	p, err := d.probeHookLocked(IfaceOptions{}, h, loIndex)
 	if err == nil {
 		_, err = d.ringLocked()
 	}
@@ -127,18 +127,11 @@ func benchReceive(b *testing.B, h hook) {
 // refill restores the buckets of the accepted case: the test run
 // outpaces even MaxRate.
 func refill(b *testing.B, d *Dataplane) {
-	mustSet(b, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
-	var k bpf.XvrrpXvrrpRateKey
-	var keys []bpf.XvrrpXvrrpRateKey
-	var v bpf.XvrrpXvrrpBucket
-	it := d.shared.rateSrc.Iterate()
-	for it.Next(&k, &v) {
-		keys = append(keys, k)
-	}
-	for _, k := range keys {
-		if err := d.shared.rateSrc.Delete(&k); err != nil {
-			b.Fatal(err)
-		}
+	k := InstanceKey{loIndex, 10, IPv4}
+	mustSet(b, d, k, InstancePolicy{Version: 3, Rates: wideOpen})
+	e, _ := d.policyIndex(k)
+	if err := d.shared.sources.Put(e.sources, &bpf.XvrrpXvrrpSources{}); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -39,40 +39,39 @@ func advertFrom(i int) advert {
 // what time passing looks like to the program: deterministic refill.
 func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 	t.Helper()
-	ik, err := k.bpf()
-	if err != nil {
-		t.Fatal(err)
+	e, ok := dp.policyIndex(k)
+	if !ok {
+		t.Fatalf("no instance %v", k)
 	}
 	var pol bpf.XvrrpXvrrpPolicy
-	if err := dp.shared.instances.Lookup(&ik, &pol); err != nil {
+	if err := dp.shared.policies.Lookup(e.policy, &pol); err != nil {
 		t.Fatal(err)
 	}
 	pol.Aggregate.LastNs = before(t, pol.Aggregate.LastNs, d)
 	pol.MasterBucket.LastNs = before(t, pol.MasterBucket.LastNs, d)
-	if err := dp.shared.instances.Put(&ik, &pol); err != nil {
+	if err := dp.shared.policies.Put(e.policy, &pol); err != nil {
 		t.Fatal(err)
 	}
-	var b bpf.XvrrpXvrrpBucket
-	var rk bpf.XvrrpXvrrpRateKey
-	it := dp.shared.rateSrc.Iterate()
-	var keys []bpf.XvrrpXvrrpRateKey
-	for it.Next(&rk, &b) {
-		if rk.Instance == ik {
-			keys = append(keys, rk)
-		}
-	}
-	if err := it.Err(); err != nil {
+	var row bpf.XvrrpXvrrpSources
+	if err := dp.shared.sources.Lookup(e.sources, &row); err != nil {
 		t.Fatal(err)
 	}
-	for _, rk := range keys {
-		if err := dp.shared.rateSrc.Lookup(&rk, &b); err != nil {
-			t.Fatal(err)
-		}
-		b.LastNs = before(t, b.LastNs, d)
-		if err := dp.shared.rateSrc.Put(&rk, &b); err != nil {
-			t.Fatal(err)
-		}
+	for i := range row.E {
+		row.E[i].Bucket.LastNs = beforeInUse(t, row.E[i].Bucket.LastNs, d)
 	}
+	if err := dp.shared.sources.Put(e.sources, &row); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// beforeInUse is before for a source table entry, where last_ns 0 marks a
+// free entry: an entry in use stays in use however far it is rewound.
+func beforeInUse(t *testing.T, lastNs uint64, d time.Duration) uint64 {
+	t.Helper()
+	if lastNs == 0 {
+		return 0
+	}
+	return max(before(t, lastNs, d), 1)
 }
 
 // before moves a bucket's last refill d into the past, stopping at the
@@ -91,20 +90,28 @@ func before(t *testing.T, lastNs uint64, d time.Duration) uint64 {
 	return lastNs - uint64(d)
 }
 
+// sourceRow is the source table of instance k.
+func sourceRow(t *testing.T, dp *Dataplane, k InstanceKey) bpf.XvrrpXvrrpSources {
+	t.Helper()
+	e, ok := dp.policyIndex(k)
+	if !ok {
+		t.Fatalf("no instance %v", k)
+	}
+	var row bpf.XvrrpXvrrpSources
+	if err := dp.shared.sources.Lookup(e.sources, &row); err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
+
+// sourceBuckets counts the entries in use of instance k's source table.
 func sourceBuckets(t *testing.T, dp *Dataplane, k InstanceKey) int {
 	t.Helper()
-	ik, _ := k.bpf()
-	var rk bpf.XvrrpXvrrpRateKey
-	var b bpf.XvrrpXvrrpBucket
 	n := 0
-	it := dp.shared.rateSrc.Iterate()
-	for it.Next(&rk, &b) {
-		if rk.Instance == ik {
+	for _, e := range sourceRow(t, dp, k).E {
+		if e.Bucket.LastNs != 0 {
 			n++
 		}
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return n
 }
@@ -139,7 +146,7 @@ func TestRateLimitManySpoofedSources(t *testing.T) {
 		runExpect(t, d, fromSource(i), ReasonRateLimitedInstance)
 	}
 	// Rejected new sources never got a bucket: a spoofed flood does not
-	// churn the LRU faster than the aggregate admits.
+	// churn the source table faster than the aggregate admits.
 	if n := sourceBuckets(t, d, k); n != 5 {
 		t.Errorf("%d per-source buckets after the flood, want 5", n)
 	}
@@ -273,10 +280,10 @@ func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
 	runExpect(t, d, master.frame(), ReasonRateLimitedSource)
 	runExpect(t, d, fromSource(7), ReasonRateLimitedInstance)
 	if hasSourceBucket(t, d, k, master.src) {
-		t.Error("the followed master's adverts made an entry in rate_src; their bucket is the policy's")
+		t.Error("the followed master's adverts made an entry in the source table; their bucket is the policy's")
 	}
 	if n := sourceBuckets(t, d, k); n != 4 {
-		t.Errorf("rate_src holds %d buckets of the instance, want 4 (sources 1, 2, 4, 5)", n)
+		t.Errorf("the source table holds %d buckets of the instance, want 4 (sources 1, 2, 4, 5)", n)
 	}
 	// Time refills the master's bucket like any other.
 	rewind(t, d, k, 3*time.Second)
@@ -288,9 +295,24 @@ func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
 
 func hasSourceBucket(t *testing.T, dp *Dataplane, k InstanceKey, src netip.Addr) bool {
 	t.Helper()
-	ik, _ := k.bpf()
-	rk := bpf.XvrrpXvrrpRateKey{Instance: ik}
-	putAddr(&rk.Src, src)
-	var b bpf.XvrrpXvrrpBucket
-	return dp.shared.rateSrc.Lookup(&rk, &b) == nil
+	var want [16]uint8
+	putAddr(&want, src)
+	for _, e := range sourceRow(t, dp, k).E {
+		if e.Bucket.LastNs != 0 && e.Src == want {
+			return true
+		}
+	}
+	return false
+}
+
+// policyIndex is the table entries of instance k.
+func (d *Dataplane) policyIndex(k InstanceKey) (tableEntry, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.policyIndexUnlocked(k)
+}
+
+func (d *Dataplane) policyIndexUnlocked(k InstanceKey) (tableEntry, bool) {
+	e, ok := d.tab.inst[k]
+	return e, ok
 }
