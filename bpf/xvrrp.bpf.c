@@ -315,6 +315,12 @@ volatile const __u8 xvrrp_consume_accepted = 0;
 // copy) finds no instance.
 volatile const __u32 xvrrp_ifindex = 0;
 volatile const __u32 xvrrp_ifslot = 0;
+// The clock of the drop paths (see now), set by the loader from one
+// reading of both clocks by xvrrp_clock: the jiffies count clock_jiffies
+// was at CLOCK_MONOTONIC clock_mono_ns; a jiffy lasts tick_ns.
+volatile const __u64 xvrrp_clock_jiffies = 0;
+volatile const __u64 xvrrp_clock_mono_ns = 0;
+volatile const __u64 xvrrp_tick_ns = 0;
 
 // Types only user space reads need a BTF reference for bpf2go -type; these
 // read-only globals are that reference and are never used.
@@ -324,6 +330,20 @@ const struct xvrrp_instance_key *const xvrrp_btf_instance_key = 0;
 const struct xvrrp_event *const xvrrp_btf_event = 0;
 const struct xvrrp_ring_ctl *const xvrrp_btf_ring_ctl = 0;
 const struct xvrrp_heard *const xvrrp_btf_heard = 0;
+
+// CLOCK_MONOTONIC to within a tick (1-10 ms, CONFIG_HZ), from the jiffies
+// count: the kernel advances jiffies from CLOCK_MONOTONIC, one per tick, so
+// the two keep their distance. bpf_jiffies64 is one memory read; on the
+// machine of docs/benchmarks.md bpf_ktime_get_ns cost a drop 35 ns and
+// bpf_ktime_get_coarse_ns 15. A frame that is dropped needs no better: token
+// buckets refill at adverts per second, and the master's repeats and its
+// on-time window are in centiseconds (RFC 5798 §5.2.7); the loader reports
+// the repeats' times a tick late (HeardTable.Heard), never early. Accepted
+// adverts carry the precise time (emit).
+static __always_inline __u64 now(void)
+{
+	return (bpf_jiffies64() - xvrrp_clock_jiffies) * xvrrp_tick_ns + xvrrp_clock_mono_ns;
+}
 
 // Not linux/if_ether.h's ethhdr: that one is packed, which makes clang load
 // the EtherType a byte at a time.
@@ -455,7 +475,7 @@ struct xvrrp_pkt {
 	__u8 dst[16];
 	// check_instance onwards.
 	struct xvrrp_policy *pol;
-	// From the checksum stage onwards: bpf_ktime_get_coarse_ns, see receive.
+	// From the checksum stage onwards: now().
 	__u64 now;
 	int master; // from the master the daemon follows
 };
@@ -854,14 +874,7 @@ static __always_inline int receive(struct xvrrp_pkt *p, enum xvrrp_hook hook)
 	r = check_checksum(p);
 	if (r != XVRRP_NEXT)
 		return r;
-	// The coarse clock (the last tick: 1-4 ms resolution, no earlier than
-	// the true time by more than a tick) is a third of the precise one's
-	// cost here, and a frame that is dropped needs no better: token buckets
-	// refill at adverts per second, and the master's repeats and its on-time
-	// window are in centiseconds (RFC 5798 §5.2.7); the loader reports
-	// their times a tick late (HeardTable.Heard), never early. Accepted
-	// adverts carry the precise time (emit).
-	p->now = bpf_ktime_get_coarse_ns();
+	p->now = now();
 	p->master = from_master(p->pol, p->src);
 	r = follow_master(p);
 	if (r != XVRRP_NEXT)
@@ -955,4 +968,19 @@ int xvrrp_tcx(struct __sk_buff *skb)
 		r = receive(&p, XVRRP_HOOK_TC);
 	count(r);
 	return drops(r) ? XVRRP_TCX_DROP : XVRRP_TCX_NEXT;
+}
+
+// Run once by the loader (BPF_PROG_TEST_RUN) to relate jiffies to
+// CLOCK_MONOTONIC for now(): writes bpf_jiffies64 and bpf_ktime_get_ns,
+// read back to back, over the first 16 bytes of the frame.
+SEC("xdp")
+int xvrrp_clock(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	__u64 *out = data;
+	if ((void *)(out + 2) > (void *)(long)ctx->data_end)
+		return XDP_ABORTED;
+	out[0] = bpf_jiffies64();
+	out[1] = bpf_ktime_get_ns();
+	return XDP_PASS;
 }

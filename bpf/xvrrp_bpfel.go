@@ -167,6 +167,7 @@ const (
 	XvrrpMapSources              = "sources"
 	XvrrpMapStats                = "stats"
 	XvrrpMapVrids                = "vrids"
+	XvrrpProgXvrrpClock          = "xvrrp_clock"
 	XvrrpProgXvrrpTcx            = "xvrrp_tcx"
 	XvrrpProgXvrrpXdp            = "xvrrp_xdp"
 	XvrrpVarXvrrpBtfEvent        = "xvrrp_btf_event"
@@ -175,10 +176,13 @@ const (
 	XvrrpVarXvrrpBtfInstanceKey  = "xvrrp_btf_instance_key"
 	XvrrpVarXvrrpBtfReason       = "xvrrp_btf_reason"
 	XvrrpVarXvrrpBtfRingCtl      = "xvrrp_btf_ring_ctl"
+	XvrrpVarXvrrpClockJiffies    = "xvrrp_clock_jiffies"
+	XvrrpVarXvrrpClockMonoNs     = "xvrrp_clock_mono_ns"
 	XvrrpVarXvrrpConsumeAccepted = "xvrrp_consume_accepted"
 	XvrrpVarXvrrpDropUnknownVrid = "xvrrp_drop_unknown_vrid"
 	XvrrpVarXvrrpIfindex         = "xvrrp_ifindex"
 	XvrrpVarXvrrpIfslot          = "xvrrp_ifslot"
+	XvrrpVarXvrrpTickNs          = "xvrrp_tick_ns"
 )
 
 // LoadXvrrp returns the embedded CollectionSpec for Xvrrp.
@@ -223,8 +227,9 @@ type XvrrpSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvrrpProgramSpecs struct {
-	XvrrpTcx *ebpf.ProgramSpec `ebpf:"xvrrp_tcx"`
-	XvrrpXdp *ebpf.ProgramSpec `ebpf:"xvrrp_xdp"`
+	XvrrpClock *ebpf.ProgramSpec `ebpf:"xvrrp_clock"`
+	XvrrpTcx   *ebpf.ProgramSpec `ebpf:"xvrrp_tcx"`
+	XvrrpXdp   *ebpf.ProgramSpec `ebpf:"xvrrp_xdp"`
 }
 
 // XvrrpMapSpecs contains maps before they are loaded into the kernel.
@@ -251,10 +256,13 @@ type XvrrpVariableSpecs struct {
 	XvrrpBtfInstanceKey  *ebpf.VariableSpec `ebpf:"xvrrp_btf_instance_key"`
 	XvrrpBtfReason       *ebpf.VariableSpec `ebpf:"xvrrp_btf_reason"`
 	XvrrpBtfRingCtl      *ebpf.VariableSpec `ebpf:"xvrrp_btf_ring_ctl"`
+	XvrrpClockJiffies    *ebpf.VariableSpec `ebpf:"xvrrp_clock_jiffies"`
+	XvrrpClockMonoNs     *ebpf.VariableSpec `ebpf:"xvrrp_clock_mono_ns"`
 	XvrrpConsumeAccepted *ebpf.VariableSpec `ebpf:"xvrrp_consume_accepted"`
 	XvrrpDropUnknownVrid *ebpf.VariableSpec `ebpf:"xvrrp_drop_unknown_vrid"`
 	XvrrpIfindex         *ebpf.VariableSpec `ebpf:"xvrrp_ifindex"`
 	XvrrpIfslot          *ebpf.VariableSpec `ebpf:"xvrrp_ifslot"`
+	XvrrpTickNs          *ebpf.VariableSpec `ebpf:"xvrrp_tick_ns"`
 }
 
 // XvrrpObjects contains all objects after they have been loaded into the kernel.
@@ -310,22 +318,27 @@ type XvrrpVariables struct {
 	XvrrpBtfInstanceKey  *ebpf.Variable `ebpf:"xvrrp_btf_instance_key"`
 	XvrrpBtfReason       *ebpf.Variable `ebpf:"xvrrp_btf_reason"`
 	XvrrpBtfRingCtl      *ebpf.Variable `ebpf:"xvrrp_btf_ring_ctl"`
+	XvrrpClockJiffies    *ebpf.Variable `ebpf:"xvrrp_clock_jiffies"`
+	XvrrpClockMonoNs     *ebpf.Variable `ebpf:"xvrrp_clock_mono_ns"`
 	XvrrpConsumeAccepted *ebpf.Variable `ebpf:"xvrrp_consume_accepted"`
 	XvrrpDropUnknownVrid *ebpf.Variable `ebpf:"xvrrp_drop_unknown_vrid"`
 	XvrrpIfindex         *ebpf.Variable `ebpf:"xvrrp_ifindex"`
 	XvrrpIfslot          *ebpf.Variable `ebpf:"xvrrp_ifslot"`
+	XvrrpTickNs          *ebpf.Variable `ebpf:"xvrrp_tick_ns"`
 }
 
 // XvrrpPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadXvrrpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvrrpPrograms struct {
-	XvrrpTcx *ebpf.Program `ebpf:"xvrrp_tcx"`
-	XvrrpXdp *ebpf.Program `ebpf:"xvrrp_xdp"`
+	XvrrpClock *ebpf.Program `ebpf:"xvrrp_clock"`
+	XvrrpTcx   *ebpf.Program `ebpf:"xvrrp_tcx"`
+	XvrrpXdp   *ebpf.Program `ebpf:"xvrrp_xdp"`
 }
 
 func (p *XvrrpPrograms) Close() error {
 	return _XvrrpClose(
+		p.XvrrpClock,
 		p.XvrrpTcx,
 		p.XvrrpXdp,
 	)

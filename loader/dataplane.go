@@ -137,6 +137,9 @@ func Open(opts Options) (*Dataplane, error) {
 		return nil, fmt.Errorf("parse embedded XDP object: %w", err)
 	}
 	spec.Maps[bpf.XvrrpMapEvents].MaxEntries = uint32(opts.RingBytes)
+	if err := setClock(spec); err != nil {
+		return nil, err
+	}
 
 	d := &Dataplane{
 		pinDir:     opts.PinDir,

@@ -34,19 +34,9 @@ type HeardTable struct {
 	mu  sync.RWMutex // Close against the accessors: unmapping is not atomic with them
 	mem []byte
 	// tick is the resolution of the clock the program records repeats
-	// with (bpf_ktime_get_coarse_ns: CLOCK_MONOTONIC_COARSE, one timer
-	// tick), which Heard adds.
+	// with (now() in xvrrp.bpf.c: jiffies, one timer tick), which Heard
+	// adds.
 	tick time.Duration
-}
-
-// coarseTick is the resolution of CLOCK_MONOTONIC_COARSE: one timer tick
-// (1-10 ms with CONFIG_HZ 1000-100).
-func coarseTick() (time.Duration, error) {
-	var ts unix.Timespec
-	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil {
-		return 0, fmt.Errorf("resolution of CLOCK_MONOTONIC_COARSE: %w", err)
-	}
-	return time.Duration(ts.Nano()), nil
 }
 
 const heardEntry = int(unsafe.Sizeof(bpf.XvrrpXvrrpHeard{}))
@@ -111,10 +101,10 @@ func (h *HeardTable) Expect(slot uint32, hdr [8]byte, onTime time.Duration) {
 
 // Heard is when the latest repeat arrived, on the kernel's CLOCK_MONOTONIC
 // (0: none yet), and how many the program recorded in slot, ever. The
-// program reads the coarse clock, the time of the last timer tick, which is
-// up to a tick behind; Heard adds the tick, so the time it reports is never
-// before the repeat arrived and at most a tick after: a Master_Down_Timer
-// restarted from it expires no earlier than RFC 5798 §6.4.2 says.
+// program's clock counts timer ticks and is within a tick of the true time;
+// Heard adds the tick, so the time it reports is never before the repeat
+// arrived and at most two ticks after: a Master_Down_Timer restarted from
+// it expires no earlier than RFC 5798 §6.4.2 says.
 func (h *HeardTable) Heard(slot uint32) (last time.Duration, count uint64) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

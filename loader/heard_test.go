@@ -59,11 +59,11 @@ func TestXDPRecordsTheFollowedMastersRepeats(t *testing.T) {
 	for range 5 {
 		runReason(t, d, master.frame(), ReasonMasterRepeat)
 	}
-	// The program reads the coarse clock; Heard reports its time a tick
-	// late, never early.
+	// The program's clock counts ticks; Heard reports its time up to two
+	// ticks late, never early.
 	last, n := h.Heard(slot)
-	if n != 5 || last < before || last > monotonicNow(t)+h.tick {
-		t.Fatalf("heard count %d at %v, want 5 within [%v, now + a tick of %v]", n, last, before, h.tick)
+	if n != 5 || last < before || last > monotonicNow(t)+2*h.tick {
+		t.Fatalf("heard count %d at %v, want 5 within [%v, now + two ticks of %v]", n, last, before, h.tick)
 	}
 	if l, n := h.Heard(slot + 1); l != 0 || n != 0 {
 		t.Fatalf("another slot recorded %v/%d", l, n)
@@ -172,7 +172,7 @@ func TestXDPDropsStrangersWhileTheMasterIsOnTime(t *testing.T) {
 	// shrinks to nothing rather than the repeat moving back in time:
 	// CLOCK_MONOTONIC starts at boot, and a machine up for less than the
 	// window has no earlier time to move to. (Nothing, not a nanosecond:
-	// the program's coarse clock may not have ticked since the repeat.)
+	// the program's clock may not have ticked since the repeat.)
 	h.Expect(slot, [8]byte(master.vrrp()[:8]), 0)
 	runReason(t, d, fromSource(2), ReasonAccepted)
 	h.Expect(slot, [8]byte(master.vrrp()[:8]), time.Hour)

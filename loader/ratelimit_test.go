@@ -3,6 +3,8 @@
 package loader
 
 import (
+	"encoding/binary"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -315,4 +317,125 @@ func (d *Dataplane) policyIndex(k InstanceKey) (tableEntry, bool) {
 func (d *Dataplane) policyIndexUnlocked(k InstanceKey) (tableEntry, bool) {
 	e, ok := d.tab.inst[k]
 	return e, ok
+}
+
+// sourceSet is the set of the per-instance source table that src hashes to:
+// the program's hash (admit in xvrrp.bpf.c), kept in step by the tests that
+// use it.
+func sourceSet(src netip.Addr) uint32 {
+	var a [16]byte
+	putAddr(&a, src)
+	w := func(i int) uint32 { return binary.NativeEndian.Uint32(a[i*4:]) }
+	return ((w(0) ^ w(1) ^ w(2) ^ w(3)) * 2654435761) >> 29
+}
+
+// TestRateLimitSourceTableReplacesTheLeastRecentlyUsed: a new source
+// takes the way of its set that was used least recently, so a peer that
+// keeps advertising keeps its bucket while spoofed sources come and go.
+func TestRateLimitSourceTableReplacesTheLeastRecentlyUsed(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	mustSet(t, d, k, InstancePolicy{Version: 3, Rates: Rates{SourcePerSec: 1, SourceBurst: 3, InstancePerSec: 1000, InstanceBurst: 1000}})
+	// Three sources of one set.
+	var same []advert
+	set := sourceSet(advertFrom(0).src)
+	for i := 0; len(same) < 3; i++ {
+		if a := advertFrom(i); sourceSet(a.src) == set {
+			same = append(same, a)
+		}
+	}
+	old, fresh, stranger := same[0], same[1], same[2]
+	runExpect(t, d, old.frame(), ReasonAccepted)
+	rewind(t, d, k, time.Second)
+	runExpect(t, d, fresh.frame(), ReasonAccepted)
+	runExpect(t, d, stranger.frame(), ReasonAccepted)
+	if hasSourceBucket(t, d, k, old.src) || !hasSourceBucket(t, d, k, fresh.src) || !hasSourceBucket(t, d, k, stranger.src) {
+		t.Errorf("after the third source of a set: buckets of the least recently used %v, the recent %v, the new %v; want false, true, true",
+			hasSourceBucket(t, d, k, old.src), hasSourceBucket(t, d, k, fresh.src), hasSourceBucket(t, d, k, stranger.src))
+	}
+}
+
+// TestRateLimitSpoofedFloodBoundedBySourceTable: any number of sources
+// takes no more than the instance's source table.
+func TestRateLimitSpoofedFloodBoundedBySourceTable(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	mustSet(t, d, k, InstancePolicy{Version: 3, Rates: wideOpen})
+	for i := range 300 {
+		runExpect(t, d, fromSource(i), ReasonAccepted)
+	}
+	if n, max := sourceBuckets(t, d, k), len(bpf.XvrrpXvrrpSources{}.E); n != max {
+		t.Errorf("%d source buckets after 300 sources, want the table's %d", n, max)
+	}
+	// The last source is among them: it was entered last.
+	if !hasSourceBucket(t, d, k, advertFrom(299).src) {
+		t.Error("the latest source has no bucket")
+	}
+}
+
+// TestSetInstanceKeepsSourceBuckets: reprogramming an instance (a new
+// master, new rates) restarts its aggregate but not the buckets of the
+// sources it heard, so a flooding source cannot regain its burst whenever
+// the daemon updates the policy.
+func TestSetInstanceKeepsSourceBuckets(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	pol := InstancePolicy{Version: 3, Rates: Rates{SourcePerSec: 1, SourceBurst: 2, InstancePerSec: 1000, InstanceBurst: 1000}}
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(0), ReasonAccepted)
+	runExpect(t, d, fromSource(0), ReasonAccepted)
+	runExpect(t, d, fromSource(0), ReasonRateLimitedSource)
+	pol.Master = advertFrom(1).src
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(0), ReasonRateLimitedSource)
+	// A deleted instance's table is emptied for the next one.
+	if err := d.DeleteInstance(k); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.RunFrame(fromSource(0), loIndex); err != nil || res.Reason != ReasonUnknownVRID {
+		t.Fatalf("after DeleteInstance: %v (%v), want unknown VRID", res.Reason, err)
+	}
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(0), ReasonAccepted)
+}
+
+// TestInterfaceSlotTakenBackWhenNoneIsFree: an interface with neither
+// instances nor a program copy gives its slot to the next interface when
+// every slot is in use; one with instances keeps it.
+func TestInterfaceSlotTakenBackWhenNoneIsFree(t *testing.T) {
+	d := openTest(t)
+	mustSet(t, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	idle, err := d.ifslotLocked(1_000_001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := d.tab.ifslots[loIndex]
+	d.tab.freeSlots = nil
+	got, err := d.ifslotLocked(1_000_002)
+	if err != nil || got != idle {
+		t.Fatalf("slot %d (%v), want the idle interface's %d", got, err, idle)
+	}
+	var s uint32
+	if err := d.shared.ifslots.Lookup(uint32(1_000_001), &s); err == nil {
+		t.Errorf("ifslots still lists the idle interface (slot %d)", s)
+	}
+	// With an instance, the interface keeps its slot.
+	k := InstanceKey{1_000_002, 10, IPv4}
+	p := InstancePolicy{Version: 3, Rates: wideOpen}
+	key, _ := k.bpf()
+	val, err := p.bpf(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.setInstanceLocked(k, key, val); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ifslotLocked(1_000_003); !errors.Is(err, errTableFull) {
+		t.Errorf("with no idle interface left: %v, want the table full", err)
+	}
+	if d.tab.ifslots[loIndex] != lo {
+		t.Errorf("the loopback, which has an instance, lost its slot %d", lo)
+	}
 }
