@@ -9,7 +9,7 @@
 //
 // Layout under Options.PinDir (default /sys/fs/bpf/xvrrp):
 //
-//	ifslots  vrids  policies  sources        the instance table (instances.go)
+//	ifslots  vrids  policies  sources        the instance table (table.go)
 //	events  ring_ctl  heard                  shared by every interface
 //	<ifname>/stats                           per-CPU counters of one interface
 //	<ifname>/link                            the XDP link of one interface, or
