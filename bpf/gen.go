@@ -6,4 +6,4 @@
 // exported with -type; the loader package is their only user.
 package bpf
 
-//go:generate go tool bpf2go -tags linux -target bpfel -cc clang -cflags "-O2 -g -Wall -Werror" -type xvrrp_reason -type xvrrp_stats -type xvrrp_family -type xvrrp_instance_key -type xvrrp_policy -type xvrrp_rate_key -type xvrrp_bucket -type xvrrp_event -type xvrrp_ring_ctl -type xvrrp_heard -type xdp_md Xvrrp xvrrp.bpf.c -- -I/usr/include/x86_64-linux-gnu
+//go:generate go tool bpf2go -tags linux -target bpfel -cc clang -cflags "-O2 -g -Wall -Werror" -type xvrrp_reason -type xvrrp_stats -type xvrrp_family -type xvrrp_instance_key -type xvrrp_policy -type xvrrp_bucket -type xvrrp_src_bucket -type xvrrp_sources -type xvrrp_vrid -type xvrrp_event -type xvrrp_ring_ctl -type xvrrp_heard -type xdp_md Xvrrp xvrrp.bpf.c -- -I/usr/include/x86_64-linux-gnu

@@ -29,6 +29,16 @@ char LICENSE[] SEC("license") = "GPL";
 // lengths are counted as bad length.
 #define XVRRP_MAX_VRRP_LEN 1480
 #define XVRRP_MAX_PEERS 8
+// Table sizes (the loader reads them from the map specs): interfaces with
+// instances, instances, and the policy entries beyond one per instance that
+// let the loader write a changed policy beside the live one and switch
+// (see vrids).
+#define XVRRP_MAX_IFSLOTS 1024
+#define XVRRP_MAX_INSTANCES 16384
+#define XVRRP_POLICY_SPARES 1024
+// Entries of an instance's source table (struct xvrrp_sources): sets of two.
+#define XVRRP_SRC_SETS 8
+#define XVRRP_SRC_WAYS 2
 // Payload room of the two ring record sizes: the small one holds every common
 // advert (v3/IPv4 up to 14 addresses, v2 up to 12, v3/IPv6 up to 3).
 #define XVRRP_SMALL_PAYLOAD 64
@@ -91,8 +101,9 @@ enum xvrrp_family {
 	XVRRP_FAMILY_IPV6 = 6,
 };
 
-// Key of the instance table. Addresses everywhere are 16 bytes; IPv4 uses the
-// first four and leaves the rest zero.
+// Which instance a policy is for (struct xvrrp_policy.key), so that a dump
+// of policies reads by instance. Addresses everywhere are 16 bytes; IPv4
+// uses the first four and leaves the rest zero.
 struct xvrrp_instance_key {
 	__u32 ifindex;
 	__u8 vrid;
@@ -109,6 +120,7 @@ struct xvrrp_bucket {
 // Per-instance receive policy, programmed by the daemon, and the instance's
 // aggregate token bucket, which lives here to save a map lookup per advert.
 struct xvrrp_policy {
+	struct xvrrp_instance_key key;
 	__u8 version; // 2 or 3; other versions are bad version
 	__u8 min_ttl; // 255/255 for multicast (RFC 5798 §7.1); keepalived min_ttl/max_ttl relax it for unicast
 	__u8 max_ttl;
@@ -118,7 +130,7 @@ struct xvrrp_policy {
 	__u8 has_master; // master holds the master the daemon follows
 	__u8 _pad;
 	__u32 slot; // this instance's entry in heard, unique per instance
-	__u32 _pad2;
+	__u32 sources; // this instance's entry in sources, unique per instance
 	__u32 src_rate; // tokens per second, per (instance, source)
 	__u32 src_burst;
 	__u32 inst_rate; // tokens per second, all sources of the instance together
@@ -135,8 +147,8 @@ struct xvrrp_policy {
 	// inst_burst.
 	struct xvrrp_bucket aggregate;
 	// The source bucket of master (src_rate, src_burst), kept here rather
-	// than in rate_src: the advert a backup receives most is its master's,
-	// and this saves it the LRU lookup. Zeroed with aggregate.
+	// than in sources: the advert a backup receives most is its master's,
+	// and no other source can take its place. Zeroed with aggregate.
 	struct xvrrp_bucket master_bucket;
 };
 
@@ -168,9 +180,28 @@ struct xvrrp_heard {
 	__u64 on_time_ns; // daemon: how long after a repeat the master is on time
 };
 
-struct xvrrp_rate_key {
-	struct xvrrp_instance_key instance;
+// The bucket of one source of an instance other than its master.
+struct xvrrp_src_bucket {
 	__u8 src[16];
+	struct xvrrp_bucket bucket; // last_ns 0: the entry is free
+};
+
+// The per-source buckets of one instance: a source's bucket is one of the
+// two ways of the set its address hashes to. A new source takes a free way,
+// else the one of the two least recently used: a peer advertises every
+// interval and keeps its entry fresh, while a spoofed source is only ever
+// entered when the instance's aggregate bucket admits it, so a flood from
+// any number of sources churns the table no faster than the aggregate rate
+// and costs no more memory than these 16 entries. The table replaces an
+// LRU hash keyed by (instance, source), whose lookup cost a flood 50-60 ns
+// per frame; this one is an array element the verifier inlines.
+struct xvrrp_sources {
+	struct xvrrp_src_bucket e[XVRRP_SRC_SETS * XVRRP_SRC_WAYS];
+};
+
+// The value of vrids: which policies entry holds the instance; 0: none.
+struct xvrrp_vrid {
+	__u32 policy;
 };
 
 // Fixed header of each ring record; the VRRP bytes follow it.
@@ -197,21 +228,44 @@ struct xvrrp_event_large {
 	__u8 payload[XVRRP_MAX_VRRP_LEN];
 };
 
+// The instance table is three arrays, so that finding an advert's instance
+// costs two array lookups, which the verifier inlines (a hash lookup cost
+// 35-40 ns per frame, half of a 10 GbE frame's budget). Each interface that
+// has instances or a program copy gets a slot (ifslots, kept by the loader
+// and read by no program: each interface's program copy has its slot as a
+// load-time constant); vrids, indexed by
+// ifslot * 512 + VRID * 2 + (family == IPv6), names the policies entry of
+// the instance. A changed policy is written to a free policies entry and
+// switched to by one 4-byte write in vrids, so a frame never sees half of
+// one.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct xvrrp_instance_key);
-	__type(value, struct xvrrp_policy);
-} instances SEC(".maps");
+	__uint(max_entries, XVRRP_MAX_IFSLOTS);
+	__type(key, __u32); // ifindex
+	__type(value, __u32); // ifslot, 1 and up
+} ifslots SEC(".maps");
 
-// Per (instance, source): LRU so that spoofed sources evict each other and
-// never fail an insert.
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct xvrrp_rate_key);
-	__type(value, struct xvrrp_bucket);
-} rate_src SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVRRP_MAX_IFSLOTS * 512);
+	__type(key, __u32);
+	__type(value, struct xvrrp_vrid);
+} vrids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVRRP_MAX_INSTANCES + XVRRP_POLICY_SPARES);
+	__type(key, __u32);
+	__type(value, struct xvrrp_policy);
+} policies SEC(".maps");
+
+// Indexed by xvrrp_policy.sources.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVRRP_MAX_INSTANCES);
+	__type(key, __u32);
+	__type(value, struct xvrrp_sources);
+} sources SEC(".maps");
 
 // Indexed by xvrrp_policy.slot; mapped into the daemon's memory.
 struct {
@@ -256,15 +310,40 @@ struct {
 // the program atomically to change them): free on the fast path.
 volatile const __u8 xvrrp_drop_unknown_vrid = 0;
 volatile const __u8 xvrrp_consume_accepted = 0;
+// The interface the copy runs on and its slot in vrids (0: none, every
+// VRID unknown). A frame from another interface (none reaches an attached
+// copy) finds no instance.
+volatile const __u32 xvrrp_ifindex = 0;
+volatile const __u32 xvrrp_ifslot = 0;
+// The clock of the drop paths (see now), set by the loader from one
+// reading of both clocks by xvrrp_clock: the jiffies count clock_jiffies
+// was at CLOCK_MONOTONIC clock_mono_ns; a jiffy lasts tick_ns.
+volatile const __u64 xvrrp_clock_jiffies = 0;
+volatile const __u64 xvrrp_clock_mono_ns = 0;
+volatile const __u64 xvrrp_tick_ns = 0;
 
 // Types only user space reads need a BTF reference for bpf2go -type; these
 // read-only globals are that reference and are never used.
 const enum xvrrp_reason *const xvrrp_btf_reason = 0;
 const enum xvrrp_family *const xvrrp_btf_family = 0;
-const struct xvrrp_rate_key *const xvrrp_btf_rate_key = 0;
+const struct xvrrp_instance_key *const xvrrp_btf_instance_key = 0;
 const struct xvrrp_event *const xvrrp_btf_event = 0;
 const struct xvrrp_ring_ctl *const xvrrp_btf_ring_ctl = 0;
 const struct xvrrp_heard *const xvrrp_btf_heard = 0;
+
+// CLOCK_MONOTONIC to within a tick (1-10 ms, CONFIG_HZ), from the jiffies
+// count: the kernel advances jiffies from CLOCK_MONOTONIC, one per tick, so
+// the two keep their distance. bpf_jiffies64 is one memory read; on the
+// machine of docs/benchmarks.md bpf_ktime_get_ns cost a drop 35 ns and
+// bpf_ktime_get_coarse_ns 15. A frame that is dropped needs no better: token
+// buckets refill at adverts per second, and the master's repeats and its
+// on-time window are in centiseconds (RFC 5798 §5.2.7); the loader reports
+// the repeats' times a tick late (HeardTable.Heard), never early. Accepted
+// adverts carry the precise time (emit).
+static __always_inline __u64 now(void)
+{
+	return (bpf_jiffies64() - xvrrp_clock_jiffies) * xvrrp_tick_ns + xvrrp_clock_mono_ns;
+}
 
 // Not linux/if_ether.h's ethhdr: that one is packed, which makes clang load
 // the EtherType a byte at a time.
@@ -394,10 +473,9 @@ struct xvrrp_pkt {
 	__u8 ttl;
 	__u8 src[16];
 	__u8 dst[16];
-	// lookup_instance onwards.
-	struct xvrrp_instance_key ikey;
+	// check_instance onwards.
 	struct xvrrp_policy *pol;
-	// From the checksum stage onwards.
+	// From the checksum stage onwards: now().
 	__u64 now;
 	int master; // from the master the daemon follows
 };
@@ -536,14 +614,17 @@ static __always_inline int check_header(struct xvrrp_pkt *p)
 static __always_inline int check_instance(struct xvrrp_pkt *p)
 {
 	__u8 *v = p->vrrp;
-	p->ikey.ifindex = p->ifindex;
-	p->ikey.vrid = v[1];
-	p->ikey.family = p->family;
-	p->ikey._pad = 0;
-	struct xvrrp_policy *pol = bpf_map_lookup_elem(&instances, &p->ikey);
 	// RFC 5798 §7.1: a VRID not configured here is discarded by us, but
-	// another VRRP cluster may share the LAN: the verdict (xvrrp_drops)
-	// is the interface's choice.
+	// another VRRP cluster may share the LAN: the verdict (drops) is the
+	// interface's choice.
+	if (p->ifindex != xvrrp_ifindex || xvrrp_ifslot == 0 || xvrrp_ifslot >= XVRRP_MAX_IFSLOTS)
+		return XVRRP_REASON_UNKNOWN_VRID;
+	__u32 vk = xvrrp_ifslot * 512 + (__u32)v[1] * 2 + (p->family == XVRRP_FAMILY_IPV6);
+	struct xvrrp_vrid *vi = bpf_map_lookup_elem(&vrids, &vk);
+	if (!vi || !vi->policy)
+		return XVRRP_REASON_UNKNOWN_VRID;
+	__u32 pi = vi->policy;
+	struct xvrrp_policy *pol = bpf_map_lookup_elem(&policies, &pi);
 	if (!pol)
 		return XVRRP_REASON_UNKNOWN_VRID;
 	p->pol = pol;
@@ -663,12 +744,18 @@ static __always_inline int follow_master(struct xvrrp_pkt *p)
 	return XVRRP_NEXT;
 }
 
+// Whether entry e is in use and is the bucket of src.
+static __always_inline int holds(const struct xvrrp_src_bucket *e, const __u8 *src)
+{
+	return e->bucket.last_ns && addr_eq(e->src, src);
+}
+
 // Rate limits come before the ring reservation so a flood costs the ring
 // nothing. The master the daemon follows has its own bucket in the policy
 // and skips the aggregate. For any other source, a known one with an empty
 // bucket is dropped without touching the aggregate; a new source is only
-// inserted when the aggregate has a token, so a spoofed-source flood churns
-// the LRU no faster than the aggregate rate.
+// entered when the aggregate has a token, so a spoofed-source flood churns
+// the source table no faster than the aggregate rate.
 static __always_inline int admit(struct xvrrp_pkt *p)
 {
 	struct xvrrp_policy *pol = p->pol;
@@ -679,10 +766,22 @@ static __always_inline int admit(struct xvrrp_pkt *p)
 		pol->master_bucket.nanotokens -= XVRRP_NS_PER_SEC;
 		return XVRRP_NEXT;
 	}
-	struct xvrrp_rate_key rkey = {};
-	rkey.instance = p->ikey;
-	__builtin_memcpy(rkey.src, p->src, 16);
-	struct xvrrp_bucket *sb = bpf_map_lookup_elem(&rate_src, &rkey);
+	__u32 si = pol->sources;
+	struct xvrrp_sources *row = bpf_map_lookup_elem(&sources, &si);
+	if (!row)
+		return XVRRP_REASON_RATE_LIMITED_SOURCE; // cannot happen: the loader gives every instance a row
+	const __u32 *s = (const __u32 *)p->src;
+	// Fibonacci hashing of the address folded to 32 bits: the top bits
+	// pick the set.
+	__u32 set = ((s[0] ^ s[1] ^ s[2] ^ s[3]) * 2654435761U) >> (32 - 3);
+	_Static_assert(XVRRP_SRC_SETS == 1 << 3, "the set is the hash's top 3 bits");
+	struct xvrrp_src_bucket *e0 = &row->e[set * XVRRP_SRC_WAYS], *e1 = e0 + 1;
+	struct xvrrp_src_bucket *known = 0;
+	if (holds(e0, p->src))
+		known = e0;
+	else if (holds(e1, p->src))
+		known = e1;
+	struct xvrrp_bucket *sb = known ? &known->bucket : 0;
 	if (sb && !bucket_refill(sb, now, pol->src_rate, pol->src_burst))
 		return XVRRP_REASON_RATE_LIMITED_SOURCE;
 	if (!bucket_refill(&pol->aggregate, now, pol->inst_rate, pol->inst_burst))
@@ -694,11 +793,13 @@ static __always_inline int admit(struct xvrrp_pkt *p)
 	}
 	if (pol->src_burst == 0)
 		return XVRRP_REASON_RATE_LIMITED_SOURCE;
-	struct xvrrp_bucket nb = {
-		.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC,
-		.last_ns = now,
-	};
-	bpf_map_update_elem(&rate_src, &rkey, &nb, BPF_ANY);
+	// A free way, else the one used least recently.
+	struct xvrrp_src_bucket *e = e0;
+	if (e0->bucket.last_ns && (!e1->bucket.last_ns || e1->bucket.last_ns < e0->bucket.last_ns))
+		e = e1;
+	__builtin_memcpy(e->src, p->src, 16);
+	e->bucket.nanotokens = ((__u64)pol->src_burst - 1) * XVRRP_NS_PER_SEC;
+	e->bucket.last_ns = now;
 	return XVRRP_NEXT;
 }
 
@@ -741,7 +842,7 @@ static __always_inline int emit(struct xvrrp_pkt *p, enum xvrrp_hook hook)
 		bpf_ringbuf_discard(e, 0);
 		return XVRRP_REASON_BAD_LENGTH;
 	}
-	e->timestamp_ns = p->now;
+	e->timestamp_ns = bpf_ktime_get_ns();
 	e->ifindex = p->ifindex;
 	e->vlan = p->vlan;
 	e->vlan_inner = p->vlan_inner;
@@ -773,7 +874,7 @@ static __always_inline int receive(struct xvrrp_pkt *p, enum xvrrp_hook hook)
 	r = check_checksum(p);
 	if (r != XVRRP_NEXT)
 		return r;
-	p->now = bpf_ktime_get_ns();
+	p->now = now();
 	p->master = from_master(p->pol, p->src);
 	r = follow_master(p);
 	if (r != XVRRP_NEXT)
@@ -867,4 +968,19 @@ int xvrrp_tcx(struct __sk_buff *skb)
 		r = receive(&p, XVRRP_HOOK_TC);
 	count(r);
 	return drops(r) ? XVRRP_TCX_DROP : XVRRP_TCX_NEXT;
+}
+
+// Run once by the loader (BPF_PROG_TEST_RUN) to relate jiffies to
+// CLOCK_MONOTONIC for now(): writes bpf_jiffies64 and bpf_ktime_get_ns,
+// read back to back, over the first 16 bytes of the frame.
+SEC("xdp")
+int xvrrp_clock(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	__u64 *out = data;
+	if ((void *)(out + 2) > (void *)(long)ctx->data_end)
+		return XDP_ABORTED;
+	out[0] = bpf_jiffies64();
+	out[1] = bpf_ktime_get_ns();
+	return XDP_PASS;
 }

@@ -68,6 +68,7 @@ type XvrrpXvrrpInstanceKey struct {
 
 type XvrrpXvrrpPolicy struct {
 	_                     structs.HostLayout
+	Key                   XvrrpXvrrpInstanceKey
 	Version               uint8
 	MinTtl                uint8
 	MaxTtl                uint8
@@ -77,7 +78,7 @@ type XvrrpXvrrpPolicy struct {
 	HasMaster             uint8
 	Pad                   uint8
 	Slot                  uint32
-	Pad2                  uint32
+	Sources               uint32
 	SrcRate               uint32
 	SrcBurst              uint32
 	InstRate              uint32
@@ -87,12 +88,6 @@ type XvrrpXvrrpPolicy struct {
 	Peers                 [8][16]uint8
 	Aggregate             XvrrpXvrrpBucket
 	MasterBucket          XvrrpXvrrpBucket
-}
-
-type XvrrpXvrrpRateKey struct {
-	_        structs.HostLayout
-	Instance XvrrpXvrrpInstanceKey
-	Src      [16]uint8
 }
 
 type XvrrpXvrrpReason uint32
@@ -123,6 +118,17 @@ type XvrrpXvrrpRingCtl struct {
 	ReaderPolls uint32
 }
 
+type XvrrpXvrrpSources struct {
+	_ structs.HostLayout
+	E [16]XvrrpXvrrpSrcBucket
+}
+
+type XvrrpXvrrpSrcBucket struct {
+	_      structs.HostLayout
+	Src    [16]uint8
+	Bucket XvrrpXvrrpBucket
+}
+
 type XvrrpXvrrpStats struct {
 	_                   structs.HostLayout
 	Accepted            uint64
@@ -144,26 +150,39 @@ type XvrrpXvrrpStats struct {
 	MasterOnTime        uint64
 }
 
+type XvrrpXvrrpVrid struct {
+	_      structs.HostLayout
+	Policy uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	XvrrpMapEvents               = "events"
 	XvrrpMapHeard                = "heard"
-	XvrrpMapInstances            = "instances"
-	XvrrpMapRateSrc              = "rate_src"
+	XvrrpMapIfslots              = "ifslots"
+	XvrrpMapPolicies             = "policies"
 	XvrrpMapRingCtl              = "ring_ctl"
+	XvrrpMapSources              = "sources"
 	XvrrpMapStats                = "stats"
+	XvrrpMapVrids                = "vrids"
+	XvrrpProgXvrrpClock          = "xvrrp_clock"
 	XvrrpProgXvrrpTcx            = "xvrrp_tcx"
 	XvrrpProgXvrrpXdp            = "xvrrp_xdp"
 	XvrrpVarXvrrpBtfEvent        = "xvrrp_btf_event"
 	XvrrpVarXvrrpBtfFamily       = "xvrrp_btf_family"
 	XvrrpVarXvrrpBtfHeard        = "xvrrp_btf_heard"
-	XvrrpVarXvrrpBtfRateKey      = "xvrrp_btf_rate_key"
+	XvrrpVarXvrrpBtfInstanceKey  = "xvrrp_btf_instance_key"
 	XvrrpVarXvrrpBtfReason       = "xvrrp_btf_reason"
 	XvrrpVarXvrrpBtfRingCtl      = "xvrrp_btf_ring_ctl"
+	XvrrpVarXvrrpClockJiffies    = "xvrrp_clock_jiffies"
+	XvrrpVarXvrrpClockMonoNs     = "xvrrp_clock_mono_ns"
 	XvrrpVarXvrrpConsumeAccepted = "xvrrp_consume_accepted"
 	XvrrpVarXvrrpDropUnknownVrid = "xvrrp_drop_unknown_vrid"
+	XvrrpVarXvrrpIfindex         = "xvrrp_ifindex"
+	XvrrpVarXvrrpIfslot          = "xvrrp_ifslot"
+	XvrrpVarXvrrpTickNs          = "xvrrp_tick_ns"
 )
 
 // LoadXvrrp returns the embedded CollectionSpec for Xvrrp.
@@ -208,20 +227,23 @@ type XvrrpSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvrrpProgramSpecs struct {
-	XvrrpTcx *ebpf.ProgramSpec `ebpf:"xvrrp_tcx"`
-	XvrrpXdp *ebpf.ProgramSpec `ebpf:"xvrrp_xdp"`
+	XvrrpClock *ebpf.ProgramSpec `ebpf:"xvrrp_clock"`
+	XvrrpTcx   *ebpf.ProgramSpec `ebpf:"xvrrp_tcx"`
+	XvrrpXdp   *ebpf.ProgramSpec `ebpf:"xvrrp_xdp"`
 }
 
 // XvrrpMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XvrrpMapSpecs struct {
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Heard     *ebpf.MapSpec `ebpf:"heard"`
-	Instances *ebpf.MapSpec `ebpf:"instances"`
-	RateSrc   *ebpf.MapSpec `ebpf:"rate_src"`
-	RingCtl   *ebpf.MapSpec `ebpf:"ring_ctl"`
-	Stats     *ebpf.MapSpec `ebpf:"stats"`
+	Events   *ebpf.MapSpec `ebpf:"events"`
+	Heard    *ebpf.MapSpec `ebpf:"heard"`
+	Ifslots  *ebpf.MapSpec `ebpf:"ifslots"`
+	Policies *ebpf.MapSpec `ebpf:"policies"`
+	RingCtl  *ebpf.MapSpec `ebpf:"ring_ctl"`
+	Sources  *ebpf.MapSpec `ebpf:"sources"`
+	Stats    *ebpf.MapSpec `ebpf:"stats"`
+	Vrids    *ebpf.MapSpec `ebpf:"vrids"`
 }
 
 // XvrrpVariableSpecs contains global variables before they are loaded into the kernel.
@@ -231,11 +253,16 @@ type XvrrpVariableSpecs struct {
 	XvrrpBtfEvent        *ebpf.VariableSpec `ebpf:"xvrrp_btf_event"`
 	XvrrpBtfFamily       *ebpf.VariableSpec `ebpf:"xvrrp_btf_family"`
 	XvrrpBtfHeard        *ebpf.VariableSpec `ebpf:"xvrrp_btf_heard"`
-	XvrrpBtfRateKey      *ebpf.VariableSpec `ebpf:"xvrrp_btf_rate_key"`
+	XvrrpBtfInstanceKey  *ebpf.VariableSpec `ebpf:"xvrrp_btf_instance_key"`
 	XvrrpBtfReason       *ebpf.VariableSpec `ebpf:"xvrrp_btf_reason"`
 	XvrrpBtfRingCtl      *ebpf.VariableSpec `ebpf:"xvrrp_btf_ring_ctl"`
+	XvrrpClockJiffies    *ebpf.VariableSpec `ebpf:"xvrrp_clock_jiffies"`
+	XvrrpClockMonoNs     *ebpf.VariableSpec `ebpf:"xvrrp_clock_mono_ns"`
 	XvrrpConsumeAccepted *ebpf.VariableSpec `ebpf:"xvrrp_consume_accepted"`
 	XvrrpDropUnknownVrid *ebpf.VariableSpec `ebpf:"xvrrp_drop_unknown_vrid"`
+	XvrrpIfindex         *ebpf.VariableSpec `ebpf:"xvrrp_ifindex"`
+	XvrrpIfslot          *ebpf.VariableSpec `ebpf:"xvrrp_ifslot"`
+	XvrrpTickNs          *ebpf.VariableSpec `ebpf:"xvrrp_tick_ns"`
 }
 
 // XvrrpObjects contains all objects after they have been loaded into the kernel.
@@ -258,22 +285,26 @@ func (o *XvrrpObjects) Close() error {
 //
 // It can be passed to LoadXvrrpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvrrpMaps struct {
-	Events    *ebpf.Map `ebpf:"events"`
-	Heard     *ebpf.Map `ebpf:"heard"`
-	Instances *ebpf.Map `ebpf:"instances"`
-	RateSrc   *ebpf.Map `ebpf:"rate_src"`
-	RingCtl   *ebpf.Map `ebpf:"ring_ctl"`
-	Stats     *ebpf.Map `ebpf:"stats"`
+	Events   *ebpf.Map `ebpf:"events"`
+	Heard    *ebpf.Map `ebpf:"heard"`
+	Ifslots  *ebpf.Map `ebpf:"ifslots"`
+	Policies *ebpf.Map `ebpf:"policies"`
+	RingCtl  *ebpf.Map `ebpf:"ring_ctl"`
+	Sources  *ebpf.Map `ebpf:"sources"`
+	Stats    *ebpf.Map `ebpf:"stats"`
+	Vrids    *ebpf.Map `ebpf:"vrids"`
 }
 
 func (m *XvrrpMaps) Close() error {
 	return _XvrrpClose(
 		m.Events,
 		m.Heard,
-		m.Instances,
-		m.RateSrc,
+		m.Ifslots,
+		m.Policies,
 		m.RingCtl,
+		m.Sources,
 		m.Stats,
+		m.Vrids,
 	)
 }
 
@@ -284,23 +315,30 @@ type XvrrpVariables struct {
 	XvrrpBtfEvent        *ebpf.Variable `ebpf:"xvrrp_btf_event"`
 	XvrrpBtfFamily       *ebpf.Variable `ebpf:"xvrrp_btf_family"`
 	XvrrpBtfHeard        *ebpf.Variable `ebpf:"xvrrp_btf_heard"`
-	XvrrpBtfRateKey      *ebpf.Variable `ebpf:"xvrrp_btf_rate_key"`
+	XvrrpBtfInstanceKey  *ebpf.Variable `ebpf:"xvrrp_btf_instance_key"`
 	XvrrpBtfReason       *ebpf.Variable `ebpf:"xvrrp_btf_reason"`
 	XvrrpBtfRingCtl      *ebpf.Variable `ebpf:"xvrrp_btf_ring_ctl"`
+	XvrrpClockJiffies    *ebpf.Variable `ebpf:"xvrrp_clock_jiffies"`
+	XvrrpClockMonoNs     *ebpf.Variable `ebpf:"xvrrp_clock_mono_ns"`
 	XvrrpConsumeAccepted *ebpf.Variable `ebpf:"xvrrp_consume_accepted"`
 	XvrrpDropUnknownVrid *ebpf.Variable `ebpf:"xvrrp_drop_unknown_vrid"`
+	XvrrpIfindex         *ebpf.Variable `ebpf:"xvrrp_ifindex"`
+	XvrrpIfslot          *ebpf.Variable `ebpf:"xvrrp_ifslot"`
+	XvrrpTickNs          *ebpf.Variable `ebpf:"xvrrp_tick_ns"`
 }
 
 // XvrrpPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadXvrrpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XvrrpPrograms struct {
-	XvrrpTcx *ebpf.Program `ebpf:"xvrrp_tcx"`
-	XvrrpXdp *ebpf.Program `ebpf:"xvrrp_xdp"`
+	XvrrpClock *ebpf.Program `ebpf:"xvrrp_clock"`
+	XvrrpTcx   *ebpf.Program `ebpf:"xvrrp_tcx"`
+	XvrrpXdp   *ebpf.Program `ebpf:"xvrrp_xdp"`
 }
 
 func (p *XvrrpPrograms) Close() error {
 	return _XvrrpClose(
+		p.XvrrpClock,
 		p.XvrrpTcx,
 		p.XvrrpXdp,
 	)

@@ -189,10 +189,23 @@ func (p *ifaceProg) detach() error {
 	return errors.Join(errs...)
 }
 
-// loadProg loads a program copy for one interface with the shared maps and
-// the given counters map.
-func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map, h hook) (*ebpf.Program, error) {
+// loadProg loads a program copy for the interface with index ifindex with
+// the shared maps and the given counters map. The interface's slot in the
+// instance table (allocated here if it has none) is a constant of the copy.
+func (d *Dataplane) loadProg(o IfaceOptions, stats *ebpf.Map, h hook, ifindex uint32) (*ebpf.Program, error) {
+	slot, err := d.ifslotLocked(ifindex)
+	if err != nil {
+		return nil, err
+	}
 	spec := d.spec.Copy()
+	for name, v := range map[string]uint32{
+		bpf.XvrrpVarXvrrpIfindex: ifindex,
+		bpf.XvrrpVarXvrrpIfslot:  slot,
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
 	for name, v := range map[string]bool{
 		bpf.XvrrpVarXvrrpDropUnknownVrid: o.DropUnknownVRID,
 		bpf.XvrrpVarXvrrpConsumeAccepted: o.ConsumeAccepted,
@@ -340,7 +353,7 @@ func (d *Dataplane) attach(ifi *net.Interface, o IfaceOptions) (AttachMode, erro
 		}
 	}
 	if old != nil || taken != nil {
-		if p.prog, err = d.loadProg(o, stats, p.hook); err != nil {
+		if p.prog, err = d.loadProg(o, stats, p.hook, uint32(ifi.Index)); err != nil {
 			if taken != nil {
 				taken.Close()
 			}
@@ -404,7 +417,7 @@ func (d *Dataplane) hooks() []hook {
 func (d *Dataplane) attachNew(p *ifaceProg, index int) error {
 	var errs []error
 	for _, h := range d.hooks() {
-		prog, err := d.loadProg(p.opts, p.stats, h)
+		prog, err := d.loadProg(p.opts, p.stats, h, uint32(index))
 		if err != nil {
 			return err
 		}

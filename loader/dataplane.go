@@ -9,7 +9,8 @@
 //
 // Layout under Options.PinDir (default /sys/fs/bpf/xvrrp):
 //
-//	instances  rate_src  events  ring_ctl  heard    shared by every interface
+//	ifslots  vrids  policies  sources        the instance table (table.go)
+//	events  ring_ctl  heard                  shared by every interface
 //	<ifname>/stats                           per-CPU counters of one interface
 //	<ifname>/link                            the XDP link of one interface, or
 //	<ifname>/tcx                             its TCX ingress link (Options.Attach)
@@ -70,31 +71,36 @@ type Dataplane struct {
 	ring       *RingReader
 	reader     *EventReader // the open EventReader, if any
 	heard      *HeardTable  // mapped by Heard, if it was called
+	tab        instanceTable
 	closed     bool
 }
 
-// probeKey names a program copy that is attached nowhere.
+// probeKey names a program copy that is attached nowhere, built for frames
+// arriving on ifindex.
 type probeKey struct {
-	opts IfaceOptions
-	hook hook
+	opts    IfaceOptions
+	hook    hook
+	ifindex uint32
 }
 
 type sharedMaps struct {
-	instances, rateSrc, events, ringCtl, heard *ebpf.Map
+	ifslots, vrids, policies, sources, events, ringCtl, heard *ebpf.Map
 }
 
 func (s *sharedMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
-		bpf.XvrrpMapInstances: s.instances,
-		bpf.XvrrpMapRateSrc:   s.rateSrc,
-		bpf.XvrrpMapEvents:    s.events,
-		bpf.XvrrpMapRingCtl:   s.ringCtl,
-		bpf.XvrrpMapHeard:     s.heard,
+		bpf.XvrrpMapIfslots:  s.ifslots,
+		bpf.XvrrpMapVrids:    s.vrids,
+		bpf.XvrrpMapPolicies: s.policies,
+		bpf.XvrrpMapSources:  s.sources,
+		bpf.XvrrpMapEvents:   s.events,
+		bpf.XvrrpMapRingCtl:  s.ringCtl,
+		bpf.XvrrpMapHeard:    s.heard,
 	}
 }
 
 func (s *sharedMaps) close() {
-	for _, m := range []*ebpf.Map{s.instances, s.rateSrc, s.events, s.ringCtl, s.heard} {
+	for _, m := range []*ebpf.Map{s.ifslots, s.vrids, s.policies, s.sources, s.events, s.ringCtl, s.heard} {
 		if m != nil {
 			m.Close()
 		}
@@ -131,6 +137,9 @@ func Open(opts Options) (*Dataplane, error) {
 		return nil, fmt.Errorf("parse embedded XDP object: %w", err)
 	}
 	spec.Maps[bpf.XvrrpMapEvents].MaxEntries = uint32(opts.RingBytes)
+	if err := setClock(spec); err != nil {
+		return nil, err
+	}
 
 	d := &Dataplane{
 		pinDir:     opts.PinDir,
@@ -143,8 +152,10 @@ func Open(opts Options) (*Dataplane, error) {
 		name string
 		dst  **ebpf.Map
 	}{
-		{bpf.XvrrpMapInstances, &d.shared.instances},
-		{bpf.XvrrpMapRateSrc, &d.shared.rateSrc},
+		{bpf.XvrrpMapIfslots, &d.shared.ifslots},
+		{bpf.XvrrpMapVrids, &d.shared.vrids},
+		{bpf.XvrrpMapPolicies, &d.shared.policies},
+		{bpf.XvrrpMapSources, &d.shared.sources},
 		{bpf.XvrrpMapEvents, &d.shared.events},
 		{bpf.XvrrpMapRingCtl, &d.shared.ringCtl},
 		{bpf.XvrrpMapHeard, &d.shared.heard},
@@ -155,6 +166,16 @@ func Open(opts Options) (*Dataplane, error) {
 			return nil, err
 		}
 		*s.dst = m
+	}
+	// The hash tables of earlier versions (instance table and per-source
+	// buckets): the running program of a previous run holds them open
+	// until Attach replaces it.
+	for _, stale := range []string{"instances", "rate_src"} {
+		_ = os.Remove(filepath.Join(opts.PinDir, stale))
+	}
+	if err := d.loadTable(); err != nil {
+		d.shared.close()
+		return nil, err
 	}
 	return d, nil
 }

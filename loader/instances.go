@@ -3,13 +3,10 @@
 package loader
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"time"
-
-	"github.com/cilium/ebpf"
 
 	"github.com/xvrrp/xvrrp/bpf"
 )
@@ -224,7 +221,8 @@ func (p *InstancePolicy) bpf(k InstanceKey) (bpf.XvrrpXvrrpPolicy, error) {
 }
 
 // SetInstance adds or replaces an instance while the program runs. Its
-// aggregate bucket restarts full so new rates apply at once.
+// aggregate and master buckets restart full so new rates apply at once; the
+// buckets of its other sources are kept.
 func (d *Dataplane) SetInstance(k InstanceKey, p InstancePolicy) error {
 	key, err := k.bpf()
 	if err != nil {
@@ -239,19 +237,16 @@ func (d *Dataplane) SetInstance(k InstanceKey, p InstancePolicy) error {
 	if d.closed {
 		return errClosed
 	}
-	// val.Aggregate is zero: the aggregate bucket restarts (full at the
-	// next advert).
-	if err := d.shared.instances.Put(&key, &val); err != nil {
-		return fmt.Errorf("set instance %v: %w", k, explainErrno(err))
+	if err := d.setInstanceLocked(k, key, val); err != nil {
+		return fmt.Errorf("set instance %v: %w", k, err)
 	}
 	return nil
 }
 
 // DeleteInstance removes an instance; its adverts count as unknown VRID
-// from then on. Per-source buckets age out of their LRU map.
+// from then on.
 func (d *Dataplane) DeleteInstance(k InstanceKey) error {
-	key, err := k.bpf()
-	if err != nil {
+	if _, err := k.bpf(); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -259,10 +254,10 @@ func (d *Dataplane) DeleteInstance(k InstanceKey) error {
 	if d.closed {
 		return errClosed
 	}
-	if err := d.shared.instances.Delete(&key); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("delete instance %v: no such instance", k)
-		}
+	if _, ok := d.tab.inst[k]; !ok {
+		return fmt.Errorf("delete instance %v: no such instance", k)
+	}
+	if err := d.deleteInstanceLocked(k); err != nil {
 		return fmt.Errorf("delete instance %v: %w", k, err)
 	}
 	return nil

@@ -66,9 +66,9 @@ func TestRestartReplacesProgramAtomically(t *testing.T) {
 	}
 	defer second.Close()
 	// The instance table survived the restart.
-	ik, _ := k.bpf()
-	if _, err := second.shared.instances.LookupBytes(&ik); err != nil {
-		t.Errorf("instance table lost across restart: %v", err)
+	e1, _ := first.policyIndexUnlocked(k)
+	if e2, ok := second.policyIndex(k); !ok || e2 != e1 {
+		t.Errorf("instance table lost across restart: entries %+v (found %v), the first run had %+v", e2, ok, e1)
 	}
 	var mode2 AttachMode
 	if err := ns.Do(func() error {

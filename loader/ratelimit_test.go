@@ -3,6 +3,8 @@
 package loader
 
 import (
+	"encoding/binary"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -39,40 +41,39 @@ func advertFrom(i int) advert {
 // what time passing looks like to the program: deterministic refill.
 func rewind(t *testing.T, dp *Dataplane, k InstanceKey, d time.Duration) {
 	t.Helper()
-	ik, err := k.bpf()
-	if err != nil {
-		t.Fatal(err)
+	e, ok := dp.policyIndex(k)
+	if !ok {
+		t.Fatalf("no instance %v", k)
 	}
 	var pol bpf.XvrrpXvrrpPolicy
-	if err := dp.shared.instances.Lookup(&ik, &pol); err != nil {
+	if err := dp.shared.policies.Lookup(e.policy, &pol); err != nil {
 		t.Fatal(err)
 	}
 	pol.Aggregate.LastNs = before(t, pol.Aggregate.LastNs, d)
 	pol.MasterBucket.LastNs = before(t, pol.MasterBucket.LastNs, d)
-	if err := dp.shared.instances.Put(&ik, &pol); err != nil {
+	if err := dp.shared.policies.Put(e.policy, &pol); err != nil {
 		t.Fatal(err)
 	}
-	var b bpf.XvrrpXvrrpBucket
-	var rk bpf.XvrrpXvrrpRateKey
-	it := dp.shared.rateSrc.Iterate()
-	var keys []bpf.XvrrpXvrrpRateKey
-	for it.Next(&rk, &b) {
-		if rk.Instance == ik {
-			keys = append(keys, rk)
-		}
-	}
-	if err := it.Err(); err != nil {
+	var row bpf.XvrrpXvrrpSources
+	if err := dp.shared.sources.Lookup(e.sources, &row); err != nil {
 		t.Fatal(err)
 	}
-	for _, rk := range keys {
-		if err := dp.shared.rateSrc.Lookup(&rk, &b); err != nil {
-			t.Fatal(err)
-		}
-		b.LastNs = before(t, b.LastNs, d)
-		if err := dp.shared.rateSrc.Put(&rk, &b); err != nil {
-			t.Fatal(err)
-		}
+	for i := range row.E {
+		row.E[i].Bucket.LastNs = beforeInUse(t, row.E[i].Bucket.LastNs, d)
 	}
+	if err := dp.shared.sources.Put(e.sources, &row); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// beforeInUse is before for a source table entry, where last_ns 0 marks a
+// free entry: an entry in use stays in use however far it is rewound.
+func beforeInUse(t *testing.T, lastNs uint64, d time.Duration) uint64 {
+	t.Helper()
+	if lastNs == 0 {
+		return 0
+	}
+	return max(before(t, lastNs, d), 1)
 }
 
 // before moves a bucket's last refill d into the past, stopping at the
@@ -91,20 +92,28 @@ func before(t *testing.T, lastNs uint64, d time.Duration) uint64 {
 	return lastNs - uint64(d)
 }
 
+// sourceRow is the source table of instance k.
+func sourceRow(t *testing.T, dp *Dataplane, k InstanceKey) bpf.XvrrpXvrrpSources {
+	t.Helper()
+	e, ok := dp.policyIndex(k)
+	if !ok {
+		t.Fatalf("no instance %v", k)
+	}
+	var row bpf.XvrrpXvrrpSources
+	if err := dp.shared.sources.Lookup(e.sources, &row); err != nil {
+		t.Fatal(err)
+	}
+	return row
+}
+
+// sourceBuckets counts the entries in use of instance k's source table.
 func sourceBuckets(t *testing.T, dp *Dataplane, k InstanceKey) int {
 	t.Helper()
-	ik, _ := k.bpf()
-	var rk bpf.XvrrpXvrrpRateKey
-	var b bpf.XvrrpXvrrpBucket
 	n := 0
-	it := dp.shared.rateSrc.Iterate()
-	for it.Next(&rk, &b) {
-		if rk.Instance == ik {
+	for _, e := range sourceRow(t, dp, k).E {
+		if e.Bucket.LastNs != 0 {
 			n++
 		}
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return n
 }
@@ -139,7 +148,7 @@ func TestRateLimitManySpoofedSources(t *testing.T) {
 		runExpect(t, d, fromSource(i), ReasonRateLimitedInstance)
 	}
 	// Rejected new sources never got a bucket: a spoofed flood does not
-	// churn the LRU faster than the aggregate admits.
+	// churn the source table faster than the aggregate admits.
 	if n := sourceBuckets(t, d, k); n != 5 {
 		t.Errorf("%d per-source buckets after the flood, want 5", n)
 	}
@@ -273,10 +282,10 @@ func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
 	runExpect(t, d, master.frame(), ReasonRateLimitedSource)
 	runExpect(t, d, fromSource(7), ReasonRateLimitedInstance)
 	if hasSourceBucket(t, d, k, master.src) {
-		t.Error("the followed master's adverts made an entry in rate_src; their bucket is the policy's")
+		t.Error("the followed master's adverts made an entry in the source table; their bucket is the policy's")
 	}
 	if n := sourceBuckets(t, d, k); n != 4 {
-		t.Errorf("rate_src holds %d buckets of the instance, want 4 (sources 1, 2, 4, 5)", n)
+		t.Errorf("the source table holds %d buckets of the instance, want 4 (sources 1, 2, 4, 5)", n)
 	}
 	// Time refills the master's bucket like any other.
 	rewind(t, d, k, 3*time.Second)
@@ -288,9 +297,145 @@ func TestRateLimitMasterBypassesTheAggregate(t *testing.T) {
 
 func hasSourceBucket(t *testing.T, dp *Dataplane, k InstanceKey, src netip.Addr) bool {
 	t.Helper()
-	ik, _ := k.bpf()
-	rk := bpf.XvrrpXvrrpRateKey{Instance: ik}
-	putAddr(&rk.Src, src)
-	var b bpf.XvrrpXvrrpBucket
-	return dp.shared.rateSrc.Lookup(&rk, &b) == nil
+	var want [16]uint8
+	putAddr(&want, src)
+	for _, e := range sourceRow(t, dp, k).E {
+		if e.Bucket.LastNs != 0 && e.Src == want {
+			return true
+		}
+	}
+	return false
+}
+
+// policyIndex is the table entries of instance k.
+func (d *Dataplane) policyIndex(k InstanceKey) (tableEntry, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.policyIndexUnlocked(k)
+}
+
+func (d *Dataplane) policyIndexUnlocked(k InstanceKey) (tableEntry, bool) {
+	e, ok := d.tab.inst[k]
+	return e, ok
+}
+
+// sourceSet is the set of the per-instance source table that src hashes to:
+// the program's hash (admit in xvrrp.bpf.c), kept in step by the tests that
+// use it.
+func sourceSet(src netip.Addr) uint32 {
+	var a [16]byte
+	putAddr(&a, src)
+	w := func(i int) uint32 { return binary.NativeEndian.Uint32(a[i*4:]) }
+	return ((w(0) ^ w(1) ^ w(2) ^ w(3)) * 2654435761) >> 29
+}
+
+// TestRateLimitSourceTableReplacesTheLeastRecentlyUsed: a new source
+// takes the way of its set that was used least recently, so a peer that
+// keeps advertising keeps its bucket while spoofed sources come and go.
+func TestRateLimitSourceTableReplacesTheLeastRecentlyUsed(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	mustSet(t, d, k, InstancePolicy{Version: 3, Rates: Rates{SourcePerSec: 1, SourceBurst: 3, InstancePerSec: 1000, InstanceBurst: 1000}})
+	// Three sources of one set.
+	var same []advert
+	set := sourceSet(advertFrom(0).src)
+	for i := 0; len(same) < 3; i++ {
+		if a := advertFrom(i); sourceSet(a.src) == set {
+			same = append(same, a)
+		}
+	}
+	old, fresh, stranger := same[0], same[1], same[2]
+	runExpect(t, d, old.frame(), ReasonAccepted)
+	rewind(t, d, k, time.Second)
+	runExpect(t, d, fresh.frame(), ReasonAccepted)
+	runExpect(t, d, stranger.frame(), ReasonAccepted)
+	if hasSourceBucket(t, d, k, old.src) || !hasSourceBucket(t, d, k, fresh.src) || !hasSourceBucket(t, d, k, stranger.src) {
+		t.Errorf("after the third source of a set: buckets of the least recently used %v, the recent %v, the new %v; want false, true, true",
+			hasSourceBucket(t, d, k, old.src), hasSourceBucket(t, d, k, fresh.src), hasSourceBucket(t, d, k, stranger.src))
+	}
+}
+
+// TestRateLimitSpoofedFloodBoundedBySourceTable: any number of sources
+// takes no more than the instance's source table.
+func TestRateLimitSpoofedFloodBoundedBySourceTable(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	mustSet(t, d, k, InstancePolicy{Version: 3, Rates: wideOpen})
+	for i := range 300 {
+		runExpect(t, d, fromSource(i), ReasonAccepted)
+	}
+	if n, max := sourceBuckets(t, d, k), len(bpf.XvrrpXvrrpSources{}.E); n != max {
+		t.Errorf("%d source buckets after 300 sources, want the table's %d", n, max)
+	}
+	// The last source is among them: it was entered last.
+	if !hasSourceBucket(t, d, k, advertFrom(299).src) {
+		t.Error("the latest source has no bucket")
+	}
+}
+
+// TestSetInstanceKeepsSourceBuckets: reprogramming an instance (a new
+// master, new rates) restarts its aggregate but not the buckets of the
+// sources it heard, so a flooding source cannot regain its burst whenever
+// the daemon updates the policy.
+func TestSetInstanceKeepsSourceBuckets(t *testing.T) {
+	d := openTest(t)
+	k := InstanceKey{loIndex, 10, IPv4}
+	pol := InstancePolicy{Version: 3, Rates: Rates{SourcePerSec: 1, SourceBurst: 2, InstancePerSec: 1000, InstanceBurst: 1000}}
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(0), ReasonAccepted)
+	runExpect(t, d, fromSource(0), ReasonAccepted)
+	runExpect(t, d, fromSource(0), ReasonRateLimitedSource)
+	pol.Master = advertFrom(1).src
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(0), ReasonRateLimitedSource)
+	// A deleted instance's table is emptied for the next one.
+	if err := d.DeleteInstance(k); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.RunFrame(fromSource(0), loIndex); err != nil || res.Reason != ReasonUnknownVRID {
+		t.Fatalf("after DeleteInstance: %v (%v), want unknown VRID", res.Reason, err)
+	}
+	mustSet(t, d, k, pol)
+	runExpect(t, d, fromSource(0), ReasonAccepted)
+}
+
+// TestInterfaceSlotTakenBackWhenNoneIsFree: an interface with neither
+// instances nor a program copy gives its slot to the next interface when
+// every slot is in use; one with instances keeps it.
+func TestInterfaceSlotTakenBackWhenNoneIsFree(t *testing.T) {
+	d := openTest(t)
+	mustSet(t, d, InstanceKey{loIndex, 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	idle, err := d.ifslotLocked(1_000_001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := d.tab.ifslots[loIndex]
+	d.tab.freeSlots = nil
+	got, err := d.ifslotLocked(1_000_002)
+	if err != nil || got != idle {
+		t.Fatalf("slot %d (%v), want the idle interface's %d", got, err, idle)
+	}
+	var s uint32
+	if err := d.shared.ifslots.Lookup(uint32(1_000_001), &s); err == nil {
+		t.Errorf("ifslots still lists the idle interface (slot %d)", s)
+	}
+	// With an instance, the interface keeps its slot.
+	k := InstanceKey{1_000_002, 10, IPv4}
+	p := InstancePolicy{Version: 3, Rates: wideOpen}
+	key, _ := k.bpf()
+	val, err := p.bpf(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.setInstanceLocked(k, key, val); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ifslotLocked(1_000_003); !errors.Is(err, errTableFull) {
+		t.Errorf("with no idle interface left: %v, want the table full", err)
+	}
+	if d.tab.ifslots[loIndex] != lo {
+		t.Errorf("the loopback, which has an instance, lost its slot %d", lo)
+	}
 }

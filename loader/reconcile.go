@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
-
-	"github.com/xvrrp/xvrrp/bpf"
 )
 
 // PinLock is an exclusive lock on a pin directory: one daemon per
@@ -80,26 +77,21 @@ func (d *Dataplane) PruneInstances(keep func(InstanceKey) bool) ([]InstanceKey, 
 	if d.closed {
 		return nil, errClosed
 	}
-	var stale []bpf.XvrrpXvrrpInstanceKey
-	var k bpf.XvrrpXvrrpInstanceKey
-	var v bpf.XvrrpXvrrpPolicy
-	it := d.shared.instances.Iterate()
-	for it.Next(&k, &v) {
-		if !keep(InstanceKey{Ifindex: k.Ifindex, VRID: k.Vrid, Family: Family(k.Family)}) {
+	var stale []InstanceKey
+	for k := range d.tab.inst {
+		if !keep(k) {
 			stale = append(stale, k)
 		}
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list the instance table: %w", err)
-	}
+	slices.SortFunc(stale, compareInstanceKeys)
 	var out []InstanceKey
 	var errs []error
 	for _, k := range stale {
-		if err := d.shared.instances.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("delete stale instance ifindex %d vrid %d: %w", k.Ifindex, k.Vrid, err))
+		if err := d.deleteInstanceLocked(k); err != nil {
+			errs = append(errs, fmt.Errorf("delete stale instance %v: %w", k, err))
 			continue
 		}
-		out = append(out, InstanceKey{Ifindex: k.Ifindex, VRID: k.Vrid, Family: Family(k.Family)})
+		out = append(out, k)
 	}
 	return out, errors.Join(errs...)
 }

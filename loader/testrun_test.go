@@ -67,12 +67,8 @@ func (d *Dataplane) RunFrameHook(frame []byte, ifindex uint32, o IfaceOptions, h
 	return d.runFrame(frame, ifindex, &o, h)
 }
 
-func (d *Dataplane) probeLocked(o IfaceOptions) (*ifaceProg, error) {
-	return d.probeHookLocked(o, hookXDP)
-}
-
-func (d *Dataplane) probeHookLocked(o IfaceOptions, h hook) (*ifaceProg, error) {
-	k := probeKey{o, h}
+func (d *Dataplane) probeHookLocked(o IfaceOptions, h hook, ifindex uint32) (*ifaceProg, error) {
+	k := probeKey{o, h, ifindex}
 	if p := d.probes[k]; p != nil {
 		return p, nil
 	}
@@ -80,7 +76,7 @@ func (d *Dataplane) probeHookLocked(o IfaceOptions, h hook) (*ifaceProg, error) 
 	if err != nil {
 		return nil, fmt.Errorf("create probe counters: %w", explainErrno(err))
 	}
-	prog, err := d.loadProg(o, stats, h)
+	prog, err := d.loadProg(o, stats, h, ifindex)
 	if err != nil {
 		stats.Close()
 		return nil, err
@@ -102,7 +98,7 @@ func (d *Dataplane) runFrame(frame []byte, ifindex uint32, o *IfaceOptions, h ho
 	}
 	p, err := d.testProgLocked(ifindex, o)
 	if h != hookXDP {
-		p, err = d.probeHookLocked(*o, h)
+		p, err = d.probeHookLocked(*o, h, ifindex)
 	}
 	if err != nil {
 		return res, err
@@ -144,7 +140,7 @@ func (d *Dataplane) testProgLocked(ifindex uint32, o *IfaceOptions) (*ifaceProg,
 		}
 		o = &IfaceOptions{}
 	}
-	return d.probeLocked(*o)
+	return d.probeHookLocked(*o, hookXDP, ifindex)
 }
 
 // runProg runs one frame through p and returns the verdict and the one

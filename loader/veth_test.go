@@ -118,13 +118,13 @@ func TestVethAdvertsArriveDespiteFirewall(t *testing.T) {
 	if got := d.Mode("b0"); got != mode {
 		t.Errorf("Mode(b0) = %v, Attach said %v", got, mode)
 	}
-	for _, p := range []string{"instances", "rate_src", "events", "b0/stats", "b0/link"} {
+	for _, p := range []string{"ifslots", "vrids", "policies", "sources", "events", "b0/stats", "b0/link"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("pin %s missing: %v", p, err)
 		}
 	}
 	// bpftool shows names only for maps created with BTF.
-	for _, p := range []string{"instances", "rate_src", "b0/stats"} {
+	for _, p := range []string{"ifslots", "vrids", "policies", "sources", "b0/stats"} {
 		m, err := ebpf.LoadPinnedMap(filepath.Join(dir, p), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -446,11 +446,12 @@ func TestFamilyValuesMatchCEnum(t *testing.T) {
 }
 
 // probeCounters reads the counters of the RunFrameWith program copy for o
-// (RunFrame uses the IfaceOptions{} copy unless the ifindex is attached).
+// on the loopback (RunFrame uses the IfaceOptions{} copy unless the ifindex
+// is attached).
 func (d *Dataplane) probeCounters(o IfaceOptions) (Counters, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	p := d.probes[probeKey{o, hookXDP}]
+	p := d.probes[probeKey{o, hookXDP, loIndex}]
 	if p == nil {
 		return Counters{}, fmt.Errorf("no probe program for %+v", o)
 	}

@@ -47,20 +47,33 @@ func restartXvrrpd(t *testing.T, h *lab.Host, conf string) *node {
 	return startXvrrpd(t, h, conf, startOpts{hostBPFFS: true})
 }
 
-// pinnedInstanceVRIDs lists the VRIDs in h's pinned instance table.
+// pinnedInstanceVRIDs lists the VRIDs in h's pinned instance table: the
+// vrids entries (slot * 512 + VRID * 2 + family) that name a policy, in the
+// slots of ifslots.
 func pinnedInstanceVRIDs(t *testing.T, h *lab.Host) []int {
 	t.Helper()
-	m, err := ebpf.LoadPinnedMap(filepath.Join(pinDirOf(h), bpf.XvrrpMapInstances), nil)
-	if err != nil {
-		t.Fatal(err)
+	load := func(name string) *ebpf.Map {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(pinDirOf(h), name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
 	}
-	defer m.Close()
-	var k bpf.XvrrpXvrrpInstanceKey
-	var v bpf.XvrrpXvrrpPolicy
+	ifslots, vrids := load(bpf.XvrrpMapIfslots), load(bpf.XvrrpMapVrids)
+	var ifindex, slot uint32
 	var out []int
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		out = append(out, int(k.Vrid))
+	it := ifslots.Iterate()
+	for it.Next(&ifindex, &slot) {
+		for key := slot * 512; key < (slot+1)*512; key++ {
+			var v bpf.XvrrpXvrrpVrid
+			if err := vrids.Lookup(key, &v); err != nil {
+				t.Fatal(err)
+			}
+			if v.Policy != 0 {
+				out = append(out, int(key%512/2))
+			}
+		}
 	}
 	if err := it.Err(); err != nil {
 		t.Fatal(err)
@@ -348,7 +361,7 @@ func TestSecondDaemonRefusesAndTouchesNothing(t *testing.T) {
 	if got, err := os.ReadFile(pidFile); err != nil || string(got) != string(pidBefore) {
 		t.Errorf("pid file now %q (%v), was %q", got, err, pidBefore)
 	}
-	for _, pin := range []string{bpf.XvrrpMapInstances, "eth0/link"} {
+	for _, pin := range []string{bpf.XvrrpMapPolicies, "eth0/link"} {
 		if _, err := os.Stat(filepath.Join(pinDirOf(h), pin)); err != nil {
 			t.Errorf("the first daemon's pin %s: %v", pin, err)
 		}
