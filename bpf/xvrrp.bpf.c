@@ -337,9 +337,9 @@ const struct xvrrp_heard *const xvrrp_btf_heard = 0;
 // machine of docs/benchmarks.md bpf_ktime_get_ns cost a drop 35 ns and
 // bpf_ktime_get_coarse_ns 15. A frame that is dropped needs no better: token
 // buckets refill at adverts per second, and the master's repeats and its
-// on-time window are in centiseconds (RFC 5798 §5.2.7); the loader reports
-// the repeats' times a tick late (HeardTable.Heard), never early. Accepted
-// adverts carry the precise time (emit).
+// on-time window are in centiseconds (RFC 5798 §5.2.7). The master's
+// repeats (which time the backup's failover) and accepted adverts carry the
+// precise time.
 static __always_inline __u64 now(void)
 {
 	return (bpf_jiffies64() - xvrrp_clock_jiffies) * xvrrp_tick_ns + xvrrp_clock_mono_ns;
@@ -732,14 +732,21 @@ static __always_inline int follow_master(struct xvrrp_pkt *p)
 		if (got != h->master_hdr)
 			return XVRRP_NEXT;
 		// One flow lands on one RX queue: one writer, as for the
-		// buckets; a lost race loses one count, never a time.
-		h->last_ns = p->now;
+		// buckets; a lost race loses one count, never a time. The
+		// precise clock, not now()'s tick: this time restarts the
+		// backup's Master_Down_Timer (RFC 5798 §6.4.2), and a tick late
+		// would delay a failover by up to a tick (a quarter of it at
+		// 10 ms adverts); a tick early would fail over early.
+		h->last_ns = bpf_ktime_get_ns();
 		h->count += 1;
 		return XVRRP_REASON_MASTER_REPEAT;
 	}
 	// last_ns 0: no repeat yet. Not "0 ns after boot", which on a machine
 	// up for less than the window would look on time.
-	if (h->last_ns && p->now - h->last_ns < h->on_time_ns)
+	// now() lags the precise clock by up to a tick: a repeat stamped
+	// after it is 0 old.
+	__u64 age = p->now > h->last_ns ? p->now - h->last_ns : 0;
+	if (h->last_ns && age < h->on_time_ns)
 		return XVRRP_REASON_MASTER_ON_TIME;
 	return XVRRP_NEXT;
 }

@@ -33,10 +33,6 @@ const MaxSlots = 1 << 16
 type HeardTable struct {
 	mu  sync.RWMutex // Close against the accessors: unmapping is not atomic with them
 	mem []byte
-	// tick is the resolution of the clock the program records repeats
-	// with (now() in xvrrp.bpf.c: jiffies, one timer tick), which Heard
-	// adds.
-	tick time.Duration
 }
 
 const heardEntry = int(unsafe.Sizeof(bpf.XvrrpXvrrpHeard{}))
@@ -67,12 +63,7 @@ func (d *Dataplane) Heard() (*HeardTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map the heard table into memory: %w", err)
 	}
-	tick, err := coarseTick()
-	if err != nil {
-		_ = unix.Munmap(mem)
-		return nil, err
-	}
-	d.heard = &HeardTable{mem: mem, tick: tick}
+	d.heard = &HeardTable{mem: mem}
 	return d.heard, nil
 }
 
@@ -101,21 +92,15 @@ func (h *HeardTable) Expect(slot uint32, hdr [8]byte, onTime time.Duration) {
 
 // Heard is when the latest repeat arrived, on the kernel's CLOCK_MONOTONIC
 // (0: none yet), and how many the program recorded in slot, ever. The
-// program's clock counts timer ticks and is within a tick of the true time;
-// Heard adds the tick, so the time it reports is never before the repeat
-// arrived and at most two ticks after: a Master_Down_Timer restarted from
-// it expires no earlier than RFC 5798 §6.4.2 says.
+// program stamps repeats with bpf_ktime_get_ns, not its coarse clock: a
+// Master_Down_Timer restarted from it expires when RFC 5798 §6.4.2 says.
 func (h *HeardTable) Heard(slot uint32) (last time.Duration, count uint64) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.mem == nil || slot >= MaxSlots {
 		return 0, 0
 	}
-	last = time.Duration(atomic.LoadUint64(h.word(slot, 1)))
-	if last != 0 {
-		last += h.tick
-	}
-	return last, atomic.LoadUint64(h.word(slot, 2))
+	return time.Duration(atomic.LoadUint64(h.word(slot, 1))), atomic.LoadUint64(h.word(slot, 2))
 }
 
 func (h *HeardTable) close() error {
