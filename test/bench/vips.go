@@ -454,7 +454,7 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	w1.mu.Unlock()
 
 	sec := func(t time.Time) float64 { return t.Sub(decided).Seconds() * 1000 }
-	res.Set(scen, "startup: start → all addresses in, all 51 instances MASTER", "ms", kind, ms(startup))
+	res.Set(scen, "startup: start → all addresses in and all 51 instances MASTER", "ms", kind, ms(startup))
 	res.Set(scen, "RSS of the master at startup", "MiB", kind, float64(rss1)/1024)
 	res.Set(scen, "RSS of the backup", "MiB", kind, float64(rss2)/1024)
 	res.Set(scen, "new master: decision → all addresses in", "ms", kind, sec(lastIn))
@@ -466,9 +466,9 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	res.Set(scen, "addresses announced (GARP/NA seen)", "count", kind, float64(nAnn))
 	res.Set(scen, "bystanders' false transitions", "count", kind, float64(d1.bystanderTransitions(m1)+d2.bystanderTransitions(m2)))
 	idle, during := ann.idle.Dist(), ann.handover.Dist()
-	res.Set(scen, "bystanders' advert gap error p99, idle", "ms", kind, ms(idle.P99))
-	res.Set(scen, "bystanders' advert gap error p99, during handover", "ms", kind, ms(during.P99))
-	res.Set(scen, "bystanders' advert gap error max, during handover", "ms", kind, ms(during.Max))
+	res.Set(scen, "bystanders' advert gap error p99 idle", "ms", kind, ms(idle.P99))
+	res.Set(scen, "bystanders' advert gap error p99 during handover", "ms", kind, ms(during.P99))
+	res.Set(scen, "bystanders' advert gap error max during handover", "ms", kind, ms(during.Max))
 	if dr := capt.Dropped(); dr > 0 {
 		res.Note(scen, "addresses announced (GARP/NA seen)", fmt.Sprintf("%s: capture dropped %d", kind, dr))
 	}
