@@ -92,6 +92,12 @@ func TestBenchSmoke(t *testing.T) {
 		{"vips 100×IPv4+IPv6 / bystanders' false transitions", true},
 		{"vips 100×IPv4+IPv6 / bystanders' advert gap error p99 during handover", true},
 		{"vips 100×IPv4+IPv6 / RSS of the master at startup", true},
+		{"scale 20 instances @1s / startup: start → every instance MASTER and every address in", true},
+		{"scale 20 instances @1s / RSS", true},
+		{"scale 20 instances @1s / reload moving one instance's address: SIGHUP → new address in", true},
+		{"scale 20 instances @1s / reload: other instances' addresses touched", true},
+		{"scale 20 instances @1s / reload: other instances' transitions", true},
+		{"scale 20 instances @1s / reload: longest advert gap of the other instances", true},
 	}
 	for _, w := range want {
 		f, ok := rows[w.row]

@@ -14,7 +14,7 @@ import (
 
 // Config selects what a run measures and for how long.
 type Config struct {
-	Scenarios         []string // density, failover, flood, micro, vips
+	Scenarios         []string // density, failover, flood, micro, vips, scale
 	DensityDuration   time.Duration
 	DensityIntervals  string // comma-separated durations
 	DensitySizes      string // comma-separated: 255 and/or 1020
@@ -28,6 +28,8 @@ type Config struct {
 	MicroBenchtime    string
 	VIPsSizes         string // comma-separated address counts
 	VIPsFamilies      string // comma-separated: 4, 6, mixed
+	ScaleSizes        string // instance counts, as DensitySizes
+	ScaleInterval     string // their advert interval
 	OutDir            string
 	Kinds             []Kind // daemons to run; both unless narrowed
 }
@@ -193,6 +195,19 @@ func (r *Runner) RunAll(ctx context.Context, c Config) error {
 		for i, vc := range cases {
 			for _, k := range c.order(i) {
 				if !keep(r.VIPs(ctx, vc, k)) {
+					return ctx.Err()
+				}
+			}
+		}
+	}
+	if slices.Contains(c.Scenarios, "scale") {
+		cases, err := Config{DensitySizes: c.ScaleSizes, DensityIntervals: c.ScaleInterval}.DensityCases()
+		if err != nil {
+			return err
+		}
+		for i, dc := range cases {
+			for _, k := range c.order(i) {
+				if !keep(r.Scale(ctx, dc.Layout(), dc.VLANs, k)) {
 					return ctx.Err()
 				}
 			}
