@@ -412,11 +412,17 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	if err := os.WriteFile(track, []byte("1\n"), 0o644); err != nil {
 		return err
 	}
+	drops0, err := lan.QueueDrops()
+	if err != nil {
+		return err
+	}
 	err = poll(ctx, wait, 10*time.Millisecond, func() error {
 		_, in2 := w2.last(trigger, true)
 		_, out1 := w1.last(trigger, false)
-		_, _, na := ann.result()
-		if in2 < c.N || out1 < c.N || na < c.N {
+		_, lastAnn, na := ann.result()
+		// A daemon that lost some announcements sends no more of them
+		// once its addresses are in: 5 s of silence ends the wait.
+		if in2 < c.N || out1 < c.N || na < c.N && (lastAnn.IsZero() || time.Since(lastAnn) < 5*time.Second) {
 			return fmt.Errorf("%s %s: after %v, %d of %d addresses added on host 2, %d removed on host 1, %d announced",
 				scen, kind, time.Since(trigger).Round(time.Millisecond), in2, c.N, out1, na)
 		}
@@ -426,6 +432,10 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	// Bystanders keep running for a while after the last address moved.
 	_ = sleep(ctx, 2*time.Second)
 	capt.Stop()
+	drops1, err := lan.QueueDrops()
+	if err != nil {
+		return err
+	}
 	decided, lastAnn, nAnn := ann.result()
 	lastIn, nIn := w2.last(trigger, true)
 	lastOut, nOut := w1.last(trigger, false)
@@ -464,6 +474,7 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	res.Set(scen, "old master's addresses 3 s after the decision", "count", kind, float64(still))
 	res.Set(scen, "longest overlap of one address on both hosts", "ms", kind, ms(max(overlap, 0)))
 	res.Set(scen, "addresses announced (GARP/NA seen)", "count", kind, float64(nAnn))
+	res.Set(scen, "frames the lab's queues dropped during the handover", "count", kind, float64(drops1-drops0))
 	res.Set(scen, "bystanders' false transitions", "count", kind, float64(d1.bystanderTransitions(m1)+d2.bystanderTransitions(m2)))
 	idle, during := ann.idle.Dist(), ann.handover.Dist()
 	res.Set(scen, "bystanders' advert gap error p99 idle", "ms", kind, ms(idle.P99))
@@ -478,10 +489,11 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	r.logf("  %s: decided %s after the trigger; in %d (last +%.0f ms), announced %d (last +%.0f ms), removed %d (last +%.0f ms), overlap %v, 3 s later %d left, startup %v, RSS %d/%d KiB, gap p99 idle %v during %v (max %v)",
 		kind, decided.Sub(trigger).Round(time.Millisecond), nIn, sec(lastIn), nAnn, sec(lastAnn), nOut, sec(lastOut),
 		overlap.Round(time.Millisecond), still, startup.Round(time.Millisecond), rss1, rss2, idle.P99, during.P99, during.Max)
-	if handoverErr != nil {
-		return handoverErr
+	if nAnn < c.N {
+		// Not a failure of the run: what the daemon did is the figure.
+		res.Note(scen, "new master: decision → all announced", fmt.Sprintf("%s: only %d of %d announced (its last announcement is the time)", kind, nAnn, c.N))
 	}
-	return nil
+	return handoverErr
 }
 
 func maxTime(a, b time.Time) time.Time {
