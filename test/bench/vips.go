@@ -359,7 +359,7 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 		return err
 	}
 	defer w2.close()
-	wait := 60*time.Second + time.Duration(c.N)*10*time.Millisecond
+	wait := 60*time.Second + time.Duration(c.N)*20*time.Millisecond
 	instances := vipsBystanders + 1
 	res := r.Results
 
