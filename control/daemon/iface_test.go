@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/xvrrp/xvrrp/control/config"
 	"github.com/xvrrp/xvrrp/control/fsm"
@@ -145,4 +149,60 @@ func addrTestInstance(t *testing.T, d *Daemon, name string, id int, ifc *iface, 
 	d.byName[name] = r
 	d.handle(r, fsm.Event{Kind: fsm.EventStartup}, time.Now())
 	return r
+}
+
+// TestOwnVIPEventsSkipTheSourceReread: the address events of the daemon's
+// own VIPs do not make it re-read the interface's addresses when they
+// cannot change the advert source (RFC 5798 §5.1.2.1 picks the primary
+// IPv4 or the link-local IPv6 address); every other event does.
+func TestOwnVIPEventsSkipTheSourceReread(t *testing.T) {
+	src := netip.MustParseAddr("198.18.0.1")
+	vipA := netip.MustParseAddr("198.19.0.1")
+	hostScoped := netip.MustParseAddr("198.19.0.2")
+	linkLocal := netip.MustParseAddr("fe80::99")
+	stranger := netip.MustParseAddr("198.18.0.7")
+	ev := func(idx int, a netip.Addr) netlink.AddrUpdate {
+		return netlink.AddrUpdate{LinkIndex: idx, NewAddr: true, LinkAddress: net.IPNet{IP: a.AsSlice()}}
+	}
+	for _, tc := range []struct {
+		name   string
+		srcNow netip.Addr // the instance's current source
+		batch  []netip.Addr
+		want   []int
+	}{
+		{"OwnGlobalVIPsSkipped", src, []netip.Addr{vipA, vipA}, nil},
+		{"AnotherAddressRereadOnce", src, []netip.Addr{vipA, stranger, stranger}, []int{7}},
+		{"OwnVIPThatIsTheSourceReread", vipA, []netip.Addr{vipA}, []int{7}},
+		{"OwnVIPWhileWithoutSourceReread", netip.Addr{}, []netip.Addr{vipA}, []int{7}},
+		{"HostScopedVIPMayBecomePrimaryReread", src, []netip.Addr{hostScoped}, []int{7}},
+		{"LinkLocalVIPMayBecomeTheSourceReread", src, []netip.Addr{linkLocal}, []int{7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Daemon{
+				log:      slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
+				ctx:      context.Background(),
+				byName:   map[string]*instance{},
+				trackers: &trackerSet{},
+			}
+			s, err := sched.New(4, func(time.Time, []int) {}, sched.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.sched = s
+			ifc := &iface{name: "lan0", index: 7, up: true, readSource: func(int) (netip.Addr, error) { return src, nil }}
+			r := addrTestInstance(t, d, "VI_1", 0, ifc, netip.Addr{})
+			r.src = tc.srcNow
+			r.vips = append(r.vips,
+				hostVIP{vip.VIP{Prefix: netip.PrefixFrom(vipA, 32)}},
+				hostVIP{vip.VIP{Prefix: netip.PrefixFrom(hostScoped, 32), Scope: vip.ScopeHost}},
+				hostVIP{vip.VIP{Prefix: netip.PrefixFrom(linkLocal, 128)}})
+			var batch []netlink.AddrUpdate
+			for _, a := range tc.batch {
+				batch = append(batch, ev(ifc.index, a))
+			}
+			if got := d.sourceMayChange(batch); !slices.Equal(got, tc.want) {
+				t.Errorf("interfaces to re-read = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -128,14 +128,8 @@ func (d *Daemon) watchAddrs() error {
 			})
 		},
 		func(us []netlink.AddrUpdate) {
-			// A master adding hundreds of VIPs makes a burst of events for
-			// one interface: look its source addresses up once per burst.
-			seen := make(map[int]bool, 4)
-			for _, u := range us {
-				if !seen[u.LinkIndex] {
-					seen[u.LinkIndex] = true
-					d.addrChanged(u.LinkIndex)
-				}
+			for _, i := range d.sourceMayChange(us) {
+				d.addrChanged(i)
 			}
 		},
 		rescanAll)
@@ -145,6 +139,54 @@ func (d *Daemon) watchAddrs() error {
 	// An address may have settled between startup and the subscription.
 	rescanAll()
 	return nil
+}
+
+// sourceMayChange returns, once each, the interfaces whose advert source
+// address a batch of address events may have changed. A master adding or
+// removing its VIPs makes one event per address, and each re-read dumps the
+// interface's whole address list (interrupted, and so repeated, while the
+// adds go on); the events for the daemon's own VIPs are skipped when they
+// cannot change the source: the VIP has global scope (the kernel puts a new
+// global IPv4 primary after the existing ones, so the first primary stays),
+// is not link-local (a new IPv6 link-local address goes before the
+// existing one), and every instance on the interface that picks its source
+// has one, which is not that VIP.
+func (d *Daemon) sourceMayChange(us []netlink.AddrUpdate) []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	own := map[netip.Addr]bool{}
+	settled := map[int]bool{} // ifindex → every source-picking instance has a source
+	srcs := map[netip.Addr]bool{}
+	for _, r := range d.byName {
+		for _, v := range r.vips {
+			if a := v.Prefix.Addr(); v.Scope == vip.ScopeGlobal && !a.IsLinkLocalUnicast() {
+				own[a] = true
+			}
+		}
+		if r.cfg.SrcIP.IsValid() {
+			continue
+		}
+		i := r.ifc.index
+		if ok, seen := settled[i]; !seen || ok {
+			settled[i] = r.src.IsValid()
+		}
+		srcs[r.src] = true
+	}
+	var out []int
+	seen := make(map[int]bool, 4)
+	for _, u := range us {
+		if seen[u.LinkIndex] {
+			continue
+		}
+		a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+		a = a.Unmap()
+		if own[a] && settled[u.LinkIndex] && !srcs[a] {
+			continue
+		}
+		seen[u.LinkIndex] = true
+		out = append(out, u.LinkIndex)
+	}
+	return out
 }
 
 // netlinkRcvBuf is the receive buffer of the link and address

@@ -83,6 +83,21 @@ func TestBenchSmoke(t *testing.T) {
 		{"flood 255×eth0 @100ms / flood sent", true},
 		{"flood 255×eth0 @100ms / flood received by backup eth0", true},
 		{"flood 255×eth0 @100ms / XDP counted (not accepted) during flood", false},
+		{"vips 100×IPv4+IPv6 / startup: start → all addresses in and all 51 instances MASTER", true},
+		{"vips 100×IPv4+IPv6 / new master: decision → all addresses in", true},
+		{"vips 100×IPv4+IPv6 / new master: decision → all announced", true},
+		{"vips 100×IPv4+IPv6 / handover: decision → all in and announced", true},
+		{"vips 100×IPv4+IPv6 / old master: decision → all removed", true},
+		{"vips 100×IPv4+IPv6 / longest overlap of one address on both hosts", true},
+		{"vips 100×IPv4+IPv6 / bystanders' false transitions", true},
+		{"vips 100×IPv4+IPv6 / bystanders' advert gap error p99 during handover", true},
+		{"vips 100×IPv4+IPv6 / RSS of the master at startup", true},
+		{"scale 20 instances @1s / startup: start → every instance MASTER and every address in", true},
+		{"scale 20 instances @1s / RSS", true},
+		{"scale 20 instances @1s / reload moving one instance's address: SIGHUP → new address in", true},
+		{"scale 20 instances @1s / reload: other instances' addresses touched", true},
+		{"scale 20 instances @1s / reload: other instances' transitions", true},
+		{"scale 20 instances @1s / reload: longest advert gap of the other instances", true},
 	}
 	for _, w := range want {
 		f, ok := rows[w.row]

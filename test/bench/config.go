@@ -14,7 +14,7 @@ import (
 
 // Config selects what a run measures and for how long.
 type Config struct {
-	Scenarios         []string // density, failover, flood, micro
+	Scenarios         []string // density, failover, flood, micro, vips, scale
 	DensityDuration   time.Duration
 	DensityIntervals  string // comma-separated durations
 	DensitySizes      string // comma-separated: 255 and/or 1020
@@ -26,6 +26,10 @@ type Config struct {
 	FloodIdle         time.Duration
 	FloodBin          string
 	MicroBenchtime    string
+	VIPsSizes         string // comma-separated address counts
+	VIPsFamilies      string // comma-separated: 4, 6, mixed
+	ScaleSizes        string // instance counts, as DensitySizes
+	ScaleInterval     string // their advert interval
 	OutDir            string
 	Kinds             []Kind // daemons to run; both unless narrowed
 }
@@ -86,6 +90,25 @@ func (c Config) DensityCases() ([]DensityCase, error) {
 			default:
 				return nil, fmt.Errorf("density size %d: use 1..255 (one interface) or a multiple of 4 up to 1020 (4 VLANs)", n)
 			}
+		}
+	}
+	return cases, nil
+}
+
+// VIPsCases expands the many-VIPs matrix: sizes × families.
+func (c Config) VIPsCases() ([]VIPsCase, error) {
+	var cases []VIPsCase
+	for _, f := range strings.Split(c.VIPsFamilies, ",") {
+		fam := strings.TrimSpace(f)
+		if fam != "4" && fam != "6" && fam != "mixed" {
+			return nil, fmt.Errorf("vips family %q: use 4, 6 or mixed", f)
+		}
+		for _, sz := range strings.Split(c.VIPsSizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(sz))
+			if err != nil || n < 1 || n > 65000 {
+				return nil, fmt.Errorf("vips size %q: use 1..65000", sz)
+			}
+			cases = append(cases, VIPsCase{N: n, Family: fam})
 		}
 	}
 	return cases, nil
@@ -161,6 +184,32 @@ func (r *Runner) RunAll(ctx context.Context, c Config) error {
 		for _, k := range c.order(0) {
 			if !keep(r.Flood(ctx, k, c)) {
 				return ctx.Err()
+			}
+		}
+	}
+	if slices.Contains(c.Scenarios, "vips") {
+		cases, err := c.VIPsCases()
+		if err != nil {
+			return err
+		}
+		for i, vc := range cases {
+			for _, k := range c.order(i) {
+				if !keep(r.VIPs(ctx, vc, k)) {
+					return ctx.Err()
+				}
+			}
+		}
+	}
+	if slices.Contains(c.Scenarios, "scale") {
+		cases, err := Config{DensitySizes: c.ScaleSizes, DensityIntervals: c.ScaleInterval}.DensityCases()
+		if err != nil {
+			return err
+		}
+		for i, dc := range cases {
+			for _, k := range c.order(i) {
+				if !keep(r.Scale(ctx, dc.Layout(), dc.VLANs, k)) {
+					return ctx.Err()
+				}
 			}
 		}
 	}

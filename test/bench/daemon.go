@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xvrrp/xvrrp/control/status"
+	"github.com/xvrrp/xvrrp/test/lab"
 )
 
 // Kind names the daemon under test.
@@ -32,13 +32,9 @@ var Kinds = []Kind{Xvrrpd, Keepalived}
 
 // Daemon is one running xvrrpd or keepalived on a host.
 type Daemon struct {
-	Kind Kind
-	Host *Host
-	Dir  string
-	Log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	*lab.Proc // its log is LogPath
+	Kind      Kind
+	Host      *Host
 }
 
 // Tools locates the programs a run needs.
@@ -58,15 +54,15 @@ func (l *Lab) StartDaemon(tools Tools, kind Kind, h *Host, conf string) (*Daemon
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	d := &Daemon{Kind: kind, Host: h, Dir: dir, Log: filepath.Join(dir, "daemon.log"), done: make(chan struct{})}
+	d := &Daemon{Kind: kind, Host: h}
 	var argv []string
 	switch kind {
 	case Xvrrpd:
 		pin := "/sys/fs/bpf/xvrrp-" + h.Name
 		l.Defer(func() { os.RemoveAll(pin) })
 		argv = []string{tools.Xvrrpd, "-f", confPath, "--pin-dir", pin,
-			"--control-socket", d.Socket(), "--pid-file", filepath.Join(dir, "pid"),
-			"--metrics-address", "", "--ready-file", d.readyFile()}
+			"--control-socket", filepath.Join(dir, "ctl.sock"), "--pid-file", filepath.Join(dir, "pid"),
+			"--metrics-address", "", "--ready-file", filepath.Join(dir, "ready")}
 	case Keepalived:
 		argv = []string{tools.Keepalived, "--vrrp", "--dont-fork", "--log-console", "--log-detail", "--no-syslog",
 			"-f", confPath, "-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
@@ -74,62 +70,29 @@ func (l *Lab) StartDaemon(tools Tools, kind Kind, h *Host, conf string) (*Daemon
 	default:
 		return nil, fmt.Errorf("unknown daemon kind %q", kind)
 	}
-	logf, err := os.Create(d.Log)
-	if err != nil {
+	// In its own process group, so signals reach the daemon and its
+	// children only; killed with the benchmark if the benchmark dies.
+	if d.Proc, err = h.StartIn(dir, "daemon", argv[0], argv[1:]...); err != nil {
 		return nil, err
 	}
-	d.cmd = h.Command(argv[0], argv[1:]...)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	// Own process group so signals reach the daemon and its children only;
-	// killed with the benchmark if the benchmark dies.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := d.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s in %s: %w", kind, h.Name, err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		logf.Close()
-		close(d.done)
-	}()
 	l.Defer(d.Kill)
 	return d, nil
 }
 
 // Pid is the daemon's pid (ip netns exec execs it, so it is the daemon's).
-func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+func (d *Daemon) Pid() int { return d.Cmd.Process.Pid }
 
 // Socket is xvrrpd's control socket.
 func (d *Daemon) Socket() string { return filepath.Join(d.Dir, "ctl.sock") }
 
 func (d *Daemon) readyFile() string { return filepath.Join(d.Dir, "ready") }
 
-// Exited reports whether the daemon has exited.
-func (d *Daemon) Exited() bool {
-	select {
-	case <-d.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Signal sends sig to the daemon's main process.
-func (d *Daemon) Signal(sig syscall.Signal) error {
-	if d.Exited() {
-		return fmt.Errorf("%s on %s already exited", d.Kind, d.Host.Name)
-	}
-	return d.cmd.Process.Signal(sig)
-}
-
-// Wait waits up to timeout for the daemon to exit.
+// Wait waits up to timeout for the daemon to exit, however it exits.
 func (d *Daemon) Wait(timeout time.Duration) error {
-	select {
-	case <-d.done:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("%s on %s did not exit within %v", d.Kind, d.Host.Name, timeout)
+	if err := d.Proc.Wait(timeout); err != nil && !d.Exited() {
+		return fmt.Errorf("%s on %s: %w", d.Kind, d.Host.Name, err)
 	}
+	return nil
 }
 
 // Stop sends SIGTERM and waits, then kills what is left.
@@ -143,18 +106,17 @@ func (d *Daemon) Stop(timeout time.Duration) error {
 	return err
 }
 
-// Kill kills the daemon's process group.
-func (d *Daemon) Kill() {
+// exitErr is how the daemon exited (nil while it runs).
+func (d *Daemon) exitErr() error {
 	if !d.Exited() {
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		_ = d.Wait(5 * time.Second)
+		return nil
 	}
+	return d.Proc.Wait(0)
 }
 
 // LogText returns everything the daemon printed so far.
 func (d *Daemon) LogText() string {
-	b, _ := os.ReadFile(d.Log)
-	return string(b)
+	return d.Log()
 }
 
 // LogTail returns the last n bytes of the log, for error messages.
@@ -185,7 +147,7 @@ func (d *Daemon) backupMarker() string {
 
 // LogSize is the current length of the log, a mark to count from.
 func (d *Daemon) LogSize() int64 {
-	st, err := os.Stat(d.Log)
+	st, err := os.Stat(d.LogPath)
 	if err != nil {
 		return 0
 	}
@@ -209,7 +171,7 @@ func (d *Daemon) LinesSince(mark int64, n int, match func(string) bool) []string
 // logSince is the daemon's log after offset mark, in lines (all of it when
 // the log is shorter than mark).
 func (d *Daemon) logSince(mark int64) []string {
-	b, _ := os.ReadFile(d.Log)
+	b, _ := os.ReadFile(d.LogPath)
 	if int64(len(b)) < mark {
 		mark = 0
 	}
@@ -251,7 +213,7 @@ func (d *Daemon) TransitionsSince(mark int64) (toMaster, other int) {
 func (d *Daemon) WaitReady(ctx context.Context, n int, timeout time.Duration) error {
 	return poll(ctx, timeout, 20*time.Millisecond, func() error {
 		if d.Exited() {
-			return fmt.Errorf("%s on %s exited (%v): %s", d.Kind, d.Host.Name, d.err, d.LogTail(2000))
+			return fmt.Errorf("%s on %s exited (%v): %s", d.Kind, d.Host.Name, d.exitErr(), d.LogTail(2000))
 		}
 		if d.Kind == Xvrrpd {
 			if _, err := os.Stat(d.readyFile()); err != nil {

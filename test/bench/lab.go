@@ -1,16 +1,14 @@
 // Package bench runs xvrrpd and keepalived side by side in network
-// namespaces it creates itself and measures them (issue 7, `make bench`).
+// namespaces it creates with test/lab and measures them (`make bench`).
 // Everything it creates is registered on a Lab and removed by Lab.Close on
 // every exit path, including an interrupted run.
 package bench
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/xvrrp/xvrrp/test/bench/flood"
+	"github.com/xvrrp/xvrrp/test/lab"
 )
 
 // NSPrefix starts the name of every namespace the benchmark creates. The
@@ -90,50 +89,31 @@ func (l *Lab) Close() {
 	}
 }
 
-// NS is a network namespace of the run.
+// NS is a network namespace of the run: test/lab's, with errors returned
+// instead of failing a test.
 type NS struct {
-	Name string
-	lab  *Lab
+	*lab.NS
 }
 
 // NewNS creates a namespace named NSPrefix+ID+role, brings lo up and
 // registers its deletion (killing whatever still runs inside first).
 func (l *Lab) NewNS(role string) (*NS, error) {
-	n := &NS{Name: NSPrefix + l.ID + role, lab: l}
-	if out, err := run("ip", "netns", "add", n.Name); err != nil {
-		return nil, fmt.Errorf("ip netns add %s: %v: %s", n.Name, err, out)
+	n, err := lab.OpenNS(NSPrefix + l.ID + role)
+	if err != nil {
+		return nil, err
 	}
-	l.Defer(func() { n.delete() })
-	return n, n.IP("link", "set", "lo", "up")
-}
-
-func (n *NS) delete() {
-	if out, err := exec.Command("ip", "netns", "pids", n.Name).Output(); err == nil {
-		for _, pid := range strings.Fields(string(out)) {
-			_ = exec.Command("kill", "-9", pid).Run()
-		}
-	}
-	_ = exec.Command("ip", "netns", "del", n.Name).Run()
+	l.Defer(n.Delete)
+	return &NS{n}, nil
 }
 
 // IP runs `ip -n NS args...`.
 func (n *NS) IP(args ...string) error {
-	out, err := run("ip", append([]string{"-n", n.Name}, args...)...)
-	if err != nil {
-		return fmt.Errorf("ip -n %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// Command prepares name args... to run inside the namespace.
-func (n *NS) Command(name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+	_, err := n.TryIP(args...)
+	return err
 }
 
 // Run runs name args... inside the namespace and returns its combined output.
-func (n *NS) Run(name string, args ...string) (string, error) {
-	return run("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
-}
+func (n *NS) Run(name string, args ...string) (string, error) { return n.TryRun(name, args...) }
 
 // Host is one lab machine: a namespace whose eth0 is plugged into the LAN's
 // bridge through Port (in the bridge namespace).
@@ -171,10 +151,7 @@ func (l *Lab) NewLAN(n int, vlans []int) (*LAN, error) {
 	}
 	lan := &LAN{Bridge: br, lab: l}
 	// Multicast snooping off: VRRP multicast must reach every port.
-	if err := br.IP("link", "add", BridgeName, "type", "bridge", "mcast_snooping", "0"); err != nil {
-		return nil, err
-	}
-	if err := br.IP("link", "set", BridgeName, "up"); err != nil {
+	if err := br.AddBridge(BridgeName); err != nil {
 		return nil, err
 	}
 	// A switch does not run the host's firewall: with br_netfilter loaded
@@ -200,18 +177,8 @@ func (lan *LAN) AddHost(vlans []int) (*Host, error) {
 	}
 	h := &Host{NS: ns, Index: i, Port: fmt.Sprintf("p%d", i), V4: fmt.Sprintf("198.18.0.%d", 10+i),
 		MAC: fmt.Sprintf("02:42:c6:12:00:%02x", 10+i)}
-	tmpA, tmpB := "xvba"+lan.lab.ID+fmt.Sprint(i), "xvbb"+lan.lab.ID+fmt.Sprint(i)
-	steps := [][]string{
-		{"link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
-		{"link", "set", tmpA, "netns", h.Name, "name", "eth0"},
-		{"link", "set", tmpB, "netns", lan.Bridge.Name, "name", h.Port},
-	}
-	for _, s := range steps {
-		if out, err := run("ip", s...); err != nil {
-			// The veth may exist in the initial namespace: remove it.
-			_, _ = run("ip", "link", "del", tmpA)
-			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, out)
-		}
+	if err := lab.AddVeth(h.NS.NS, "eth0", lan.Bridge.NS, h.Port); err != nil {
+		return nil, err
 	}
 	for _, s := range [][]string{
 		{"link", "set", "eth0", "address", h.MAC},
@@ -273,27 +240,13 @@ func SegmentPort(h *Host, v int) string { return fmt.Sprintf("%sv%d", h.Port, v)
 func (lan *LAN) segmentVeth(h *Host, dev string, v int) error {
 	br := fmt.Sprintf("br%d", v)
 	if lan.Bridge.IP("link", "show", br) != nil {
-		if err := lan.Bridge.IP("link", "add", br, "type", "bridge", "mcast_snooping", "0"); err != nil {
-			return err
-		}
-		if err := lan.Bridge.IP("link", "set", br, "up"); err != nil {
+		if err := lan.Bridge.AddBridge(br); err != nil {
 			return err
 		}
 	}
-	// Interface names hold 15 bytes: the temporary names are a hash of
-	// what makes them unique (lab, host, VLAN), not the parts themselves.
-	sum := crc32.ChecksumIEEE(fmt.Appendf(nil, "%s/%d/%d", lan.lab.ID, h.Index, v))
-	tmpA, tmpB := fmt.Sprintf("xva%08x", sum), fmt.Sprintf("xvb%08x", sum)
 	port := SegmentPort(h, v)
-	for _, s := range [][]string{
-		{"link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
-		{"link", "set", tmpA, "netns", h.Name, "name", dev},
-		{"link", "set", tmpB, "netns", lan.Bridge.Name, "name", port},
-	} {
-		if out, err := run("ip", s...); err != nil {
-			_, _ = run("ip", "link", "del", tmpA)
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, out)
-		}
+	if err := lab.AddVeth(h.NS.NS, dev, lan.Bridge.NS, port); err != nil {
+		return err
 	}
 	if err := lan.Bridge.IP("link", "set", port, "master", br); err != nil {
 		return err
@@ -322,25 +275,10 @@ func (lan *LAN) threadedRx(ns *NS, dev string) error {
 	if out, err := ns.Run("ethtool", "-K", dev, "gro", "on", "tso", "off"); err != nil {
 		return fmt.Errorf("ethtool -K %s gro on tso off in %s: %v: %s (install ethtool: scripts/install-deps.sh; or run with -shared-rx)", dev, ns.Name, err, out)
 	}
-	if out, err := run("tc", "-n", ns.Name, "qdisc", "replace", "dev", dev, "root", "pfifo_fast"); err != nil {
+	if out, err := lab.Output("tc", "-n", ns.Name, "qdisc", "replace", "dev", dev, "root", "pfifo_fast"); err != nil {
 		return fmt.Errorf("tc qdisc replace dev %s root pfifo_fast in %s: %v: %s", dev, ns.Name, err, out)
 	}
-	return ns.writeSys("/sys/class/net/"+dev+"/threaded", "1")
-}
-
-// Sysctl sets key to value inside the namespace.
-func (n *NS) Sysctl(key, value string) error {
-	return n.writeSys("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), value)
-}
-
-// writeSys writes value to a /proc/sys or /sys file as seen from inside the
-// namespace (ip netns exec mounts the namespace's own /sys).
-func (n *NS) writeSys(path, value string) error {
-	out, err := n.Run("sh", "-c", `echo "$1" > "$2"`, "sh", value, path)
-	if err != nil {
-		return fmt.Errorf("write %s=%s in %s: %v: %s", path, value, n.Name, err, out)
-	}
-	return nil
+	return ns.WriteSys("/sys/class/net/"+dev+"/threaded", "1")
 }
 
 // Cut takes h's bridge port down: h's eth0 loses carrier, as when its cable
@@ -349,14 +287,6 @@ func (lan *LAN) Cut(h *Host) error { return lan.Bridge.IP("link", "set", h.Port,
 
 // Restore undoes Cut.
 func (lan *LAN) Restore(h *Host) error { return lan.Bridge.IP("link", "set", h.Port, "up") }
-
-func run(name string, args ...string) (string, error) {
-	var buf bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err := cmd.Run()
-	return buf.String(), err
-}
 
 // QueueDrops is the number of frames every qdisc of the LAN (the bridge's
 // ports and the hosts' interfaces) has dropped: frames the lab's wire lost

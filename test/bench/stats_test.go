@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xvrrp/xvrrp/control/procstat"
+	"github.com/xvrrp/xvrrp/test/lab"
 )
 
 func TestSummarizeNearestRank(t *testing.T) {
@@ -187,8 +188,8 @@ func TestTransitionsSinceCountsEachDaemonsEntries(t *testing.T) {
 		{Xvrrpd, "level=INFO msg=\"VI_1: BACKUP → MASTER: timer\"\nlevel=INFO msg=\"VI_2: INIT → BACKUP: startup\"\nlevel=WARN msg=\"late\"\nlevel=INFO msg=\"VI_3: BACKUP → FAULT: down\"\n"},
 		{Keepalived, "(VI_1) Entering MASTER STATE\n(VI_2) Entering BACKUP STATE\n(VI_3) Entering FAULT STATE\nsomething else\n"},
 	} {
-		d := &Daemon{Kind: c.kind, Log: filepath.Join(dir, string(c.kind)+".log")}
-		if err := os.WriteFile(d.Log, []byte(c.log), 0o644); err != nil {
+		d := &Daemon{Kind: c.kind, Proc: &lab.Proc{LogPath: filepath.Join(dir, string(c.kind)+".log")}}
+		if err := os.WriteFile(d.LogPath, []byte(c.log), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if m, o := d.TransitionsSince(0); m != 1 || o != 2 {

@@ -72,25 +72,55 @@ func UniqueName(prefix string) string {
 func NewNS(t testing.TB, prefix string) *NS {
 	t.Helper()
 	RequirePrivileged(t)
-	n := &NS{Name: UniqueName("xv" + prefix), t: t}
-	MustRun(t, "ip", "netns", "add", n.Name)
-	t.Cleanup(func() {
-		// Kill whatever a test left running inside before deleting.
-		if out, err := exec.Command("ip", "netns", "pids", n.Name).Output(); err == nil {
-			for _, pid := range strings.Fields(string(out)) {
-				_ = exec.Command("kill", "-9", pid).Run()
-			}
-		}
-		_ = exec.Command("ip", "netns", "del", n.Name).Run()
-	})
-	n.IP("link", "set", "lo", "up")
+	n, err := OpenNS(UniqueName("xv" + prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.t = t
+	t.Cleanup(n.Delete)
 	return n
+}
+
+// OpenNS creates namespace name with its loopback up, for a program that
+// is not a test (the benchmark): the caller deletes it with Delete, and the
+// error-returning methods (TryIP, TryRun) work on it; the test-failing ones
+// (IP, Run) need a namespace from NewNS.
+func OpenNS(name string) (*NS, error) {
+	if out, err := Output("ip", "netns", "add", name); err != nil {
+		return nil, fmt.Errorf("ip netns add %s: %v: %s", name, err, out)
+	}
+	n := &NS{Name: name}
+	if _, err := n.TryIP("link", "set", "lo", "up"); err != nil {
+		n.Delete()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Delete kills whatever still runs inside the namespace and deletes it.
+func (n *NS) Delete() {
+	if out, err := exec.Command("ip", "netns", "pids", n.Name).Output(); err == nil {
+		for _, pid := range strings.Fields(string(out)) {
+			_ = exec.Command("kill", "-9", pid).Run()
+		}
+	}
+	_ = exec.Command("ip", "netns", "del", n.Name).Run()
 }
 
 // IP runs `ip -n NS args...` and fails the test on error.
 func (n *NS) IP(args ...string) string {
 	n.t.Helper()
 	return MustRun(n.t, "ip", append([]string{"-n", n.Name}, args...)...)
+}
+
+// TryIP runs `ip -n NS args...` and returns its output, or an error that
+// names the command and holds its output.
+func (n *NS) TryIP(args ...string) (string, error) {
+	out, err := Output("ip", append([]string{"-n", n.Name}, args...)...)
+	if err != nil {
+		return out, fmt.Errorf("ip -n %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
+	}
+	return out, nil
 }
 
 // Command returns cmd prepared to run inside the namespace.
@@ -102,6 +132,28 @@ func (n *NS) Command(name string, args ...string) *exec.Cmd {
 func (n *NS) Run(name string, args ...string) string {
 	n.t.Helper()
 	return MustRun(n.t, "ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// TryRun runs a command inside the namespace and returns its combined
+// output and error.
+func (n *NS) TryRun(name string, args ...string) (string, error) {
+	return Output("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// Sysctl sets key (dotted, e.g. net.ipv6.conf.eth0.accept_dad) to value
+// inside the namespace.
+func (n *NS) Sysctl(key, value string) error {
+	return n.WriteSys("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), value)
+}
+
+// WriteSys writes value to a /proc/sys or /sys file as seen from inside
+// the namespace (ip netns exec mounts the namespace's own /sys).
+func (n *NS) WriteSys(path, value string) error {
+	out, err := n.TryRun("sh", "-c", `echo "$1" > "$2"`, "sh", value, path)
+	if err != nil {
+		return fmt.Errorf("write %s=%s in %s: %v: %s", path, value, n.Name, err, out)
+	}
+	return nil
 }
 
 // Do runs fn on an OS thread switched into the namespace, for Go code that
@@ -147,20 +199,47 @@ func (n *NS) Handle() (netns.NsHandle, error) { return netns.GetFromName(n.Name)
 // (named bn), both up.
 func Veth(t testing.TB, a *NS, an string, b *NS, bn string) {
 	t.Helper()
-	tmpA, tmpB := UniqueName("va"), UniqueName("vb")
-	MustRun(t, "ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB)
-	MustRun(t, "ip", "link", "set", tmpA, "netns", a.Name, "name", an)
-	MustRun(t, "ip", "link", "set", tmpB, "netns", b.Name, "name", bn)
+	if err := AddVeth(a, an, b, bn); err != nil {
+		t.Fatal(err)
+	}
 	a.IP("link", "set", an, "up")
 	b.IP("link", "set", bn, "up")
+}
+
+// AddVeth creates a veth pair with one end in a (named an) and the other in
+// b (named bn), both down. The pair is made under random names in the
+// initial namespace and moved; on failure it is removed from there.
+func AddVeth(a *NS, an string, b *NS, bn string) error {
+	tmpA, tmpB := UniqueName("va"), UniqueName("vb")
+	for _, s := range [][]string{
+		{"link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
+		{"link", "set", tmpA, "netns", a.Name, "name", an},
+		{"link", "set", tmpB, "netns", b.Name, "name", bn},
+	} {
+		if out, err := Output("ip", s...); err != nil {
+			_, _ = Output("ip", "link", "del", tmpA)
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // Bridge creates a bridge named br inside n, up, with multicast snooping off
 // so that VRRP multicast reaches every port.
 func (n *NS) Bridge(br string) {
 	n.t.Helper()
-	n.IP("link", "add", br, "type", "bridge", "mcast_snooping", "0")
-	n.IP("link", "set", br, "up")
+	if err := n.AddBridge(br); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// AddBridge is Bridge returning its error.
+func (n *NS) AddBridge(br string) error {
+	if _, err := n.TryIP("link", "add", br, "type", "bridge", "mcast_snooping", "0"); err != nil {
+		return err
+	}
+	_, err := n.TryIP("link", "set", br, "up")
+	return err
 }
 
 // MustRun runs a command on the host side (only ever iproute2 against a

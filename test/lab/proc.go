@@ -32,25 +32,11 @@ type Proc struct {
 // may use for the program's files.
 func (n *NS) Start(t testing.TB, label string, name string, args ...string) *Proc {
 	t.Helper()
-	dir := t.TempDir()
-	p := &Proc{Name: label, Dir: dir, LogPath: filepath.Join(dir, label+".log"), t: t, done: make(chan struct{})}
-	logf, err := os.Create(p.LogPath)
+	p, err := n.StartIn(t.TempDir(), label, name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Cmd = n.Command(name, args...)
-	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
-	// Its own process group, so a stop signal reaches it and nothing else.
-	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.Cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start %s: %v", label, err)
-	}
-	go func() {
-		p.waitErr = p.Cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
+	p.t = t
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
@@ -58,6 +44,31 @@ func (n *NS) Start(t testing.TB, label string, name string, args ...string) *Pro
 		}
 	})
 	return p
+}
+
+// StartIn starts name args... inside ns with dir as its directory (its log
+// is dir/label.log), for a program that is not a test (the benchmark): the
+// caller kills it. It is killed with the caller's process too.
+func (n *NS) StartIn(dir, label string, name string, args ...string) (*Proc, error) {
+	p := &Proc{Name: label, Dir: dir, LogPath: filepath.Join(dir, label+".log"), done: make(chan struct{})}
+	logf, err := os.Create(p.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	p.Cmd = n.Command(name, args...)
+	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
+	// Its own process group, so a stop signal reaches it and nothing else.
+	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.Cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s in %s: %w", label, n.Name, err)
+	}
+	go func() {
+		p.waitErr = p.Cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
 }
 
 // Log returns everything the program printed so far.
