@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -196,5 +197,31 @@ func TestAddrRequestBroadcast(t *testing.T) {
 				t.Fatalf("broadcast %q, want %q", s, tc.want)
 			}
 		})
+	}
+}
+
+// TestChunkSizedToTheSendmsgBudget: a sendmsg of address changes keeps the
+// kernel busy about sendmsgBudget, whatever one change costs: a kernel
+// without full preemption runs nothing else on that CPU meanwhile, and the
+// host's other instances must keep advertising (a 10,000-address IPv6
+// handover cost ~7 ms per add).
+func TestChunkSizedToTheSendmsgBudget(t *testing.T) {
+	b := &nlBatch{chunk: 256, size: 256}
+	for _, c := range []struct {
+		n    int
+		took time.Duration
+		want int
+	}{
+		{256, 256 * 7 * time.Millisecond, 1}, // IPv6 at 10,000 addresses: one at a time
+		{1, 7 * time.Millisecond, 1},         // and it stays there
+		{1, 20 * time.Microsecond, 100},      // cheap again: grows back
+		{100, 100 * time.Microsecond, 256},   // capped by what the buffer holds
+		{10, 0, 256},                         // too fast to measure
+		{50, 50 * sendmsgBudget / 25, 25},    // exactly the budget
+	} {
+		b.resize(c.n, c.took)
+		if b.size != c.want {
+			t.Errorf("after %d requests in %v: next chunk %d, want %d", c.n, c.took, b.size, c.want)
+		}
 	}
 }
