@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: xvrrpd side by side with keepalived (issue 7). Builds the
+# make bench: xvrrpd side by side with keepalived. Builds the
 # benchmark and the flood generator next to bin/xvrrpd, then runs every
 # scenario in namespaces it creates and deletes. Extra arguments go to
 # xvrrp-bench (see `bin/xvrrp-bench -h`), e.g.

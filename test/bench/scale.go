@@ -66,7 +66,7 @@ func (g *gapWatch) late(skip AdvertKey, limit time.Duration) (n, streams int, wo
 	return n, streams, worst
 }
 
-// Scale measures issue 22's goal 4 for one daemon: a master alone starting
+// Scale measures startup and reload at scale for one daemon: a master alone starting
 // ly's instances (1,020 over 4 VLANs) — time to every instance MASTER and
 // every address in, RSS — then a reload (SIGHUP) whose configuration moves
 // one instance's address: how long until the new address is in, and

@@ -16,7 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// VIPsCase is one cell of the many-VIPs scenario (issue 22): one instance
+// VIPsCase is one cell of the many-VIPs scenario: one instance
 // holding N addresses in virtual_ipaddress_excluded hands over from host 1
 // to host 2 while 50 bystander instances at 100 ms run on the same hosts.
 type VIPsCase struct {

@@ -1,5 +1,5 @@
 // Command xvrrp-bench runs xvrrpd and keepalived side by side in network
-// namespaces it creates (issue 7, `make bench`) and prints the comparison:
+// namespaces it creates (`make bench`) and prints the comparison:
 // scenario, metric, xvrrpd, keepalived, ratio; it also writes the table as
 // Markdown and CSV and draws PNG charts. Run as root; everything it creates
 // is deleted on exit, including on SIGINT/SIGTERM.
