@@ -28,6 +28,7 @@ type Config struct {
 	MicroBenchtime    string
 	VIPsSizes         string // comma-separated address counts
 	VIPsFamilies      string // comma-separated: 4, 6, mixed
+	VIPsBystanders    string // comma-separated COUNT@INTERVAL, e.g. 50@100ms
 	ScaleSizes        string // instance counts, as DensitySizes
 	ScaleInterval     string // their advert interval
 	OutDir            string
@@ -95,8 +96,26 @@ func (c Config) DensityCases() ([]DensityCase, error) {
 	return cases, nil
 }
 
-// VIPsCases expands the many-VIPs matrix: sizes × families.
+// VIPsCases expands the many-VIPs matrix: bystander sets × families × sizes.
 func (c Config) VIPsCases() ([]VIPsCase, error) {
+	type bys struct {
+		n  int
+		iv time.Duration
+	}
+	var sets []bys
+	spec := c.VIPsBystanders
+	if spec == "" {
+		spec = "50@100ms"
+	}
+	for _, b := range strings.Split(spec, ",") {
+		ns, ivs, ok := strings.Cut(strings.TrimSpace(b), "@")
+		n, err := strconv.Atoi(ns)
+		iv, err2 := time.ParseDuration(ivs)
+		if !ok || err != nil || err2 != nil || n < 1 || n > maxBystanders || iv < 10*time.Millisecond {
+			return nil, fmt.Errorf("vips bystanders %q: use COUNT@INTERVAL, 1..%d instances, interval ≥ 10ms (e.g. 50@100ms)", b, maxBystanders)
+		}
+		sets = append(sets, bys{n, iv})
+	}
 	var cases []VIPsCase
 	for _, f := range strings.Split(c.VIPsFamilies, ",") {
 		fam := strings.TrimSpace(f)
@@ -108,7 +127,9 @@ func (c Config) VIPsCases() ([]VIPsCase, error) {
 			if err != nil || n < 1 || n > 65000 {
 				return nil, fmt.Errorf("vips size %q: use 1..65000", sz)
 			}
-			cases = append(cases, VIPsCase{N: n, Family: fam})
+			for _, b := range sets {
+				cases = append(cases, VIPsCase{N: n, Family: fam, Bystanders: b.n, BystanderInt: b.iv})
+			}
 		}
 	}
 	return cases, nil

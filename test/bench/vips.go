@@ -18,27 +18,42 @@ import (
 
 // VIPsCase is one cell of the many-VIPs scenario: one instance
 // holding N addresses in virtual_ipaddress_excluded hands over from host 1
-// to host 2 while 50 bystander instances at 100 ms run on the same hosts.
+// to host 2 while Bystanders instances advertising every BystanderInt run
+// on the same hosts.
 type VIPsCase struct {
-	N      int
-	Family string // "4", "6" or "mixed" (every other address IPv6)
+	N            int
+	Family       string // "4", "6" or "mixed" (every other address IPv6)
+	Bystanders   int    // 1..maxBystanders
+	BystanderInt time.Duration
 }
 
 // Name is the scenario column of the results table.
 func (c VIPsCase) Name() string {
 	fam := map[string]string{"4": "IPv4", "6": "IPv6", "mixed": "IPv4+IPv6"}[c.Family]
-	return fmt.Sprintf("vips %d×%s", c.N, fam)
+	return fmt.Sprintf("vips %d×%s, %d@%v", c.N, fam, c.Bystanders, c.BystanderInt)
+}
+
+// bystanderVRIDs are the bystanders' VRIDs: 1 up, skipping the big
+// instance's.
+func (c VIPsCase) bystanderVRIDs() []int {
+	var out []int
+	for vrid := 1; len(out) < c.Bystanders; vrid++ {
+		if vrid != vipsBigVRID {
+			out = append(out, vrid)
+		}
+	}
+	return out
 }
 
 // The shape of the scenario: the big instance's VRID and interval, and the
-// bystanders (VRIDs 1..vipsBystanders; odd ones mastered by host 1, even
-// ones by host 2, so both the adding and the removing host carry some).
+// bystanders (odd VRIDs mastered by host 1, even ones by host 2, so both
+// the adding and the removing host carry some); one interface holds 255
+// VRIDs of a family, one of them the big instance's.
 const (
-	vipsBigVRID      = 200
-	vipsBigInterval  = time.Second
-	vipsBystanders   = 50
-	vipsBystanderInt = 100 * time.Millisecond
-	vipsTrackWeight  = -150 // 200 - 150 < 100: the backup preempts
+	vipsBigVRID     = 200
+	vipsBigInterval = time.Second
+	maxBystanders   = 254
+	vipsTrackWeight = -150 // 200 - 150 < 100: the backup preempts
 )
 
 // Addrs lists the case's N addresses: IPv4 from 198.19.0.0/16, IPv6 from
@@ -62,7 +77,7 @@ func (c VIPsCase) Addrs() []netip.Addr {
 // vipsConf renders host's keepalived.conf (host 1 or 2). Host 1 tracks
 // trackFile: writing 1 into it lowers its big instance's priority below
 // host 2's, which preempts (RFC 5798 section 6.4.2).
-func vipsConf(host int, addrs []netip.Addr, trackFile string) string {
+func vipsConf(host int, c VIPsCase, addrs []netip.Addr, trackFile string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global_defs {\n    router_id vips-h%d\n    vrrp_version 3\n    vrrp_garp_master_delay 0\n    vrrp_garp_master_repeat 1\n}\n\n", host)
 	prio := 100
@@ -87,13 +102,13 @@ func vipsConf(host int, addrs []netip.Addr, trackFile string) string {
 		fmt.Fprintf(&b, "        %s/%d\n", a, bits)
 	}
 	b.WriteString("    }\n}\n\n")
-	for vrid := 1; vrid <= vipsBystanders; vrid++ {
+	for _, vrid := range c.bystanderVRIDs() {
 		p := 100
 		if (vrid%2 == 1) == (host == 1) {
 			p = 200
 		}
 		fmt.Fprintf(&b, "vrrp_instance BY_%d {\n    state BACKUP\n    interface eth0\n    virtual_router_id %d\n    priority %d\n    advert_int %s\n    virtual_ipaddress {\n        %s/32\n    }\n}\n\n",
-			vrid, vrid, p, advertInt(vipsBystanderInt), VIP(0, vrid))
+			vrid, vrid, p, advertInt(c.BystanderInt), VIP(0, vrid))
 	}
 	return b.String()
 }
@@ -360,11 +375,11 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	}
 	defer w2.close()
 	wait := 60*time.Second + time.Duration(c.N)*20*time.Millisecond
-	instances := vipsBystanders + 1
+	instances := c.Bystanders + 1
 	res := r.Results
 
 	start := time.Now()
-	d1, err := l.StartDaemon(r.Tools, kind, h1, vipsConf(1, addrs, track))
+	d1, err := l.StartDaemon(r.Tools, kind, h1, vipsConf(1, c, addrs, track))
 	if err != nil {
 		return err
 	}
@@ -383,21 +398,27 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	}
 	startup := time.Since(start)
 	rss1, _ := d1.rssKiB()
-	d2, err := l.StartDaemon(r.Tools, kind, h2, vipsConf(2, addrs, track))
+	d2, err := l.StartDaemon(r.Tools, kind, h2, vipsConf(2, c, addrs, track))
 	if err != nil {
 		return err
 	}
 	defer d2.Stop(30 * time.Second)
-	if err := d2.WaitMasters(ctx, vipsBystanders/2, wait); err != nil {
+	host2 := 0
+	for _, vrid := range c.bystanderVRIDs() {
+		if vrid%2 == 0 {
+			host2++
+		}
+	}
+	if err := d2.WaitMasters(ctx, host2, wait); err != nil {
 		return fmt.Errorf("%s %s: host 2's bystanders: %w", scen, kind, err)
 	}
-	if err := sleep(ctx, settle(vipsBystanderInt)); err != nil {
+	if err := sleep(ctx, settle(c.BystanderInt)); err != nil {
 		return err
 	}
 	rss2, _ := d2.rssKiB()
 
 	ann := &announceLog{want: w2.want, first: make([]time.Time, c.N), bigPrio: 100,
-		idle: NewJitterMeter(vipsBystanderInt), handover: NewJitterMeter(vipsBystanderInt)}
+		idle: NewJitterMeter(c.BystanderInt), handover: NewJitterMeter(c.BystanderInt)}
 	capt, err := l.StartCapture(lan.Bridge, h2.Port, "arp or icmp6 or ip proto 112", ann.add)
 	if err != nil {
 		return err

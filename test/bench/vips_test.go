@@ -4,27 +4,33 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/xvrrp/xvrrp/control/config"
 )
 
-// TestVIPsCasesExpandSizesByFamilies: the matrix is families × sizes, and
-// what the lab cannot lay out is an error.
+// TestVIPsCasesExpandSizesByFamilies: the matrix is families × sizes ×
+// bystander sets (50 at 100 ms by default), and what the lab cannot lay
+// out is an error.
 func TestVIPsCasesExpandSizesByFamilies(t *testing.T) {
 	for _, tc := range []struct {
-		name, sizes, fams string
-		want              []string
-		wantErr           bool
+		name, sizes, fams, bys string
+		want                   []string
+		wantErr                bool
 	}{
-		{"TwoSizesThreeFamilies", "1000,10000", "4,6,mixed", []string{
-			"vips 1000×IPv4", "vips 10000×IPv4", "vips 1000×IPv6", "vips 10000×IPv6",
-			"vips 1000×IPv4+IPv6", "vips 10000×IPv4+IPv6"}, false},
-		{"UnknownFamily", "10", "ipx", nil, true},
-		{"SizeZero", "0", "4", nil, true},
-		{"NotANumber", "many", "4", nil, true},
+		{"TwoSizesThreeFamilies", "1000,10000", "4,6,mixed", "", []string{
+			"vips 1000×IPv4, 50@100ms", "vips 10000×IPv4, 50@100ms", "vips 1000×IPv6, 50@100ms", "vips 10000×IPv6, 50@100ms",
+			"vips 1000×IPv4+IPv6, 50@100ms", "vips 10000×IPv4+IPv6, 50@100ms"}, false},
+		{"TwoBystanderSets", "10000", "4", "50@100ms,254@10ms", []string{
+			"vips 10000×IPv4, 50@100ms", "vips 10000×IPv4, 254@10ms"}, false},
+		{"UnknownFamily", "10", "ipx", "", nil, true},
+		{"SizeZero", "0", "4", "", nil, true},
+		{"NotANumber", "many", "4", "", nil, true},
+		{"MoreBystandersThanVRIDs", "10", "4", "255@10ms", nil, true},
+		{"BystanderIntervalTooShort", "10", "4", "50@5ms", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cases, err := Config{VIPsSizes: tc.sizes, VIPsFamilies: tc.fams}.VIPsCases()
+			cases, err := Config{VIPsSizes: tc.sizes, VIPsFamilies: tc.fams, VIPsBystanders: tc.bys}.VIPsCases()
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
@@ -71,15 +77,16 @@ func TestVIPsAddrsAreDistinctTestAddresses(t *testing.T) {
 // excluded ones, only host 1 tracks the file, and each bystander is
 // mastered (priority 200) by exactly one host.
 func TestVIPsConfReadsAsMeant(t *testing.T) {
-	addrs := VIPsCase{N: 300, Family: "mixed"}.Addrs()
+	c := VIPsCase{N: 300, Family: "mixed", Bystanders: maxBystanders, BystanderInt: 10 * time.Millisecond}
+	addrs := c.Addrs()
 	prio := map[string]int{}
 	for host := 1; host <= 2; host++ {
-		cfg, _, err := config.Parse("vips.conf", []byte(vipsConf(host, addrs, "/run/track")), config.Options{})
+		cfg, _, err := config.Parse("vips.conf", []byte(vipsConf(host, c, addrs, "/run/track")), config.Options{})
 		if err != nil {
 			t.Fatalf("host %d: %v", host, err)
 		}
-		if len(cfg.Instances) != vipsBystanders+1 {
-			t.Fatalf("host %d: %d instances, want %d", host, len(cfg.Instances), vipsBystanders+1)
+		if len(cfg.Instances) != c.Bystanders+1 {
+			t.Fatalf("host %d: %d instances, want %d", host, len(cfg.Instances), c.Bystanders+1)
 		}
 		for _, in := range cfg.Instances {
 			if in.Name != "BIG" {
@@ -96,8 +103,8 @@ func TestVIPsConfReadsAsMeant(t *testing.T) {
 			}
 		}
 	}
-	if len(prio) != vipsBystanders {
-		t.Errorf("%d bystanders have a master, want %d", len(prio), vipsBystanders)
+	if len(prio) != c.Bystanders {
+		t.Errorf("%d bystanders have a master, want %d", len(prio), c.Bystanders)
 	}
 	for name, n := range prio {
 		if n != 1 {
