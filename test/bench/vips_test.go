@@ -19,10 +19,10 @@ func TestVIPsCasesExpandSizesByFamilies(t *testing.T) {
 		wantErr                bool
 	}{
 		{"TwoSizesThreeFamilies", "1000,10000", "4,6,mixed", "", []string{
-			"vips 1000×IPv4, 50@100ms", "vips 10000×IPv4, 50@100ms", "vips 1000×IPv6, 50@100ms", "vips 10000×IPv6, 50@100ms",
-			"vips 1000×IPv4+IPv6, 50@100ms", "vips 10000×IPv4+IPv6, 50@100ms"}, false},
+			"vips 1000×IPv4 beside 50@100ms", "vips 10000×IPv4 beside 50@100ms", "vips 1000×IPv6 beside 50@100ms", "vips 10000×IPv6 beside 50@100ms",
+			"vips 1000×IPv4+IPv6 beside 50@100ms", "vips 10000×IPv4+IPv6 beside 50@100ms"}, false},
 		{"TwoBystanderSets", "10000", "4", "50@100ms,254@10ms", []string{
-			"vips 10000×IPv4, 50@100ms", "vips 10000×IPv4, 254@10ms"}, false},
+			"vips 10000×IPv4 beside 50@100ms", "vips 10000×IPv4 beside 254@10ms"}, false},
 		{"UnknownFamily", "10", "ipx", "", nil, true},
 		{"SizeZero", "0", "4", "", nil, true},
 		{"NotANumber", "many", "4", "", nil, true},
