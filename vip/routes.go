@@ -256,6 +256,24 @@ func (f *famTracker) set(fam int, why string) error {
 	return nil
 }
 
+// familyWord applies the inet/inet6 at fields[i] of a route or rule line:
+// it fixes the family and, as keepalived 2.2.7 does, steps over the word
+// after it (appending the warning, and to swallowed the note later errors
+// carry). It returns how many words after fields[i] it consumed.
+func (f *famTracker) familyWord(fields []string, i int, warns *[]string, swallowed *string) (int, error) {
+	w := fields[i]
+	if err := f.set(map[string]int{"inet": 4, "inet6": 6}[w], w); err != nil {
+		return 0, err
+	}
+	word, warn, ok := familyWordSwallows(fields, i)
+	if !ok {
+		return 0, nil
+	}
+	*warns = append(*warns, warn)
+	*swallowed = fmt.Sprintf(" (%q after %s is not read: keepalived 2.2.7 steps over the word after inet/inet6)", word, w)
+	return 1, nil
+}
+
 // isAnyPrefix reports whether s is one of parse_route's familyless
 // specials: keepalived 2.2.7 gives default/any/all no family
 // (vrrp_ipaddress.c, parse_route, AF_UNSPEC), so that the route's or rule's
@@ -520,14 +538,9 @@ func parseRoute(fields []string) (Route, []string, error) {
 		var err error
 		switch w {
 		case "inet", "inet6":
-			if err = ft.set(map[string]int{"inet": 4, "inet6": 6}[w], w); err != nil {
-				break
-			}
-			if word, warn, ok := familyWordSwallows(fields, i); ok {
-				warns = append(warns, warn)
-				swallowed = fmt.Sprintf(" (%q after %s is not read: keepalived 2.2.7 steps over the word after inet/inet6)", word, w)
-				i++
-			}
+			var skip int
+			skip, err = ft.familyWord(fields, i, &warns, &swallowed)
+			i += skip
 		case "src":
 			var v string
 			if v, err = need(); err == nil {

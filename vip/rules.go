@@ -127,14 +127,9 @@ func ParseRule(fields []string) (Rule, []string, error) {
 		var v string
 		switch w {
 		case "inet", "inet6":
-			if err = ft.set(map[string]int{"inet": 4, "inet6": 6}[w], w); err != nil {
-				break
-			}
-			if word, warn, ok := familyWordSwallows(fields, i); ok {
-				warns = append(warns, warn)
-				swallowed = fmt.Sprintf(" (%q after %s is not read: keepalived 2.2.7 steps over the word after inet/inet6)", word, w)
-				i++
-			}
+			var skip int
+			skip, err = ft.familyWord(fields, i, &warns, &swallowed)
+			i += skip
 		case "from", "to":
 			if v, err = need(); err != nil {
 				break

@@ -52,7 +52,15 @@ func TestLeastPrivilegeCapabilitiesFailoverAndReload(t *testing.T) {
 	waitHolder(t, lan.Hosts, h1, "198.18.0.171", 15*time.Second)
 
 	a.prio = 140
-	if err := os.WriteFile(n1.conf, []byte(confOf(a)), 0o644); err != nil {
+	reloadThenCut(t, lan, n1, n2, confOf(a), "198.18.0.171", "under the reduced capability set")
+}
+
+// reloadThenCut is what a daemon with reduced privileges must still do: a
+// SIGHUP reload of conf (VI_1 at priority 140) takes effect on n1, and
+// cutting n1's host hands vip to n2, which becomes MASTER.
+func reloadThenCut(t *testing.T, lan *lab.LAN, n1, n2 *node, conf, vip, how string) {
+	t.Helper()
+	if err := os.WriteFile(n1.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := n1.proc.Signal(syscall.SIGHUP); err != nil {
@@ -64,11 +72,10 @@ func TestLeastPrivilegeCapabilitiesFailoverAndReload(t *testing.T) {
 		}
 		return nil
 	}); err != nil {
-		t.Fatalf("reload under the reduced capability set: priority not 140: %s", n1.proc.Log())
+		t.Fatalf("reload %s: priority not 140: %s", how, n1.proc.Log())
 	}
-
-	lan.Cut(h1)
-	waitAddr(t, h2, "198.18.0.171", 10*time.Second)
+	lan.Cut(n1.host)
+	waitAddr(t, n2.host, vip, 10*time.Second)
 	if st := n2.instance("VI_1"); st.State != "MASTER" {
 		t.Fatalf("peer after the cut: %s, want MASTER", st.State)
 	}

@@ -142,26 +142,7 @@ func TestNonRootUIDWithCapabilitiesFailoverAndReload(t *testing.T) {
 	}
 
 	a.prio = 140
-	if err := os.WriteFile(n1.conf, []byte(confOf(a)+chk), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := n1.proc.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Eventually(10*time.Second, func() error {
-		if st := n1.instance("VI_1"); st.BasePriority != 140 {
-			return os.ErrNotExist
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("reload as a non-root uid: priority not 140: %s", n1.proc.Log())
-	}
-
-	lan.Cut(h1)
-	waitAddr(t, h2, "198.18.0.172", 10*time.Second)
-	if st := n2.instance("VI_1"); st.State != "MASTER" {
-		t.Fatalf("peer after the cut: %s, want MASTER", st.State)
-	}
+	reloadThenCut(t, lan, n1, n2, confOf(a)+chk, "198.18.0.172", "as a non-root uid")
 	// SIGTERM as the uid: a clean exit, the pins it made removed.
 	if err := n2.proc.Stop(5 * time.Second); err != nil {
 		t.Fatalf("stop: %v\n%s", err, n2.proc.Log())
