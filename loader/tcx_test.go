@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/xvrrp/xvrrp/test/lab"
@@ -71,48 +70,6 @@ func optName(o IfaceOptions) string {
 		return "ConsumeAccepted"
 	}
 	return "Default"
-}
-
-// countingProg is another project's program: it counts the frames it sees
-// in a one-entry array and returns ret.
-func countingProg(t *testing.T, typ ebpf.ProgramType, attach ebpf.AttachType, ret int32) (*ebpf.Program, *ebpf.Map) {
-	t.Helper()
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:       typ,
-		AttachType: attach,
-		License:    "GPL",
-		Instructions: asm.Instructions{
-			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-			asm.LoadMapPtr(asm.R1, m.FD()),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -4),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, "out"),
-			asm.Mov.Imm(asm.R1, 1),
-			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
-			asm.Mov.Imm(asm.R0, ret).WithSymbol("out"),
-			asm.Return(),
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prog.Close() })
-	return prog, m
-}
-
-func counted(t *testing.T, m *ebpf.Map) uint64 {
-	t.Helper()
-	var n uint64
-	if err := m.Lookup(uint32(0), &n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // tcxLab is two namespaces joined by a veth, a0 (198.18.0.1) and b0
@@ -194,7 +151,7 @@ func (l *tcxLab) adverts(t *testing.T, d *Dataplane, n int) {
 // ingress runs before netfilter), so a backup still hears its master.
 func TestAttachAutoUsesTCXBesideAnotherXDPProgram(t *testing.T) {
 	l := newTCXLab(t)
-	other, seen := countingProg(t, ebpf.XDP, ebpf.AttachNone, 2 /* XDP_PASS */)
+	other, seen := lab.CountingProgram(t, ebpf.XDP, ebpf.AttachNone, 2 /* XDP_PASS */)
 	var xl link.Link
 	if err := l.b.Do(func() error {
 		var err error
@@ -231,10 +188,10 @@ func TestAttachAutoUsesTCXBesideAnotherXDPProgram(t *testing.T) {
 	}
 	mustSet(t, d, InstanceKey{uint32(l.bIndex), 10, IPv4}, InstancePolicy{Version: 3, Rates: wideOpen})
 
-	before := counted(t, seen)
+	before := lab.Counted(t, seen)
 	const n = 5
 	l.adverts(t, d, n)
-	if got := counted(t, seen) - before; got < 2*n {
+	if got := lab.Counted(t, seen) - before; got < 2*n {
 		t.Errorf("the other XDP program saw %d frames, want >= %d: it must keep its slot and its traffic", got, 2*n)
 	}
 	c, err := d.Counters("b0")
@@ -270,7 +227,7 @@ func TestAttachAutoUsesTCXBesideAnotherXDPProgram(t *testing.T) {
 // program's slot; it fails with one line that says what to do.
 func TestAttachXDPFailsWhenTheSlotIsTaken(t *testing.T) {
 	l := newTCXLab(t)
-	other, _ := countingProg(t, ebpf.XDP, ebpf.AttachNone, 2)
+	other, _ := lab.CountingProgram(t, ebpf.XDP, ebpf.AttachNone, 2)
 	var xl link.Link
 	if err := l.b.Do(func() error {
 		var err error
@@ -304,8 +261,8 @@ func TestAttachXDPFailsWhenTheSlotIsTaken(t *testing.T) {
 func TestTCXOrderXvrrpFirstOthersKeepWorking(t *testing.T) {
 	l := newTCXLab(t)
 	const tcxNext = -1
-	first, seenFirst := countingProg(t, ebpf.SchedCLS, ebpf.AttachTCXIngress, tcxNext)
-	last, seenLast := countingProg(t, ebpf.SchedCLS, ebpf.AttachTCXIngress, tcxNext)
+	first, seenFirst := lab.CountingProgram(t, ebpf.SchedCLS, ebpf.AttachTCXIngress, tcxNext)
+	last, seenLast := lab.CountingProgram(t, ebpf.SchedCLS, ebpf.AttachTCXIngress, tcxNext)
 	attach := func(p *ebpf.Program, a link.Anchor) link.Link {
 		var tl link.Link
 		if err := l.b.Do(func() error {
@@ -360,17 +317,17 @@ func TestTCXOrderXvrrpFirstOthersKeepWorking(t *testing.T) {
 		t.Fatalf("TCX ingress order %v, want xvrrp, the earlier program, the later one %v", order, want)
 	}
 
-	b1, b2 := counted(t, seenFirst), counted(t, seenLast)
+	b1, b2 := lab.Counted(t, seenFirst), lab.Counted(t, seenLast)
 	const n = 5
 	l.adverts(t, d, n)
-	for name, got := range map[string]uint64{"earlier": counted(t, seenFirst) - b1, "later": counted(t, seenLast) - b2} {
+	for name, got := range map[string]uint64{"earlier": lab.Counted(t, seenFirst) - b1, "later": lab.Counted(t, seenLast) - b2} {
 		if got < 2*n {
 			t.Errorf("the %s TCX program saw %d frames, want >= %d (adverts and TCP)", name, got, 2*n)
 		}
 	}
 	// Dropped junk stops at xvrrp: the programs after it do not see it.
 	junk := with(v3adv4(), func(a *advert) { a.csum = csumCorrupt })
-	b1 = counted(t, seenFirst)
+	b1 = lab.Counted(t, seenFirst)
 	if err := sendFrames(l.a, "a0", [][]byte{junk.frame()}); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +343,7 @@ func TestTCXOrderXvrrpFirstOthersKeepWorking(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got := counted(t, seenFirst) - b1; got != 0 {
+	if got := lab.Counted(t, seenFirst) - b1; got != 0 {
 		t.Errorf("a program after xvrrp saw %d frames of the dropped advert", got)
 	}
 }
@@ -418,7 +375,7 @@ func TestCheckXDPSlotTellsOwnLinkFromAnotherProgram(t *testing.T) {
 	if err := l.b.Do(func() error { return d.Detach("b0") }); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := countingProg(t, ebpf.XDP, ebpf.AttachNone, 2)
+	other, _ := lab.CountingProgram(t, ebpf.XDP, ebpf.AttachNone, 2)
 	if err := l.b.Do(func() error {
 		xl, err := link.AttachXDP(link.XDPOptions{Program: other, Interface: l.bIndex})
 		if err == nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/xvrrp/xvrrp/test/lab"
@@ -27,31 +26,7 @@ func otherXDP(t *testing.T, h *lab.Host) *ebpf.Map {
 // otherXDPOn is otherXDP on h's ifname.
 func otherXDPOn(t *testing.T, h *lab.Host, ifname string) *ebpf.Map {
 	t.Helper()
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:    ebpf.XDP,
-		License: "GPL",
-		Instructions: asm.Instructions{
-			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-			asm.LoadMapPtr(asm.R1, m.FD()),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, -4),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, "out"),
-			asm.Mov.Imm(asm.R1, 1),
-			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
-			asm.Mov.Imm(asm.R0, 2 /* XDP_PASS */).WithSymbol("out"),
-			asm.Return(),
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prog.Close() })
+	prog, m := lab.CountingProgram(t, ebpf.XDP, ebpf.AttachNone, 2 /* XDP_PASS */)
 	if err := h.Do(func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
@@ -67,15 +42,6 @@ func otherXDPOn(t *testing.T, h *lab.Host, ifname string) *ebpf.Map {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func countOf(t *testing.T, m *ebpf.Map) uint64 {
-	t.Helper()
-	var n uint64
-	if err := m.Lookup(uint32(0), &n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestAttachAutoBesideAnotherXDPProgramStillOneMaster (issue: xvrrpd used
@@ -108,14 +74,14 @@ func TestAttachAutoBesideAnotherXDPProgramStillOneMaster(t *testing.T) {
 			}
 			waitHolder(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", 10*time.Second)
 			fw.apply(t, lan.Hosts[1])
-			before := countOf(t, seen)
+			before := lab.Counted(t, seen)
 			holdsFor(t, lan.Hosts, lan.Hosts[0], "198.18.0.100", firewallHold)
 			if st := n2.instance("VI_1"); st.State != "BACKUP" {
 				t.Fatalf("backup on TCX behind the firewall is %s, want BACKUP", st.State)
 			}
 			// One advert a second for firewallHold: the other program saw
 			// them all in its XDP slot.
-			if got := countOf(t, seen) - before; got < uint64(firewallHold/time.Second)-2 {
+			if got := lab.Counted(t, seen) - before; got < uint64(firewallHold/time.Second)-2 {
 				t.Errorf("the other XDP program saw %d frames in %v, want the master's adverts", got, firewallHold)
 			}
 		})

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/xvrrp/xvrrp/control/status"
 	"github.com/xvrrp/xvrrp/test/lab"
@@ -36,12 +35,7 @@ func ifaceLab(t *testing.T) (*lab.LAN, []*node) {
 // eth0Link reads h's eth0 as the kernel has it (nil: no such link).
 func eth0Link(t *testing.T, h *lab.Host) netlink.Link {
 	t.Helper()
-	hd, err := netns.GetFromName(h.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hd.Close()
-	nh, err := netlink.NewHandleAt(hd)
+	nh, err := hostNetlink(h)
 	if err != nil {
 		t.Fatal(err)
 	}

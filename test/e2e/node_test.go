@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/xvrrp/xvrrp/control/status"
 	"github.com/xvrrp/xvrrp/test/lab"
@@ -230,17 +229,23 @@ func (n *node) stop() {
 	}
 }
 
+// hostNetlink opens a netlink handle in h's namespace (its sockets stay
+// there once made, so the namespace handle is closed at once).
+func hostNetlink(h *lab.Host) (*netlink.Handle, error) {
+	hd, err := h.Handle()
+	if err != nil {
+		return nil, err
+	}
+	defer hd.Close()
+	return netlink.NewHandleAt(hd)
+}
+
 // hasAddr reports whether addr is on any interface of h, read through a
 // netlink handle in h's namespace.
 func hasAddr(t *testing.T, h *lab.Host, addr string) bool {
 	t.Helper()
 	want := netip.MustParseAddr(addr)
-	hd, err := netns.GetFromName(h.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hd.Close()
-	nh, err := netlink.NewHandleAt(hd)
+	nh, err := hostNetlink(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,12 +303,7 @@ func waitAddr(t *testing.T, h *lab.Host, addr string, d time.Duration) time.Time
 // error instead of failing the test.
 func pollAddr(h *lab.Host, addr string, d time.Duration) (time.Time, error) {
 	want := netip.MustParseAddr(addr)
-	hd, err := netns.GetFromName(h.Name)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer hd.Close()
-	nh, err := netlink.NewHandleAt(hd)
+	nh, err := hostNetlink(h)
 	if err != nil {
 		return time.Time{}, err
 	}
