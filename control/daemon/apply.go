@@ -123,7 +123,7 @@ func (d *Daemon) apply(cfg, old *config.Config) (err error) {
 		}
 	}
 	d.groups = newGroups
-	d.byName = byName
+	d.setInstances(byName)
 	var start []*instance
 	for _, p := range plans {
 		switch {
@@ -308,6 +308,14 @@ func clearVIPPos(v []config.VIP) []config.VIP {
 		out[i] = x
 	}
 	return out
+}
+
+// setInstances makes byName the daemon's instances. Their VIPs may differ
+// from the last apply's (new instances, reconfigure in place), so the
+// global-VIP set is built again when next needed.
+func (d *Daemon) setInstances(byName map[string]*instance) {
+	d.byName = byName
+	d.ownVIPs = nil
 }
 
 func (d *Daemon) register(r *instance) {

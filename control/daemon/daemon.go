@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -87,10 +88,15 @@ type Daemon struct {
 	insts  []*instance // indexed by scheduler id; nil = free slot
 	byKey  map[loader.InstanceKey]*instance
 	byName map[string]*instance
-	groups map[string]*syncGroup
-	acts   []fsm.Action
-	gacts  []fsm.GroupAction
-	batch  sendBatch // adverts of the scheduler batch being fired
+	// ownVIPs is the global addresses among the instances' VIPs, built from
+	// byName when first needed after an apply (nil: to build). Address
+	// events come one per VIP while a master takes over thousands, and
+	// building it per event cost a 10,000-VIP handover seconds of CPU.
+	ownVIPs map[netip.Addr]bool
+	groups  map[string]*syncGroup
+	acts    []fsm.Action
+	gacts   []fsm.GroupAction
+	batch   sendBatch // adverts of the scheduler batch being fired
 	// shortestInterval (ns) is the shortest advert interval programmed into
 	// the dataplane, for the ring reader's poll period (any goroutine).
 	shortestInterval atomic.Int64

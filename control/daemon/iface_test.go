@@ -151,6 +151,29 @@ func addrTestInstance(t *testing.T, d *Daemon, name string, id int, ifc *iface, 
 	return r
 }
 
+// ev is the event of address a added to interface idx.
+func ev(idx int, a netip.Addr) netlink.AddrUpdate {
+	return netlink.AddrUpdate{LinkIndex: idx, NewAddr: true, LinkAddress: net.IPNet{IP: a.AsSlice()}}
+}
+
+// addrTestDaemon is a daemon with a scheduler and no dataplane, for the
+// address-event tests.
+func addrTestDaemon(t *testing.T) *Daemon {
+	t.Helper()
+	d := &Daemon{
+		log:      slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
+		ctx:      context.Background(),
+		byName:   map[string]*instance{},
+		trackers: &trackerSet{},
+	}
+	s, err := sched.New(4, func(time.Time, []int) {}, sched.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.sched = s
+	return d
+}
+
 // TestOwnVIPEventsSkipTheSourceReread: the address events of the daemon's
 // own VIPs do not make it re-read the interface's addresses when they
 // cannot change the advert source (RFC 5798 §5.1.2.1 picks the primary
@@ -161,9 +184,6 @@ func TestOwnVIPEventsSkipTheSourceReread(t *testing.T) {
 	hostScoped := netip.MustParseAddr("198.19.0.2")
 	linkLocal := netip.MustParseAddr("fe80::99")
 	stranger := netip.MustParseAddr("198.18.0.7")
-	ev := func(idx int, a netip.Addr) netlink.AddrUpdate {
-		return netlink.AddrUpdate{LinkIndex: idx, NewAddr: true, LinkAddress: net.IPNet{IP: a.AsSlice()}}
-	}
 	for _, tc := range []struct {
 		name   string
 		srcNow netip.Addr // the instance's current source
@@ -178,17 +198,7 @@ func TestOwnVIPEventsSkipTheSourceReread(t *testing.T) {
 		{"LinkLocalVIPMayBecomeTheSourceReread", src, []netip.Addr{linkLocal}, []int{7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &Daemon{
-				log:      slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
-				ctx:      context.Background(),
-				byName:   map[string]*instance{},
-				trackers: &trackerSet{},
-			}
-			s, err := sched.New(4, func(time.Time, []int) {}, sched.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.sched = s
+			d := addrTestDaemon(t)
 			ifc := &iface{name: "lan0", index: 7, up: true, readSource: func(int) (netip.Addr, error) { return src, nil }}
 			r := addrTestInstance(t, d, "VI_1", 0, ifc, netip.Addr{})
 			r.src = tc.srcNow
@@ -204,5 +214,34 @@ func TestOwnVIPEventsSkipTheSourceReread(t *testing.T) {
 				t.Errorf("interfaces to re-read = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOwnVIPsFollowTheConfiguration: the set of the daemon's own VIPs that
+// lets their address events skip the source re-read is the configuration's
+// of the moment: an address that stopped being a VIP in a reload makes the
+// daemon re-read again, one that became a VIP does not.
+func TestOwnVIPsFollowTheConfiguration(t *testing.T) {
+	src := netip.MustParseAddr("198.18.0.1")
+	before := netip.MustParseAddr("198.19.0.1")
+	after := netip.MustParseAddr("198.19.0.2")
+	d := addrTestDaemon(t)
+	ifc := &iface{name: "lan0", index: 7, up: true, readSource: func(int) (netip.Addr, error) { return src, nil }}
+	instanceWith := func(a netip.Addr) map[string]*instance {
+		r := addrTestInstance(t, d, "VI_1", 0, ifc, netip.Addr{})
+		r.src = src
+		r.vips = []hostVIP{{vip.VIP{Prefix: netip.PrefixFrom(a, 32)}}}
+		return map[string]*instance{"VI_1": r}
+	}
+	d.setInstances(instanceWith(before))
+	if got := d.sourceMayChange([]netlink.AddrUpdate{ev(ifc.index, before)}); len(got) != 0 {
+		t.Fatalf("the VIP's own event re-read interfaces %v", got)
+	}
+	d.setInstances(instanceWith(after)) // a reload moves the VIP
+	if got := d.sourceMayChange([]netlink.AddrUpdate{ev(ifc.index, before)}); !slices.Equal(got, []int{ifc.index}) {
+		t.Errorf("an address that is no VIP any more: re-read %v, want [%d]", got, ifc.index)
+	}
+	if got := d.sourceMayChange([]netlink.AddrUpdate{ev(ifc.index, after)}); len(got) != 0 {
+		t.Errorf("the new VIP's event re-read interfaces %v", got)
 	}
 }

@@ -154,15 +154,10 @@ func (d *Daemon) watchAddrs() error {
 func (d *Daemon) sourceMayChange(us []netlink.AddrUpdate) []int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	own := map[netip.Addr]bool{}
+	own := d.globalVIPs()
 	settled := map[int]bool{} // ifindex → every source-picking instance has a source
 	srcs := map[netip.Addr]bool{}
 	for _, r := range d.byName {
-		for _, v := range r.vips {
-			if a := v.Prefix.Addr(); v.Scope == vip.ScopeGlobal && !a.IsLinkLocalUnicast() {
-				own[a] = true
-			}
-		}
 		if r.cfg.SrcIP.IsValid() {
 			continue
 		}
@@ -187,6 +182,24 @@ func (d *Daemon) sourceMayChange(us []netlink.AddrUpdate) []int {
 		out = append(out, u.LinkIndex)
 	}
 	return out
+}
+
+// globalVIPs returns d.ownVIPs, building it first if an apply changed the
+// instances. d.mu held.
+func (d *Daemon) globalVIPs() map[netip.Addr]bool {
+	if d.ownVIPs != nil {
+		return d.ownVIPs
+	}
+	own := map[netip.Addr]bool{}
+	for _, r := range d.byName {
+		for _, v := range r.vips {
+			if a := v.Prefix.Addr(); v.Scope == vip.ScopeGlobal && !a.IsLinkLocalUnicast() {
+				own[a] = true
+			}
+		}
+	}
+	d.ownVIPs = own
+	return own
 }
 
 // netlinkRcvBuf is the receive buffer of the link and address
