@@ -47,6 +47,10 @@ char LICENSE[] SEC("license") = "GPL";
 // overflow (rate <= 1e6/s is enforced by the loader); 60 s refills any bucket
 // the loader accepts.
 #define XVRRP_MAX_REFILL_NS (60ULL * XVRRP_NS_PER_SEC)
+// A repeat of the followed master may keep the stamp of one under 2 ticks
+// before it only when the master's on-time window is over this many ticks
+// (its interval over 4): see follow_master.
+#define XVRRP_KEEP_STAMP_TICKS 6
 
 // Outcome of one frame. Every frame moves exactly one counter. Keep the Go
 // names (loader/reasons.go) in step: a test fails when they drift.
@@ -175,7 +179,7 @@ struct xvrrp_policy {
 // (within the rate limits), long before its Master_Down_Timer expires.
 struct xvrrp_heard {
 	__u64 master_hdr; // daemon: the repeat to record; 0: record none
-	__u64 last_ns; // program: bpf_ktime_get_ns of the latest repeat
+	__u64 last_ns; // program: bpf_ktime_get_ns of the latest repeat, or of one under 2 ticks before it (see follow_master)
 	__u64 count; // program: repeats recorded
 	__u64 on_time_ns; // daemon: how long after a repeat the master is on time
 };
@@ -337,9 +341,10 @@ const struct xvrrp_heard *const xvrrp_btf_heard = 0;
 // machine of docs/benchmarks.md bpf_ktime_get_ns cost a drop 35 ns and
 // bpf_ktime_get_coarse_ns 15. A frame that is dropped needs no better: token
 // buckets refill at adverts per second, and the master's repeats and its
-// on-time window are in centiseconds (RFC 5798 §5.2.7). The master's
-// repeats (which time the backup's failover) and accepted adverts carry the
-// precise time.
+// on-time window are in centiseconds (RFC 5798 §5.2.7). Accepted adverts and
+// the master's repeats (which time the backup's failover) carry the precise
+// time; of a flood of copies of a repeat, about one a tick does (see
+// follow_master).
 static __always_inline __u64 now(void)
 {
 	return (bpf_jiffies64() - xvrrp_clock_jiffies) * xvrrp_tick_ns + xvrrp_clock_mono_ns;
@@ -720,6 +725,35 @@ static __always_inline int check_checksum(struct xvrrp_pkt *p)
 // so spoofed copies of it need no bucket, and they leave the master's
 // bucket to the master's other adverts. While the master repeats on time,
 // other sources are dropped.
+//
+// The time recorded is the precise clock, not now()'s tick: it restarts the
+// backup's Master_Down_Timer, and a time a tick late would delay a failover
+// by up to a tick, one a tick early would fail over early. That clock costs
+// more than the rest of this path, though, and while a master repeats once
+// an interval, a flood of copies of its advert (replayed, or spoofed from
+// its address) comes thousands of times a tick. So a repeat that finds a
+// stamp at most a tick older than now() keeps it and is only counted: a
+// flood pays for the precise clock about once a tick.
+//
+// How old a kept stamp can be: now() is t + phi, where t is when the
+// current jiffy was due and phi (under a tick) how far into its jiffy the
+// loader's calibration read both clocks; the jiffy lasts until t + tick,
+// plus however late the timer interrupt moves jiffies on. A kept stamp is
+// at least now() - tick = t - tick + phi, so it is less than 2 ticks - phi
+// (plus that lateness) older than the repeat that keeps it, and the first
+// repeat after that is stamped again. (Keeping only stamps no older than
+// now() would keep none in the first phi of every jiffy, where now() is
+// ahead of the precise clock, and phi is anything up to a tick: a flood
+// could pay the precise clock for nearly every copy.)
+//
+// A master's own repeats come an interval apart, and a master whose
+// interval is over 4 ticks (16 ms at HZ=250, 40 ms at HZ=100: on_time_ns,
+// 1.5 intervals, over XVRRP_KEEP_STAMP_TICKS ticks) has every one stamped:
+// two of them under 2 ticks apart would need one to come more than half an
+// interval late against the next, and even then the backup's timer would
+// restart less than 2 ticks early, under half an interval of the three
+// intervals and the skew it runs. A master at a shorter interval has every
+// repeat stamped, copies included.
 static __always_inline int follow_master(struct xvrrp_pkt *p)
 {
 	__u32 slot = p->pol->slot;
@@ -732,19 +766,19 @@ static __always_inline int follow_master(struct xvrrp_pkt *p)
 		if (got != h->master_hdr)
 			return XVRRP_NEXT;
 		// One flow lands on one RX queue: one writer, as for the
-		// buckets; a lost race loses one count, never a time. The
-		// precise clock, not now()'s tick: this time restarts the
-		// backup's Master_Down_Timer (RFC 5798 §6.4.2), and a tick late
-		// would delay a failover by up to a tick (a quarter of it at
-		// 10 ms adverts); a tick early would fail over early.
-		h->last_ns = bpf_ktime_get_ns();
+		// buckets; a lost race loses one count, never a time. last_ns
+		// 0 (none yet) is stamped: now() is past the first tick after
+		// boot.
+		if (h->last_ns + xvrrp_tick_ns < p->now ||
+		    h->on_time_ns <= XVRRP_KEEP_STAMP_TICKS * xvrrp_tick_ns)
+			h->last_ns = bpf_ktime_get_ns();
 		h->count += 1;
 		return XVRRP_REASON_MASTER_REPEAT;
 	}
 	// last_ns 0: no repeat yet. Not "0 ns after boot", which on a machine
 	// up for less than the window would look on time.
-	// now() lags the precise clock by up to a tick: a repeat stamped
-	// after it is 0 old.
+	// now() is within a tick of the precise clock, behind or ahead: a
+	// repeat stamped after it is 0 old.
 	__u64 age = p->now > h->last_ns ? p->now - h->last_ns : 0;
 	if (h->last_ns && age < h->on_time_ns)
 		return XVRRP_REASON_MASTER_ON_TIME;

@@ -34,23 +34,18 @@ func setClock(spec *ebpf.CollectionSpec) error {
 	if err != nil {
 		return err
 	}
-	prog, err := ebpf.NewProgram(spec.Programs["xvrrp_clock"])
+	prog, err := loadClockProbe(spec)
 	if err != nil {
-		return fmt.Errorf("load the clock probe: %w", explainErrno(err))
+		return err
 	}
 	defer prog.Close()
-	in := make([]byte, 64) // the kernel wants at least an Ethernet header
-	out := make([]byte, len(in))
-	ret, err := prog.Run(&ebpf.RunOptions{Data: in, DataOut: out})
+	jiffies, mono, err := readClocks(prog)
 	if err != nil {
-		return fmt.Errorf("read the kernel's clocks: %w", err)
-	}
-	if ret != 2 { // XDP_PASS
-		return fmt.Errorf("read the kernel's clocks: the probe returned %d", ret)
+		return err
 	}
 	for name, v := range map[string]uint64{
-		bpf.XvrrpVarXvrrpClockJiffies: binary.NativeEndian.Uint64(out[0:]),
-		bpf.XvrrpVarXvrrpClockMonoNs:  binary.NativeEndian.Uint64(out[8:]),
+		bpf.XvrrpVarXvrrpClockJiffies: jiffies,
+		bpf.XvrrpVarXvrrpClockMonoNs:  mono,
 		bpf.XvrrpVarXvrrpTickNs:       uint64(tick),
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -58,4 +53,28 @@ func setClock(spec *ebpf.CollectionSpec) error {
 		}
 	}
 	return nil
+}
+
+// loadClockProbe loads spec's program xvrrp_clock, for readClocks.
+func loadClockProbe(spec *ebpf.CollectionSpec) (*ebpf.Program, error) {
+	prog, err := ebpf.NewProgram(spec.Programs["xvrrp_clock"])
+	if err != nil {
+		return nil, fmt.Errorf("load the clock probe: %w", explainErrno(err))
+	}
+	return prog, nil
+}
+
+// readClocks runs the clock probe once: the kernel's jiffies count and its
+// CLOCK_MONOTONIC in nanoseconds, read back to back.
+func readClocks(prog *ebpf.Program) (jiffies, monoNs uint64, err error) {
+	in := make([]byte, 64) // the kernel wants at least an Ethernet header
+	out := make([]byte, len(in))
+	ret, err := prog.Run(&ebpf.RunOptions{Data: in, DataOut: out})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the kernel's clocks: %w", err)
+	}
+	if ret != 2 { // XDP_PASS
+		return 0, 0, fmt.Errorf("read the kernel's clocks: the probe returned %d", ret)
+	}
+	return binary.NativeEndian.Uint64(out[0:]), binary.NativeEndian.Uint64(out[8:]), nil
 }

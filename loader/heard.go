@@ -94,6 +94,10 @@ func (h *HeardTable) Expect(slot uint32, hdr [8]byte, onTime time.Duration) {
 // (0: none yet), and how many the program recorded in slot, ever. The
 // program stamps repeats with bpf_ktime_get_ns, not its coarse clock: a
 // Master_Down_Timer restarted from it expires when RFC 5798 §6.4.2 says.
+// So that a flood of copies pays for that clock once a tick, a repeat may
+// keep the stamp of one less than 2 ticks before it, when the master's
+// interval is over 4 ticks: its own repeats never come that close
+// (follow_master in xvrrp.bpf.c).
 func (h *HeardTable) Heard(slot uint32) (last time.Duration, count uint64) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

@@ -182,3 +182,127 @@ func TestXDPDropsStrangersWhileTheMasterIsOnTime(t *testing.T) {
 	h.Expect(slot, [8]byte{}, time.Hour)
 	runReason(t, d, fromSource(6), ReasonAccepted)
 }
+
+// TestXDPRepeatFloodKeepsTheTicksStamp: the followed master repeats once an
+// interval, a flood of copies of its advert thousands of times a tick. A
+// repeat that comes while the recorded stamp is at most a tick older than
+// the program's tick clock keeps that stamp and is only counted, so a flood
+// pays for the precise clock about once a tick; a repeat more than 2 ticks
+// after the stamp is stamped again; and a master whose interval is not over
+// 4 ticks (on-time window 1.5 intervals, not over 6 ticks) has every repeat
+// stamped, however close together they come.
+func TestXDPRepeatFloodKeepsTheTicksStamp(t *testing.T) {
+	d := openTest(t)
+	h, err := d.Heard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tick the loader calibrated the program's clock with.
+	tick, err := coarseTick()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := loadClockProbe(d.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	jiffies := func() uint64 {
+		j, _, err := readClocks(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	master := v3adv4()
+	hdr := [8]byte(master.vrrp()[:8])
+	k := InstanceKey{loIndex, master.vrid, IPv4}
+	const keepOver = 6                 // ticks of on-time window; the program's XVRRP_KEEP_STAMP_TICKS
+	atOneSecond := 3 * time.Second / 2 // the window of a master at 1 s adverts
+
+	// twoRepeats records two repeats back to back in a fresh slot of a
+	// master with window onTime, and returns the slot and the two stamps.
+	// The first, on a slot never stamped, is stamped precisely. Two
+	// repeats that straddle a tick prove nothing about one tick: those are
+	// tried again.
+	slot := uint32(100)
+	twoRepeats := func(onTime time.Duration) (uint32, time.Duration, time.Duration) {
+		t.Helper()
+		for range 50 {
+			slot++
+			mustSet(t, d, k, InstancePolicy{Version: 3, Master: master.src, Slot: slot, Rates: wideOpen})
+			h.Expect(slot, hdr, onTime)
+			j := jiffies()
+			before := monotonicNow(t)
+			runReason(t, d, master.frame(), ReasonMasterRepeat)
+			first, n1 := h.Heard(slot)
+			runReason(t, d, master.frame(), ReasonMasterRepeat)
+			next, n2 := h.Heard(slot)
+			after := monotonicNow(t)
+			if n1 != 1 || n2 != 2 {
+				t.Fatalf("window %v: counts %d then %d, want 1 then 2", onTime, n1, n2)
+			}
+			if first < before || first > after {
+				t.Fatalf("window %v: first repeat stamped %v, want within [%v, %v]", onTime, first, before, after)
+			}
+			if jiffies() == j {
+				return slot, first, next
+			}
+		}
+		t.Fatal("no two repeats within one tick in 50 tries")
+		return 0, 0, 0
+	}
+
+	// A master at 1 s adverts, and one just over the bound: the second
+	// repeat in the tick keeps the first's stamp.
+	for _, onTime := range []time.Duration{atOneSecond, keepOver*tick + 1} {
+		if _, first, next := twoRepeats(onTime); next != first {
+			t.Errorf("window %v: second repeat in the tick stamped %v, want the first's %v", onTime, next, first)
+		}
+	}
+
+	// More than 2 ticks later the stamp is renewed.
+	s, first, _ := twoRepeats(atOneSecond)
+	time.Sleep(3 * tick) // 2 ticks and one for the timer interrupt's lateness
+	before := monotonicNow(t)
+	runReason(t, d, master.frame(), ReasonMasterRepeat)
+	if last, n := h.Heard(s); n != 3 || last <= first || last < before || last > monotonicNow(t) {
+		t.Fatalf("repeat %v after a stamp at %v: stamped %v (count %d), want a new stamp after %v, count 3", 3*tick, first, last, n, before)
+	}
+
+	// A flood over several ticks: every copy counted, at most one stamp per
+	// tick it spans, and the stamp never more than 2 ticks (and one for the
+	// timer interrupt) older than the copy.
+	stamps := map[time.Duration]bool{}
+	j0 := jiffies()
+	n0 := uint64(3)
+	sent := 0
+	for end := monotonicNow(t) + 5*tick; ; sent++ {
+		before := monotonicNow(t)
+		if before > end {
+			break
+		}
+		runReason(t, d, master.frame(), ReasonMasterRepeat)
+		last, _ := h.Heard(s)
+		if before-last >= 3*tick {
+			t.Fatalf("copy at %v kept a stamp of %v: %v old, want under 2 ticks (%v) and the interrupt's lateness", before, last, before-last, 2*tick)
+		}
+		stamps[last] = true
+	}
+	spanned := jiffies() - j0 + 1
+	if _, n := h.Heard(s); n != n0+uint64(sent) {
+		t.Errorf("count %d after %d copies, want %d", n, sent, n0+uint64(sent))
+	}
+	if uint64(len(stamps)) > spanned {
+		t.Errorf("%d copies over %d ticks stamped %d times, want at most once a tick", sent, spanned, len(stamps))
+	}
+	t.Logf("%d copies over %d ticks: %d stamps", sent, spanned, len(stamps))
+
+	// A master at the bound or at a shorter interval: every repeat is
+	// stamped, the second in the same tick too.
+	for _, onTime := range []time.Duration{keepOver * tick, 0} {
+		if _, first, next := twoRepeats(onTime); next <= first {
+			t.Errorf("window %v: second repeat in the tick stamped %v, want after the first's %v", onTime, next, first)
+		}
+	}
+}
