@@ -14,7 +14,7 @@ if [ "${XVRRP_BENCH_SMOKE:-}" = 1 ]; then
 	exec bin/xvrrp-bench -out "$out" \
 		-density-sizes 255 -density-intervals 100ms -density-duration 3s \
 		-failover-intervals 10ms -failover-reps 3 \
-		-flood-idle 2s -flood-duration 3s -vips-sizes 100 -vips-families mixed -scale-sizes 20 \
+		-flood-idle 2s -flood-duration 3s -vips-sizes 100 -vips-families mixed -vips-extra '' -scale-sizes 20 \
 		-micro-benchtime 100x "$@"
 fi
 exec bin/xvrrp-bench "$@"

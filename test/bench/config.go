@@ -29,6 +29,7 @@ type Config struct {
 	VIPsSizes         string // comma-separated address counts
 	VIPsFamilies      string // comma-separated: 4, 6, mixed
 	VIPsBystanders    string // comma-separated COUNT@INTERVAL, e.g. 50@100ms
+	VIPsExtra         string // cells beyond the matrix, comma-separated SIZE/FAMILY/COUNT@INTERVAL
 	ScaleSizes        string // instance counts, as DensitySizes
 	ScaleInterval     string // their advert interval
 	OutDir            string
@@ -108,31 +109,80 @@ func (c Config) VIPsCases() ([]VIPsCase, error) {
 		spec = "50@100ms"
 	}
 	for _, b := range strings.Split(spec, ",") {
-		ns, ivs, ok := strings.Cut(strings.TrimSpace(b), "@")
-		n, err := strconv.Atoi(ns)
-		iv, err2 := time.ParseDuration(ivs)
-		if !ok || err != nil || err2 != nil || n < 1 || n > maxBystanders || iv < 10*time.Millisecond {
-			return nil, fmt.Errorf("vips bystanders %q: use COUNT@INTERVAL, 1..%d instances, interval ≥ 10ms (e.g. 50@100ms)", b, maxBystanders)
+		n, iv, err := parseBystanders(b)
+		if err != nil {
+			return nil, err
 		}
 		sets = append(sets, bys{n, iv})
 	}
 	var cases []VIPsCase
 	for _, f := range strings.Split(c.VIPsFamilies, ",") {
-		fam := strings.TrimSpace(f)
-		if fam != "4" && fam != "6" && fam != "mixed" {
-			return nil, fmt.Errorf("vips family %q: use 4, 6 or mixed", f)
+		fam, err := parseVIPsFamily(f)
+		if err != nil {
+			return nil, err
 		}
 		for _, sz := range strings.Split(c.VIPsSizes, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(sz))
-			if err != nil || n < 1 || n > 65000 {
-				return nil, fmt.Errorf("vips size %q: use 1..65000", sz)
+			n, err := parseVIPsSize(sz)
+			if err != nil {
+				return nil, err
 			}
 			for _, b := range sets {
 				cases = append(cases, VIPsCase{N: n, Family: fam, Bystanders: b.n, BystanderInt: b.iv})
 			}
 		}
 	}
+	// Cells outside the matrix: one size and family beside one bystander
+	// set (e.g. 10,000 IPv4 beside 254 instances at 10 ms, without running
+	// every size and family at 10 ms).
+	for _, e := range strings.Split(c.VIPsExtra, ",") {
+		if strings.TrimSpace(e) == "" {
+			continue
+		}
+		parts := strings.SplitN(strings.TrimSpace(e), "/", 3)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("vips extra cell %q: use SIZE/FAMILY/COUNT@INTERVAL (e.g. 10000/4/254@10ms)", e)
+		}
+		n, err := parseVIPsSize(parts[0])
+		if err != nil {
+			return nil, err
+		}
+		fam, err := parseVIPsFamily(parts[1])
+		if err != nil {
+			return nil, err
+		}
+		bn, iv, err := parseBystanders(parts[2])
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, VIPsCase{N: n, Family: fam, Bystanders: bn, BystanderInt: iv})
+	}
 	return cases, nil
+}
+
+func parseBystanders(b string) (int, time.Duration, error) {
+	ns, ivs, ok := strings.Cut(strings.TrimSpace(b), "@")
+	n, err := strconv.Atoi(ns)
+	iv, err2 := time.ParseDuration(ivs)
+	if !ok || err != nil || err2 != nil || n < 1 || n > maxBystanders || iv < 10*time.Millisecond {
+		return 0, 0, fmt.Errorf("vips bystanders %q: use COUNT@INTERVAL, 1..%d instances, interval ≥ 10ms (e.g. 50@100ms)", b, maxBystanders)
+	}
+	return n, iv, nil
+}
+
+func parseVIPsFamily(f string) (string, error) {
+	fam := strings.TrimSpace(f)
+	if fam != "4" && fam != "6" && fam != "mixed" {
+		return "", fmt.Errorf("vips family %q: use 4, 6 or mixed", f)
+	}
+	return fam, nil
+}
+
+func parseVIPsSize(sz string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(sz))
+	if err != nil || n < 1 || n > 65000 {
+		return 0, fmt.Errorf("vips size %q: use 1..65000", sz)
+	}
+	return n, nil
 }
 
 // order alternates which daemon runs first from one cell to the next, so

@@ -468,12 +468,25 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	}
 	// Overlap: for each address, how long both hosts held it.
 	var overlap time.Duration
+	worst := -1 // the address of the longest overlap, for the log
 	w1.mu.Lock()
 	w2.mu.Lock()
 	for i := range addrs {
 		in, out := w2.added[i], w1.gone[i]
-		if !in.IsZero() && !out.IsZero() && in.After(trigger) {
-			overlap = max(overlap, out.Sub(in))
+		if !in.IsZero() && !out.IsZero() && in.After(trigger) && (worst < 0 || out.Sub(in) > overlap) {
+			overlap, worst = out.Sub(in), i
+		}
+	}
+	var worstIn, worstOut, firstIn, firstOut time.Time
+	if worst >= 0 {
+		worstIn, worstOut = w2.added[worst], w1.gone[worst]
+	}
+	for i := range addrs {
+		if in := w2.added[i]; in.After(trigger) && (firstIn.IsZero() || in.Before(firstIn)) {
+			firstIn = in
+		}
+		if out := w1.gone[i]; out.After(trigger) && (firstOut.IsZero() || out.Before(firstOut)) {
+			firstOut = out
 		}
 	}
 	still := 0
@@ -508,9 +521,9 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 	if lost1 != nil || lost2 != nil {
 		res.Note(scen, "new master: decision → all addresses in", fmt.Sprintf("%s: address events lost: %v %v", kind, lost1, lost2))
 	}
-	r.logf("  %s: decided %s after the trigger; in %d (last +%.0f ms), announced %d (last +%.0f ms), removed %d (last +%.0f ms), overlap %v, 3 s later %d left, startup %v, RSS %d/%d KiB, gap p99 idle %v during %v (max %v)",
-		kind, decided.Sub(trigger).Round(time.Millisecond), nIn, sec(lastIn), nAnn, sec(lastAnn), nOut, sec(lastOut),
-		overlap.Round(time.Millisecond), still, startup.Round(time.Millisecond), rss1, rss2, idle.P99, during.P99, during.Max)
+	r.logf("  %s: decided %s after the trigger; in %d (first +%.0f, last +%.0f ms), announced %d (last +%.0f ms), removed %d (first +%.0f, last +%.0f ms), overlap %v (address %d: in +%.0f, out +%.0f ms), 3 s later %d left, startup %v, RSS %d/%d KiB, gap p99 idle %v during %v (max %v)",
+		kind, decided.Sub(trigger).Round(time.Millisecond), nIn, sec(firstIn), sec(lastIn), nAnn, sec(lastAnn), nOut, sec(firstOut), sec(lastOut),
+		overlap.Round(time.Millisecond), worst, sec(worstIn), sec(worstOut), still, startup.Round(time.Millisecond), rss1, rss2, idle.P99, during.P99, during.Max)
 	if nAnn < c.N {
 		// Not a failure of the run: what the daemon did is the figure.
 		res.Note(scen, "new master: decision → all announced", fmt.Sprintf("%s: only %d of %d announced (its last announcement is the time)", kind, nAnn, c.N))

@@ -14,23 +14,27 @@ import (
 // out is an error.
 func TestVIPsCasesExpandSizesByFamilies(t *testing.T) {
 	for _, tc := range []struct {
-		name, sizes, fams, bys string
-		want                   []string
-		wantErr                bool
+		name, sizes, fams, bys, extra string
+		want                          []string
+		wantErr                       bool
 	}{
-		{"TwoSizesThreeFamilies", "1000,10000", "4,6,mixed", "", []string{
+		{"TwoSizesThreeFamilies", "1000,10000", "4,6,mixed", "", "", []string{
 			"vips 1000×IPv4 beside 50@100ms", "vips 10000×IPv4 beside 50@100ms", "vips 1000×IPv6 beside 50@100ms", "vips 10000×IPv6 beside 50@100ms",
 			"vips 1000×IPv4+IPv6 beside 50@100ms", "vips 10000×IPv4+IPv6 beside 50@100ms"}, false},
-		{"TwoBystanderSets", "10000", "4", "50@100ms,254@10ms", []string{
+		{"TwoBystanderSets", "10000", "4", "50@100ms,254@10ms", "", []string{
 			"vips 10000×IPv4 beside 50@100ms", "vips 10000×IPv4 beside 254@10ms"}, false},
-		{"UnknownFamily", "10", "ipx", "", nil, true},
-		{"SizeZero", "0", "4", "", nil, true},
-		{"NotANumber", "many", "4", "", nil, true},
-		{"MoreBystandersThanVRIDs", "10", "4", "255@10ms", nil, true},
-		{"BystanderIntervalTooShort", "10", "4", "50@5ms", nil, true},
+		{"ExtraCellAfterTheMatrix", "1000", "4,6", "", "10000/4/254@10ms", []string{
+			"vips 1000×IPv4 beside 50@100ms", "vips 1000×IPv6 beside 50@100ms", "vips 10000×IPv4 beside 254@10ms"}, false},
+		{"UnknownFamily", "10", "ipx", "", "", nil, true},
+		{"SizeZero", "0", "4", "", "", nil, true},
+		{"NotANumber", "many", "4", "", "", nil, true},
+		{"MoreBystandersThanVRIDs", "10", "4", "255@10ms", "", nil, true},
+		{"BystanderIntervalTooShort", "10", "4", "50@5ms", "", nil, true},
+		{"ExtraCellWithoutFamily", "10", "4", "", "10000/254@10ms", nil, true},
+		{"ExtraCellBadBystanders", "10", "4", "", "10000/4/255@10ms", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cases, err := Config{VIPsSizes: tc.sizes, VIPsFamilies: tc.fams, VIPsBystanders: tc.bys}.VIPsCases()
+			cases, err := Config{VIPsSizes: tc.sizes, VIPsFamilies: tc.fams, VIPsBystanders: tc.bys, VIPsExtra: tc.extra}.VIPsCases()
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}

@@ -41,6 +41,7 @@ func run() int {
 	flag.StringVar(&cfg.VIPsSizes, "vips-sizes", "1000,10000", "vips scenario: addresses the handing-over instance holds")
 	flag.StringVar(&cfg.VIPsFamilies, "vips-families", "4,6,mixed", "vips scenario: address families (4, 6, mixed)")
 	flag.StringVar(&cfg.VIPsBystanders, "vips-bystanders", "50@100ms", "vips scenario: bystander instances on the same hosts, COUNT@INTERVAL, comma-separated (at most 254)")
+	flag.StringVar(&cfg.VIPsExtra, "vips-extra", "10000/4/254@10ms", "vips scenario: cells beyond the matrix, SIZE/FAMILY/COUNT@INTERVAL, comma-separated (\"\": none)")
 	flag.DurationVar(&cfg.DensityDuration, "density-duration", 60*time.Second, "measurement time per density cell and daemon")
 	flag.StringVar(&cfg.DensityIntervals, "density-intervals", "1s,100ms,20ms,10ms", "advert intervals of the density matrix")
 	flag.StringVar(&cfg.DensitySizes, "density-sizes", "255,1020", "instance counts: 255 (one interface) and/or 1020 (4 VLANs × 255)")
