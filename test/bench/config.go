@@ -269,6 +269,10 @@ func (r *Runner) RunAll(ctx context.Context, c Config) error {
 					return ctx.Err()
 				}
 			}
+			// After the daemons: the note goes on their row.
+			if !keep(r.VIPsKernel(ctx, vc)) {
+				return ctx.Err()
+			}
 		}
 	}
 	if slices.Contains(c.Scenarios, "scale") {
