@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -29,17 +30,7 @@ import (
 // usable source address"), and one that gets one back clears it.
 func TestAddrChangedKeepsTheSourceWhenTheReadFails(t *testing.T) {
 	var logs bytes.Buffer
-	d := &Daemon{
-		log:      slog.New(slog.NewTextHandler(&logs, nil)),
-		ctx:      context.Background(),
-		byName:   map[string]*instance{},
-		trackers: &trackerSet{},
-	}
-	s, err := sched.New(4, func(time.Time, []int) {}, sched.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.sched = s
+	d := addrTestDaemon(t, &logs)
 
 	a := netip.MustParseAddr("198.18.0.1")
 	b := netip.MustParseAddr("198.18.0.2")
@@ -157,11 +148,11 @@ func ev(idx int, a netip.Addr) netlink.AddrUpdate {
 }
 
 // addrTestDaemon is a daemon with a scheduler and no dataplane, for the
-// address-event tests.
-func addrTestDaemon(t *testing.T) *Daemon {
+// address-event tests; it logs to logs.
+func addrTestDaemon(t *testing.T, logs io.Writer) *Daemon {
 	t.Helper()
 	d := &Daemon{
-		log:      slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)),
+		log:      slog.New(slog.NewTextHandler(logs, nil)),
 		ctx:      context.Background(),
 		byName:   map[string]*instance{},
 		trackers: &trackerSet{},
@@ -198,7 +189,7 @@ func TestOwnVIPEventsSkipTheSourceReread(t *testing.T) {
 		{"LinkLocalVIPMayBecomeTheSourceReread", src, []netip.Addr{linkLocal}, []int{7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := addrTestDaemon(t)
+			d := addrTestDaemon(t, io.Discard)
 			ifc := &iface{name: "lan0", index: 7, up: true, readSource: func(int) (netip.Addr, error) { return src, nil }}
 			r := addrTestInstance(t, d, "VI_1", 0, ifc, netip.Addr{})
 			r.src = tc.srcNow
@@ -225,7 +216,7 @@ func TestOwnVIPsFollowTheConfiguration(t *testing.T) {
 	src := netip.MustParseAddr("198.18.0.1")
 	before := netip.MustParseAddr("198.19.0.1")
 	after := netip.MustParseAddr("198.19.0.2")
-	d := addrTestDaemon(t)
+	d := addrTestDaemon(t, io.Discard)
 	ifc := &iface{name: "lan0", index: 7, up: true, readSource: func(int) (netip.Addr, error) { return src, nil }}
 	instanceWith := func(a netip.Addr) map[string]*instance {
 		r := addrTestInstance(t, d, "VI_1", 0, ifc, netip.Addr{})
