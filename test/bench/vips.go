@@ -191,26 +191,27 @@ func (w *addrLog) count() (int, error) {
 	return w.nAdded, w.lost
 }
 
-// last is the latest add (or removal) among all addresses, and how many
-// have one at or after since.
-func (w *addrLog) last(since time.Time, added bool) (time.Time, int) {
+// span is the earliest and the latest add (or removal) at or after since
+// among all addresses, and how many addresses have one.
+func (w *addrLog) span(since time.Time, added bool) (first, last time.Time, n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ts := w.gone
 	if added {
 		ts = w.added
 	}
-	var last time.Time
-	n := 0
 	for _, t := range ts {
 		if !t.Before(since) {
 			n++
 			if t.After(last) {
 				last = t
 			}
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
 		}
 	}
-	return last, n
+	return first, last, n
 }
 
 // announceLog records, per address, the first gratuitous ARP (RFC 5227
@@ -439,8 +440,8 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 		return err
 	}
 	err = poll(ctx, wait, 10*time.Millisecond, func() error {
-		_, in2 := w2.last(trigger, true)
-		_, out1 := w1.last(trigger, false)
+		_, _, in2 := w2.span(trigger, true)
+		_, _, out1 := w1.span(trigger, false)
 		_, lastAnn, na := ann.result()
 		// A daemon that lost some announcements sends no more of them
 		// once its addresses are in: 5 s of silence ends the wait.
@@ -459,8 +460,8 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 		return err
 	}
 	decided, lastAnn, nAnn := ann.result()
-	lastIn, nIn := w2.last(trigger, true)
-	lastOut, nOut := w1.last(trigger, false)
+	firstIn, lastIn, nIn := w2.span(trigger, true)
+	firstOut, lastOut, nOut := w1.span(trigger, false)
 	_, lost1 := w1.count()
 	_, lost2 := w2.count()
 	if decided.IsZero() {
@@ -477,17 +478,9 @@ func (r *Runner) VIPs(ctx context.Context, c VIPsCase, kind Kind) error {
 			overlap, worst = out.Sub(in), i
 		}
 	}
-	var worstIn, worstOut, firstIn, firstOut time.Time
+	var worstIn, worstOut time.Time
 	if worst >= 0 {
 		worstIn, worstOut = w2.added[worst], w1.gone[worst]
-	}
-	for i := range addrs {
-		if in := w2.added[i]; in.After(trigger) && (firstIn.IsZero() || in.Before(firstIn)) {
-			firstIn = in
-		}
-		if out := w1.gone[i]; out.After(trigger) && (firstOut.IsZero() || out.Before(firstOut)) {
-			firstOut = out
-		}
 	}
 	still := 0
 	for i := range addrs {
